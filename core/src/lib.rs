@@ -1,0 +1,17 @@
+//! ksocket-core: everything of ksocket that does not touch an operating system.
+//!
+//! The contract of this crate (checked in CI):
+//! - `#![no_std]` and **no `alloc`**, in this crate and in its dependency tree; it builds
+//!   for a bare-metal target (`thumbv7em-none-eabihf`) where `alloc` does not exist;
+//! - no `unsafe`;
+//! - no sockets and no clocks: time and packets are passed in by the caller
+//!   (the `platform` crate), results are pulled out.
+//!
+//! Modules:
+//! - [`addr`]: IPv4 address sets (CIDRs, ranges, exclusions) iterated in a keyed,
+//!   scattered order without allocation.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(clippy::std_instead_of_core, missing_docs)]
+
+pub mod addr;

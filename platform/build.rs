@@ -1,0 +1,8 @@
+//! Records the target triple and the build profile for `ksocket version`.
+fn main() {
+    let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".into());
+    let profile = std::env::var("PROFILE").unwrap_or_else(|_| "unknown".into());
+    println!("cargo:rustc-env=KSOCKET_TARGET={target}");
+    println!("cargo:rustc-env=KSOCKET_PROFILE={profile}");
+    println!("cargo:rerun-if-changed=build.rs");
+}

@@ -1,0 +1,107 @@
+//! The command table: names, one-line summaries and usage texts, shared by
+//! `ksocket --help`, `ksocket help COMMAND` and the dispatcher in `main`.
+
+/// One subcommand of `ksocket`.
+pub struct Command {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub usage: &'static str,
+}
+
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "version",
+        summary: "print the version, the target triple and the build profile",
+        usage: "ksocket version\n\nPrints `ksocket VERSION (TARGET, PROFILE)`.",
+    },
+    Command {
+        name: "scan",
+        summary: "discover the live hosts of the attached networks (standalone)",
+        usage: "ksocket scan [OPTIONS] [TARGET...]\n\n\
+TARGET is an address, a CIDR (198.18.0.0/24) or a range (198.18.0.10-20).\n\
+Without TARGET: every attached network (up to --max-prefix) and the default gateway.\n\n\
+Options:\n\
+  --format jsonl|table   output (default: table on a terminal, jsonl otherwise)\n\
+  --rate PPS             packets per second (default 10000)\n\
+  --timeout MS           initial reply timeout; adapts to measured RTTs (default 250)\n\
+  --retries N            extra probes to silent targets (default 1)\n\
+  --ports LIST           TCP ports for routed targets (default 22,23,25,53,80,135,139,443,445,587,5985)\n\
+  --methods LIST         arp,icmp,tcp,snmp (default: all)\n\
+  --interface NAME       use only this interface\n\
+  --exclude TARGET       leave these addresses out (repeatable)\n\
+  --max-prefix N         largest attached network scanned without a TARGET (default 22)",
+    },
+    Command {
+        name: "snmp",
+        summary: "SNMP get/walk with net-snmp style options (operator's check tool)",
+        usage: "ksocket snmp get|walk TARGET [OID...] [-v 1|2c|3] [-c COMMUNITY] [-u USER] ...",
+    },
+    Command {
+        name: "config",
+        summary: "print or change settings of ksocket.toml",
+        usage: "ksocket config              every setting as name=value\n\
+ksocket config NAME         one value\n\
+ksocket config NAME VALUE   set it (written to ksocket.toml; restart to apply)",
+    },
+    Command {
+        name: "diagnostics",
+        summary: "check this box, the configuration and the connection",
+        usage: "ksocket diagnostics [system|config|connect|authenticate]",
+    },
+    Command {
+        name: "service",
+        summary: "install or control the system service",
+        usage: "ksocket service install|uninstall|status|start|stop|restart",
+    },
+    Command {
+        name: "encrypt",
+        summary: "seal a credential file with this agent's key (FILE -> FILE.kscrypt)",
+        usage: "ksocket encrypt FILE.toml",
+    },
+    Command {
+        name: "decrypt",
+        summary: "open a sealed credential file (FILE.kscrypt -> FILE)",
+        usage: "ksocket decrypt FILE.toml.kscrypt",
+    },
+    Command {
+        name: "connect",
+        summary: "run the agent: connect to the controller and serve operations",
+        usage: "ksocket connect",
+    },
+    Command {
+        name: "help",
+        summary: "print help for ksocket or for one command",
+        usage: "ksocket help [COMMAND]",
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+pub fn general_help() -> String {
+    let mut s = String::from(
+        "ksocket - network discovery and inventory agent\n\n\
+Usage: ksocket [--logfile FILE] [--loglevel LEVEL] COMMAND [ARGS...]\n\nCommands:\n",
+    );
+    for c in COMMANDS {
+        s.push_str(&format!("  {:<12} {}\n", c.name, c.summary));
+    }
+    s.push_str(
+        "\nGlobal options:\n\
+  --logfile FILE     log file, or - for standard output (overrides ksocket.toml)\n\
+  --loglevel LEVEL   DEBUG, INFO, WARNING, ERROR or CRITICAL\n\
+  -h, --help         this text; `ksocket help COMMAND` for one command\n\
+  -V, --version      same as `ksocket version`\n",
+    );
+    s
+}
+
+pub fn version_line() -> String {
+    format!(
+        "ksocket {} ({}, {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("KSOCKET_TARGET"),
+        env!("KSOCKET_PROFILE")
+    )
+}

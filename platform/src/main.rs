@@ -1,0 +1,101 @@
+//! `ksocket`: the one command of the agent.
+//!
+//! Raw arguments are parsed once here (with `lexopt`, see docs/architecture.md) into
+//! a command and its options; each command lives in its own module and returns an
+//! `ExitCode`. Errors are one line on stderr and a non-zero exit, never a panic.
+
+mod cli;
+
+use std::process::ExitCode;
+
+/// Exit code for usage errors (wrong option, unknown command).
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("ksocket: {msg}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Options every command accepts before its name.
+#[derive(Default, Debug)]
+struct Global {
+    logfile: Option<String>,
+    loglevel: Option<String>,
+}
+
+fn run() -> Result<ExitCode, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    let mut global = Global::default();
+    let command = loop {
+        match parser.next().map_err(|e| e.to_string())? {
+            Some(Long("logfile")) => global.logfile = Some(string(parser.value())?),
+            Some(Long("loglevel")) => global.loglevel = Some(string(parser.value())?),
+            Some(Short('h') | Long("help")) => {
+                print!("{}", cli::general_help());
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(Short('V') | Long("version")) => break "version".to_string(),
+            Some(Value(v)) => break string(Ok(v))?,
+            Some(other) => return Err(other.unexpected().to_string()),
+            None => {
+                eprint!("{}", cli::general_help());
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        }
+    };
+    let _ = &global;
+    match command.as_str() {
+        "version" => {
+            no_more_args(&mut parser)?;
+            println!("{}", cli::version_line());
+            Ok(ExitCode::SUCCESS)
+        }
+        "help" => {
+            let topic = parser.next().map_err(|e| e.to_string())?;
+            match topic {
+                None => print!("{}", cli::general_help()),
+                Some(Value(name)) => {
+                    let name = string(Ok(name))?;
+                    let c = cli::find(&name).ok_or_else(|| unknown_command(&name))?;
+                    println!("ksocket {} - {}\n\n{}", c.name, c.summary, c.usage);
+                }
+                Some(other) => return Err(other.unexpected().to_string()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        name => match cli::find(name) {
+            Some(c) => {
+                // Commands of later milestones: say so plainly, never pretend.
+                eprintln!(
+                    "ksocket: `{}` is not implemented in this build yet ({}).",
+                    c.name, c.summary
+                );
+                Ok(ExitCode::from(EXIT_USAGE))
+            }
+            None => Err(unknown_command(name)),
+        },
+    }
+}
+
+fn unknown_command(name: &str) -> String {
+    format!("unknown command `{name}`; `ksocket --help` lists the commands")
+}
+
+fn string(v: Result<std::ffi::OsString, lexopt::Error>) -> Result<String, String> {
+    v.map_err(|e| e.to_string())?
+        .into_string()
+        .map_err(|v| format!("argument is not valid UTF-8: {v:?}"))
+}
+
+fn no_more_args(parser: &mut lexopt::Parser) -> Result<(), String> {
+    match parser.next().map_err(|e| e.to_string())? {
+        None => Ok(()),
+        Some(arg) => Err(arg.unexpected().to_string()),
+    }
+}

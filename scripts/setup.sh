@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# scripts/setup.sh: install everything ksocket's build, tests and benchmarks need on a
+# fresh Debian machine (as root; apt and cargo only). Safe to re-run.
+#   - the lab and peer tools: iproute2, nftables, ping, tcpdump, arp-scan, nmap, fping,
+#     masscan, net-snmp (snmpd, snmp), lldpd, GNU time
+#   - the static cross toolchain for x86_64/aarch64/armv7 (targets/setup-cross.sh)
+#   - rustfmt and clippy for the rustup toolchain, when missing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (sudo scripts/setup.sh)" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd time file procps"
+need=""
+for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
+if [ -n "$need" ]; then
+    say "apt-get install$need"
+    apt-get update -q >/tmp/ksocket-setup-apt.log 2>&1 || say "apt-get update reported errors (continuing)"
+    apt-get install -y -q --no-install-recommends $need >>/tmp/ksocket-setup-apt.log 2>&1 \
+        || { tail -20 /tmp/ksocket-setup-apt.log >&2; exit 1; }
+fi
+# snmpd and lldpd must not run in the root namespace: tests start their own in labs.
+for s in snmpd lldpd; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q "$s" 2>/dev/null; then
+        systemctl stop "$s" || true
+    fi
+    pkill -x "$s" 2>/dev/null || true
+done
+
+if [ -x /opt/ksocket-cross/bin/xcargo ] && [ -f /usr/lib/rustlib/src/rust/library/std/Cargo.toml ]; then
+    say "cross toolchain present"
+else
+    say "installing the cross toolchain (targets/setup-cross.sh)"
+    targets/setup-cross.sh >/tmp/ksocket-setup-cross.log 2>&1 || { tail -20 /tmp/ksocket-setup-cross.log >&2; exit 1; }
+fi
+
+for c in rustfmt clippy; do
+    if ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        say "rustup component add $c"
+        rustup component add "$c"
+    fi
+done
+say "ready"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the whole test suite, as CI runs it (.ci/run calls this).
+# As root it also runs the lab tests (network namespaces) and installs what is
+# missing; as another user the lab tests skip with a message.
+#   KSOCKET_SKIP_CROSS=1   skip the ARM builds and qemu runs (quick local loop)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n==== %s\n' "$*"; }
+t0=$(date +%s)
+
+if [ "$(id -u)" = 0 ]; then
+    step "setup (apt packages, cross toolchain)"
+    scripts/setup.sh
+else
+    echo "test.sh: not root: lab tests will skip, setup is not run" >&2
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy -q --workspace --all-targets -- -D warnings
+
+step "cargo test (unit, integration, lab)"
+cargo test -q --workspace 2>&1 | tee /tmp/ksocket-test.log | grep -vE '^$'
+
+step "no-alloc core"
+scripts/check-core.sh
+
+if [ "${KSOCKET_SKIP_CROSS:-0}" != 1 ]; then
+    step "static release binaries + core tests under qemu (aarch64, armv7)"
+    targets/build.sh all --test-core
+fi
+
+step "done in $(( $(date +%s) - t0 )) s"
