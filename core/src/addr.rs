@@ -323,7 +323,7 @@ impl Permutation {
         let mut k = key ^ 0x9e37_79b9_7f4a_7c15;
         let mut keys = [0u32; 4];
         for slot in keys.iter_mut() {
-            k = splitmix(k);
+            k = mix(k);
             *slot = k as u32;
         }
         Permutation { n, half_bits, keys }
@@ -370,7 +370,8 @@ fn round(x: u32, k: u32) -> u32 {
     v ^ (v >> 16)
 }
 
-fn splitmix(mut z: u64) -> u64 {
+/// SplitMix64 finaliser: a fast keyed mix for permutation keys and reply cookies.
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

@@ -10,8 +10,13 @@
 //! Modules:
 //! - [`addr`]: IPv4 address sets (CIDRs, ranges, exclusions) iterated in a keyed,
 //!   scattered order without allocation.
+//! - [`wire`]: Ethernet, ARP, IPv4, ICMPv4, TCP, UDP frames: classify what was
+//!   received, emit probes into the caller's buffer.
+//! - [`engine`]: the sans-IO discovery engine.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(clippy::std_instead_of_core, missing_docs)]
 
 pub mod addr;
+pub mod engine;
+pub mod wire;
