@@ -5,6 +5,9 @@
 //! `ExitCode`. Errors are one line on stderr and a non-zero exit, never a panic.
 
 mod cli;
+mod netlink;
+mod packet;
+mod scan;
 
 use std::process::ExitCode;
 
@@ -69,6 +72,7 @@ fn run() -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        "scan" => scan::run(&mut parser),
         name => match cli::find(name) {
             Some(c) => {
                 // Commands of later milestones: say so plainly, never pretend.
