@@ -550,7 +550,7 @@ fn plan(o: &Opts, snap: &Snapshot) -> Result<Plan, String> {
                 ip: gw,
                 mac: [0; 6],
             },
-            Some(gw) => match gateway_mac(r.oif, gw) {
+            Some(gw) => match gateway_mac(r.oif, &plan.ifaces[i], gw) {
                 Some(mac) => Via::Gateway { ip: gw, mac },
                 None => {
                     eprintln!(
@@ -581,26 +581,43 @@ fn plan(o: &Opts, snap: &Snapshot) -> Result<Plan, String> {
     Ok(plan)
 }
 
-/// The MAC of a gateway, from the kernel's neighbour table; when it is not there,
-/// the kernel is asked to resolve it (one UDP datagram to the gateway's discard port
-/// makes it ARP), and the table is read again for up to a second.
-fn gateway_mac(oif: u32, gw: Ipv4Addr) -> Option<Mac> {
-    let find = || {
-        netlink::neighbours()
-            .ok()?
-            .into_iter()
-            .find(|n| n.index == oif && n.ip == gw && n.usable)
-            .and_then(|n| n.mac)
-    };
-    if let Some(m) = find() {
-        return Some(m);
+/// The MAC of a gateway: from the kernel's neighbour table, or else asked with our own
+/// ARP request (3 tries, 300 ms each), as the kernel would before its first packet.
+fn gateway_mac(oif: u32, ifc: &Iface, gw: Ipv4Addr) -> Option<Mac> {
+    let known = netlink::neighbours()
+        .ok()?
+        .into_iter()
+        .find(|n| n.index == oif && n.ip == gw && n.usable)
+        .and_then(|n| n.mac);
+    if known.is_some() {
+        return known;
     }
-    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    let _ = s.send_to(&[0], (gw, 9));
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(20));
-        if let Some(m) = find() {
-            return Some(m);
+    let sock = PacketSocket::open(oif, true, ifc.ip).ok()?;
+    let mut buf = [0u8; 64];
+    let mut rbuf = [0u8; 2048];
+    for _ in 0..3 {
+        let n = ksocket_core::wire::emit_arp_request(&mut buf, ifc.mac, ifc.ip, gw).ok()?;
+        sock.send(&buf[..n]).ok()?;
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < Duration::from_millis(300) {
+            match sock.recv(&mut rbuf) {
+                Ok(n) => {
+                    if let Ok(f) = ksocket_core::wire::parse(Link::Ethernet, &rbuf[..n])
+                        && let ksocket_core::wire::Packet::Arp {
+                            op: 2,
+                            sender_ip,
+                            sender_mac,
+                            target_ip,
+                            ..
+                        } = f.packet
+                        && sender_ip == gw
+                        && target_ip == ifc.ip
+                    {
+                        return Some(sender_mac);
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            }
         }
     }
     None

@@ -19,7 +19,11 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+mod tun;
 
 /// Every namespace of every lab starts with this.
 pub const PREFIX: &str = "kst-";
@@ -123,6 +127,7 @@ pub struct Lab {
     prefix: String,
     reaper: Option<Child>,
     made: Vec<String>,
+    relays: Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
 impl Lab {
@@ -157,6 +162,7 @@ impl Lab {
             prefix,
             reaper: Some(reaper),
             made: Vec::new(),
+            relays: Vec::new(),
         })
     }
 
@@ -247,6 +253,35 @@ impl Lab {
         self.ip(a, &["link", "set", a_if, "up"])?;
         self.ip(b, &["addr", "add", b_cidr, "dev", b_if])?;
         self.ip(b, &["link", "set", b_if, "up"])?;
+        Ok(())
+    }
+
+    /// A point-to-point link with no link layer between `a` and `b`: a TUN device in
+    /// each (`IFF_POINTOPOINT`, `ARPHRD_NONE`, like ppp or a VPN tunnel), with a relay
+    /// thread of this process copying packets between them. Addresses are /32 with the
+    /// other end as peer.
+    pub fn tun_link(
+        &mut self,
+        a: &Ns,
+        a_if: &str,
+        a_ip: &str,
+        b: &Ns,
+        b_if: &str,
+        b_ip: &str,
+    ) -> io::Result<()> {
+        lab_addr(a_ip)?;
+        lab_addr(b_ip)?;
+        self.own(a)?;
+        self.own(b)?;
+        let (fa, fb) = tun::open_pair(&a.name, a_if, &b.name, b_if)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let st = stop.clone();
+        let h = std::thread::spawn(move || tun::relay(fa, fb, &st));
+        self.relays.push((stop, h));
+        for (ns, ifn, me, peer) in [(a, a_if, a_ip, b_ip), (b, b_if, b_ip, a_ip)] {
+            self.ip(ns, &["addr", "add", me, "peer", peer, "dev", ifn])?;
+            self.ip(ns, &["link", "set", ifn, "up"])?;
+        }
         Ok(())
     }
 
@@ -385,6 +420,10 @@ impl Lab {
     }
 
     fn reap(&mut self) -> io::Result<()> {
+        for (stop, h) in self.relays.drain(..) {
+            stop.store(true, Ordering::Relaxed);
+            let _ = h.join();
+        }
         let Some(mut r) = self.reaper.take() else {
             return Ok(());
         };

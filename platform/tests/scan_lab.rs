@@ -1,0 +1,301 @@
+//! `ksocket scan` in real network-namespace labs (root only; skipped otherwise).
+//! Every address is in 198.18.0.0/15 and the scanner always runs inside the lab.
+use ksocket_lab::{HostSpec, Lab, Ns, Role, require_root};
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const KSOCKET: &str = env!("CARGO_BIN_EXE_ksocket");
+
+struct Rec {
+    ip: Ipv4Addr,
+    via: Vec<String>,
+    mac: Option<String>,
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let k = format!("\"{key}\": ");
+    let i = line.find(&k)? + k.len();
+    let rest = &line[i..];
+    if let Some(r) = rest.strip_prefix('"') {
+        return r.split('"').next();
+    }
+    if rest.starts_with('[') {
+        return rest.split(']').next().map(|s| &s[1..]);
+    }
+    rest.split([',', '}']).next()
+}
+
+fn parse(out: &str) -> Vec<Rec> {
+    out.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| Rec {
+            ip: field(l, "ip").unwrap().parse().unwrap(),
+            via: field(l, "via")
+                .unwrap()
+                .split(',')
+                .map(|v| v.trim().trim_matches('"').to_string())
+                .collect(),
+            mac: field(l, "mac").map(str::to_string),
+        })
+        .collect()
+}
+
+fn scan(lab: &Lab, ns: &Ns, args: &[&str]) -> (Vec<Rec>, String) {
+    let mut argv = vec![KSOCKET, "scan", "--format", "jsonl"];
+    argv.extend_from_slice(args);
+    let o = lab.exec(ns, &argv, Duration::from_secs(120)).unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "ksocket scan failed: {stderr}");
+    (parse(&String::from_utf8_lossy(&o.stdout)), stderr)
+}
+
+fn ips(r: &[Rec]) -> BTreeSet<Ipv4Addr> {
+    r.iter().map(|r| r.ip).collect()
+}
+
+#[test]
+fn l2_segment_of_200_hosts_all_found_by_arp() {
+    require_root!();
+    let mut lab = Lab::new("l2").unwrap();
+    let sw = lab.switch("sw").unwrap();
+    let mut specs = vec![HostSpec {
+        name: "scanner".into(),
+        cidr: "198.18.0.2/24".into(),
+        gateway: None,
+        role: Role::Full,
+    }];
+    let mut want = BTreeSet::new();
+    // 200 hosts in 198.18.0.20-219: every 7th ignores ICMP, every 5th drops all IPv4.
+    for i in 0..200u32 {
+        let ip = Ipv4Addr::new(198, 18, 0, (20 + i) as u8);
+        let role = if i % 5 == 0 {
+            Role::ArpOnly
+        } else if i % 7 == 0 {
+            Role::NoIcmp
+        } else {
+            Role::Full
+        };
+        specs.push(HostSpec {
+            name: format!("h{i}"),
+            cidr: format!("{ip}/24"),
+            gateway: None,
+            role,
+        });
+        want.insert(ip);
+    }
+    let ns = lab.hosts(&sw, &specs).unwrap();
+    let scanner = &ns[0];
+    let (recs, err) = scan(&lab, scanner, &["198.18.0.0/24"]);
+    assert_eq!(ips(&recs), want, "{err}");
+    assert!(
+        recs.iter()
+            .all(|r| r.via.contains(&"arp".to_string()) && r.mac.is_some())
+    );
+    assert!(err.contains("200 hosts up, 255 addresses probed"), "{err}");
+    // No target: the attached /24 is scanned by default.
+    let (recs, err) = scan(&lab, scanner, &[]);
+    assert_eq!(ips(&recs), want, "{err}");
+    lab.teardown().unwrap();
+}
+
+/// Counts what the scanner namespace sent during `f`, from a tcpdump capture.
+fn capture(lab: &Lab, ns: &Ns, ifname: &str, f: impl FnOnce()) -> Vec<String> {
+    let file = format!("/tmp/{}cap.txt", ns.name);
+    let c = lab
+        .command(
+            ns,
+            &["tcpdump", "-n", "-l", "-i", ifname, "-Q", "out", "-e"],
+        )
+        .stdout(std::fs::File::create(&file).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    f();
+    std::thread::sleep(Duration::from_millis(500));
+    // SIGINT lets tcpdump flush.
+    let _ = Command::new("kill")
+        .args(["-INT", &c.id().to_string()])
+        .status();
+    let _ = ksocket_lab::wait_output(c, Duration::from_secs(10));
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let _ = std::fs::remove_file(&file);
+    text.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn routed_segment_found_through_the_gateway_never_arped() {
+    require_root!();
+    let mut lab = Lab::new("routed").unwrap();
+    let sw1 = lab.switch("sw1").unwrap();
+    let sw2 = lab.switch("sw2").unwrap();
+    let router = lab.ns("router").unwrap();
+    lab.attach(&sw1, "r", &router, "eth0", "198.18.1.1/24")
+        .unwrap();
+    lab.attach(&sw2, "r", &router, "eth1", "198.19.2.1/24")
+        .unwrap();
+    lab.sysctl(&router, "net.ipv4.ip_forward", "1").unwrap();
+    let scanner = &lab
+        .hosts(
+            &sw1,
+            &[HostSpec {
+                name: "scanner".into(),
+                cidr: "198.18.1.2/24".into(),
+                gateway: Some("198.18.1.1".into()),
+                role: Role::Full,
+            }],
+        )
+        .unwrap()[0];
+    // 198.19.2.10-29: even ones plain, odd ones ignore ICMP (TCP RST still answers),
+    // and 198.19.2.30 drops every IPv4 packet: invisible beyond ARP, so not found.
+    let mut specs = Vec::new();
+    let mut want: BTreeSet<Ipv4Addr> = [Ipv4Addr::new(198, 19, 2, 1)].into_iter().collect();
+    for i in 10..=30u8 {
+        let role = if i == 30 {
+            Role::ArpOnly
+        } else if i % 2 == 1 {
+            Role::NoIcmp
+        } else {
+            Role::Full
+        };
+        specs.push(HostSpec {
+            name: format!("h{i}"),
+            cidr: format!("198.19.2.{i}/24"),
+            gateway: Some("198.19.2.1".into()),
+            role,
+        });
+        if i != 30 {
+            want.insert(Ipv4Addr::new(198, 19, 2, i));
+        }
+    }
+    lab.hosts(&sw2, &specs).unwrap();
+    let mut result = None;
+    let sent = capture(&lab, scanner, "eth0", || {
+        result = Some(scan(&lab, scanner, &["198.19.2.0/24"]))
+    });
+    let (recs, err) = result.unwrap();
+    assert_eq!(ips(&recs), want, "{err}");
+    for r in &recs {
+        assert!(r.mac.is_none(), "routed host {} reported with a MAC", r.ip);
+        if r.ip.octets()[3] % 2 == 1 && r.ip.octets()[3] >= 10 {
+            assert!(
+                r.via.iter().all(|v| v.starts_with("tcp/")),
+                "{} answered only TCP: {:?}",
+                r.ip,
+                r.via
+            );
+        }
+    }
+    // Routing respected: no ARP for routed targets; every IPv4 packet goes to a target.
+    assert!(!sent.is_empty(), "capture saw nothing");
+    for l in &sent {
+        if l.contains("ARP") {
+            assert!(
+                !l.contains("who-has 198.19."),
+                "routed target ARPed for: {l}"
+            );
+        } else if let Some(i) = l.find(": ") {
+            let rest = &l[i..];
+            if l.contains("IPv4") && rest.contains(" > ") {
+                let dst = rest.split(" > ").nth(1).unwrap().split(':').next().unwrap();
+                let dst_ip: String = dst.split('.').take(4).collect::<Vec<_>>().join(".");
+                assert!(
+                    dst_ip.starts_with("198.19.2."),
+                    "packet outside the targets: {l}"
+                );
+            }
+        }
+    }
+    lab.teardown().unwrap();
+}
+
+#[test]
+fn point_to_point_link_without_link_layer() {
+    require_root!();
+    let mut lab = Lab::new("p2p").unwrap();
+    let a = lab.ns("a").unwrap();
+    let b = lab.ns("b").unwrap();
+    lab.tun_link(&a, "tun0", "198.19.9.1", &b, "tun0", "198.19.9.2")
+        .unwrap();
+    let (recs, err) = scan(&lab, &a, &["198.19.9.0/30"]);
+    assert_eq!(
+        ips(&recs),
+        [Ipv4Addr::new(198, 19, 9, 2)].into_iter().collect(),
+        "{err}"
+    );
+    assert!(
+        recs[0].via.contains(&"icmp".to_string()),
+        "{:?}",
+        recs[0].via
+    );
+    assert!(recs[0].mac.is_none());
+    assert!(err.contains("without a route"), "{err}");
+    lab.teardown().unwrap();
+}
+
+#[test]
+fn a_mostly_empty_slash16() {
+    require_root!();
+    let mut lab = Lab::new("s16").unwrap();
+    let sw = lab.switch("sw").unwrap();
+    let hosts = [
+        "198.18.0.1",
+        "198.18.0.5",
+        "198.18.77.7",
+        "198.18.200.9",
+        "198.18.255.254",
+    ];
+    let specs: Vec<HostSpec> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| HostSpec {
+            name: format!("h{i}"),
+            cidr: format!("{ip}/16"),
+            gateway: None,
+            role: Role::Full,
+        })
+        .collect();
+    let ns = lab.hosts(&sw, &specs).unwrap();
+    let (recs, err) = scan(&lab, &ns[0], &["198.18.0.0/16", "--rate", "20000"]);
+    let want: BTreeSet<Ipv4Addr> = hosts[1..].iter().map(|s| s.parse().unwrap()).collect();
+    assert_eq!(ips(&recs), want, "{err}");
+    assert!(err.contains("65535 addresses probed"), "{err}");
+    lab.teardown().unwrap();
+}
+
+#[test]
+fn clear_errors_never_panics() {
+    require_root!();
+    let mut lab = Lab::new("err").unwrap();
+    let sw = lab.switch("sw").unwrap();
+    let ns = lab
+        .hosts(
+            &sw,
+            &[HostSpec {
+                name: "s".into(),
+                cidr: "198.18.3.2/24".into(),
+                gateway: None,
+                role: Role::Full,
+            }],
+        )
+        .unwrap();
+    for (args, code, msg) in [
+        (&["--interface", "nope"][..], 1, "no such interface `nope`"),
+        (&["198.18.3.999"][..], 2, "not an IPv4 address"),
+        (&["--rate", "0"][..], 2, "--rate: 0 is out of range"),
+        (&["--methods", "carrier-pigeon"][..], 2, "is not one of arp"),
+        (&["198.19.250.0/24"][..], 1, "no route reaches any target"),
+    ] {
+        let mut argv = vec![KSOCKET, "scan"];
+        argv.extend_from_slice(args);
+        let o = lab.exec(&ns[0], &argv, Duration::from_secs(30)).unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {e}");
+        assert!(e.contains(msg), "{args:?}: {e}");
+        assert!(!e.contains("panicked"), "{e}");
+        assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
+    }
+    lab.teardown().unwrap();
+}
