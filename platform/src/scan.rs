@@ -21,8 +21,9 @@ use std::time::Duration;
 
 /// Ranges in a target set (after exclusions split it).
 const SET_RANGES: usize = 256;
-/// Targets in flight per class.
-const WINDOW: usize = 1024;
+/// Targets in flight per class: at the default 10k packets/s and the initial 250 ms
+/// timeout, about 2500 on-link targets wait for an answer at once.
+const WINDOW: usize = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {

@@ -1,5 +1,8 @@
 //! `kst-lab`: bring a throwaway lab up from the shell.
 //!
+//! - `kst-lab demo KSOCKET`: a small lab (a /24 of 30 hosts, some ignoring ICMP or
+//!   answering ARP only, and a routed /24 of 10 hosts behind a router namespace); runs
+//!   `KSOCKET scan` in the scanner namespace on both, then removes the lab.
 //! - `kst-lab hold TAG HOSTS SECONDS`: a switch with HOSTS hosts on 198.18.0.0/24
 //!   (198.18.0.10 upward), prints the lab's prefix, then sleeps at most SECONDS.
 //!   The lab is removed when it ends, or when it is killed (the lab tests kill it).
@@ -15,8 +18,15 @@ fn main() {
         .as_slice()
     {
         ["hold", tag, hosts, secs] => hold(tag, hosts, secs),
+        ["demo", ksocket] => match demo(ksocket) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("kst-lab: {e}");
+                1
+            }
+        },
         _ => {
-            eprintln!("usage: kst-lab hold TAG HOSTS SECONDS");
+            eprintln!("usage: kst-lab demo KSOCKET | kst-lab hold TAG HOSTS SECONDS");
             2
         }
     };
@@ -57,4 +67,76 @@ fn hold(tag: &str, hosts: &str, secs: &str) -> i32 {
             1
         }
     }
+}
+
+fn demo(ksocket: &str) -> std::io::Result<i32> {
+    let ksocket = std::fs::canonicalize(ksocket)?;
+    let ksocket = ksocket.to_string_lossy();
+    let mut lab = Lab::new("demo")?;
+    let sw1 = lab.switch("sw1")?;
+    let sw2 = lab.switch("sw2")?;
+    let router = lab.ns("router")?;
+    lab.attach(&sw1, "r", &router, "eth0", "198.18.0.1/24")?;
+    lab.attach(&sw2, "r", &router, "eth1", "198.19.2.1/24")?;
+    lab.sysctl(&router, "net.ipv4.ip_forward", "1")?;
+    let mut specs = vec![HostSpec {
+        name: "scanner".into(),
+        cidr: "198.18.0.2/24".into(),
+        gateway: Some("198.18.0.1".into()),
+        role: Role::Full,
+    }];
+    for i in 0..30u8 {
+        let role = match i % 6 {
+            0 => Role::ArpOnly,
+            1 => Role::NoIcmp,
+            _ => Role::Full,
+        };
+        specs.push(HostSpec {
+            name: format!("a{i}"),
+            cidr: format!("198.18.0.{}/24", 10 + i),
+            gateway: None,
+            role,
+        });
+    }
+    let scanner = lab.hosts(&sw1, &specs)?.remove(0);
+    let far: Vec<HostSpec> = (0..10u8)
+        .map(|i| HostSpec {
+            name: format!("b{i}"),
+            cidr: format!("198.19.2.{}/24", 10 + i),
+            gateway: Some("198.19.2.1".into()),
+            role: if i % 2 == 1 { Role::NoIcmp } else { Role::Full },
+        })
+        .collect();
+    lab.hosts(&sw2, &far)?;
+    println!(
+        "Lab {}*: scanner 198.18.0.2 on 198.18.0.0/24 with 30 hosts (every 6th answers ARP only,",
+        lab.prefix()
+    );
+    println!(
+        "the next ignores ICMP) and router 198.18.0.1; 198.19.2.0/24 behind it has 10 hosts (odd ones ignore ICMP).\n"
+    );
+    let mut code = 0;
+    for (title, extra) in [
+        (
+            "ksocket scan   (no target: the attached network and the default gateway)",
+            None,
+        ),
+        (
+            "ksocket scan 198.19.2.0/24   (routed: ICMP, TCP and SNMP through the gateway)",
+            Some("198.19.2.0/24"),
+        ),
+    ] {
+        println!("$ {title}");
+        let mut c = lab.command(&scanner, &[&ksocket, "scan", "--format", "table"]);
+        if let Some(t) = extra {
+            c.arg(t);
+        }
+        let st = c.status()?;
+        println!();
+        if !st.success() {
+            code = 1;
+        }
+    }
+    lab.teardown()?;
+    Ok(code)
 }

@@ -1,0 +1,465 @@
+//! `kst-bench`: discovery benchmark, ksocket against the peer tools, side by side in
+//! the same throwaway lab and the same run (root only).
+//!
+//!   kst-bench [--ksocket PATH] [--runs N] [--markdown]
+//!
+//! Scenarios: an L2 /24 with 200 live hosts (every 5th answers ARP only, every 7th
+//! ignores ICMP), a routed /24 behind a router namespace (20 hosts, odd ones ignore
+//! ICMP, one answers nothing), and a /16 that is mostly empty (ksocket only: memory
+//! must not grow with the target set). Per tool: median wall time of N runs, recall,
+//! false positives, packets sent (the scanner interface's tx counter), peak RSS, and
+//! the wall-time ratio to ksocket.
+use ksocket_lab::{HostSpec, Lab, Ns, Role};
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+struct Tool {
+    name: &'static str,
+    argv: Vec<String>,
+    parse: fn(&str) -> BTreeSet<Ipv4Addr>,
+}
+
+struct Row {
+    tool: &'static str,
+    wall: f64,
+    recall: f64,
+    fp: usize,
+    packets: u64,
+    rss_kib: u64,
+}
+
+fn ips_json(out: &str) -> BTreeSet<Ipv4Addr> {
+    out.lines()
+        .filter_map(|l| {
+            l.split("\"ip\": \"")
+                .nth(1)?
+                .split('"')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+fn ips_first_field(out: &str) -> BTreeSet<Ipv4Addr> {
+    out.lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+fn ips_nmap(out: &str) -> BTreeSet<Ipv4Addr> {
+    out.lines()
+        .filter(|l| l.contains("Status: Up"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect()
+}
+
+fn ips_masscan(out: &str) -> BTreeSet<Ipv4Addr> {
+    out.lines()
+        .filter_map(|l| l.split(" on ").nth(1)?.trim().parse().ok())
+        .collect()
+}
+
+fn tx_packets(lab: &Lab, ns: &Ns, ifname: &str) -> u64 {
+    let path = format!("/sys/class/net/{ifname}/statistics/tx_packets");
+    let o = lab
+        .exec(ns, &["cat", &path], Duration::from_secs(5))
+        .expect("read tx counter");
+    String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// `me` is the scanner's own address: some tools list it, which is neither a hit nor
+/// a false positive.
+fn run_tool(
+    lab: &Lab,
+    ns: &Ns,
+    ifname: &str,
+    t: &Tool,
+    live: &BTreeSet<Ipv4Addr>,
+    me: Ipv4Addr,
+    runs: usize,
+) -> Row {
+    let mut walls = Vec::new();
+    let mut rss = 0;
+    let mut packets = 0;
+    let mut found = BTreeSet::new();
+    for _ in 0..runs {
+        // Settle: no neighbour cache from the previous tool.
+        let _ = lab.exec(ns, &["ip", "neigh", "flush", "all"], Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(200));
+        let before = tx_packets(lab, ns, ifname);
+        let mut argv: Vec<&str> = vec!["/usr/bin/time", "-f", "KST-RSS %M"];
+        argv.extend(t.argv.iter().map(String::as_str));
+        let t0 = Instant::now();
+        let o = lab
+            .exec(ns, &argv, Duration::from_secs(300))
+            .expect("tool ran");
+        walls.push(t0.elapsed().as_secs_f64());
+        packets = tx_packets(lab, ns, ifname) - before;
+        let err = String::from_utf8_lossy(&o.stderr);
+        if let Some(r) = err.lines().find_map(|l| l.strip_prefix("KST-RSS ")) {
+            rss = rss.max(r.trim().parse().unwrap_or(0));
+        }
+        found = (t.parse)(&String::from_utf8_lossy(&o.stdout));
+        found.remove(&me);
+        if found.is_empty() {
+            eprintln!(
+                "kst-bench: {} found nothing; stderr: {}",
+                t.name,
+                err.lines().take(3).collect::<Vec<_>>().join(" | ")
+            );
+        }
+    }
+    walls.sort_by(f64::total_cmp);
+    let hit = found.intersection(live).count();
+    Row {
+        tool: t.name,
+        wall: walls[walls.len() / 2],
+        recall: hit as f64 / live.len().max(1) as f64,
+        fp: found.difference(live).count(),
+        packets,
+        rss_kib: rss,
+    }
+}
+
+fn print(title: &str, cmd_note: &str, rows: &[Row]) {
+    let base = rows
+        .iter()
+        .find(|r| r.tool == "ksocket scan")
+        .map(|r| r.wall)
+        .unwrap_or(1.0);
+    println!("\n### {title}\n\n{cmd_note}\n");
+    println!(
+        "| tool | median wall (s) | x ksocket | recall | false pos. | packets sent | peak RSS (KiB) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {:.3} | {:.1} | {:.1}% | {} | {} | {} |",
+            r.tool,
+            r.wall,
+            r.wall / base,
+            r.recall * 100.0,
+            r.fp,
+            r.packets,
+            if r.rss_kib == 0 {
+                "n/a".to_string()
+            } else {
+                r.rss_kib.to_string()
+            }
+        );
+    }
+}
+
+fn tool(name: &'static str, argv: &[&str], parse: fn(&str) -> BTreeSet<Ipv4Addr>) -> Tool {
+    Tool {
+        name,
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        parse,
+    }
+}
+
+fn main() {
+    let mut ksocket = String::from("target/release/ksocket");
+    let mut runs = 3usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--ksocket" => ksocket = args.next().expect("--ksocket PATH"),
+            "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
+            _ => {
+                eprintln!("usage: kst-bench [--ksocket PATH] [--runs N]");
+                std::process::exit(2);
+            }
+        }
+    }
+    if !ksocket_lab::is_root() {
+        eprintln!("kst-bench: needs root (network namespaces)");
+        std::process::exit(2);
+    }
+    let ksocket = std::fs::canonicalize(&ksocket)
+        .expect("ksocket binary")
+        .to_string_lossy()
+        .to_string();
+    println!("kst-bench: ksocket = {ksocket}, {runs} runs per tool, median shown");
+
+    // --- L2 /24 ------------------------------------------------------------------
+    let mut lab = Lab::new("bench").expect("lab");
+    let sw = lab.switch("sw").unwrap();
+    let mut specs = vec![HostSpec {
+        name: "scanner".into(),
+        cidr: "198.18.0.2/24".into(),
+        gateway: None,
+        role: Role::Full,
+    }];
+    let mut live = BTreeSet::new();
+    for i in 0..200u32 {
+        let ip = Ipv4Addr::new(198, 18, 0, (20 + i) as u8);
+        let role = if i % 5 == 0 {
+            Role::ArpOnly
+        } else if i % 7 == 0 {
+            Role::NoIcmp
+        } else {
+            Role::Full
+        };
+        specs.push(HostSpec {
+            name: format!("h{i}"),
+            cidr: format!("{ip}/24"),
+            gateway: None,
+            role,
+        });
+        live.insert(ip);
+    }
+    let ns = lab.hosts(&sw, &specs).unwrap();
+    let scanner = ns[0].clone();
+    let net = "198.18.0.0/24";
+    let tools = [
+        tool(
+            "ksocket scan",
+            &[&ksocket, "scan", "--format", "jsonl", net],
+            ips_json,
+        ),
+        tool(
+            "arp-scan",
+            &["arp-scan", "-q", "-x", "-I", "eth0", net],
+            ips_first_field,
+        ),
+        tool(
+            "arp-scan -r 1 -t 100",
+            &[
+                "arp-scan", "-q", "-x", "-r", "1", "-t", "100", "-I", "eth0", net,
+            ],
+            ips_first_field,
+        ),
+        tool(
+            "nmap -sn",
+            &["nmap", "-n", "-sn", "-oG", "-", net],
+            ips_nmap,
+        ),
+        tool(
+            "nmap -sn -T5 --min-rate 5000",
+            &[
+                "nmap",
+                "-n",
+                "-sn",
+                "-T5",
+                "--min-rate",
+                "5000",
+                "-oG",
+                "-",
+                net,
+            ],
+            ips_nmap,
+        ),
+        tool(
+            "fping -a -g",
+            &["fping", "-a", "-q", "-g", net],
+            ips_first_field,
+        ),
+        // On a segment without a router, masscan must be told to send to every MAC.
+        tool(
+            "masscan --ping",
+            &[
+                "masscan",
+                "--ping",
+                "--rate",
+                "10000",
+                "--wait",
+                "1",
+                "-e",
+                "eth0",
+                "--router-mac",
+                "ff-ff-ff-ff-ff-ff",
+                net,
+            ],
+            ips_masscan,
+        ),
+    ];
+    let rows: Vec<Row> = tools
+        .iter()
+        .map(|t| {
+            run_tool(
+                &lab,
+                &scanner,
+                "eth0",
+                t,
+                &live,
+                Ipv4Addr::new(198, 18, 0, 2),
+                runs,
+            )
+        })
+        .collect();
+    print(
+        "L2 /24, 200 live hosts (40 answer ARP only, 23 more ignore ICMP)",
+        "Scanner on the same bridge; 255 addresses to probe.",
+        &rows,
+    );
+    // --- /16, mostly empty (ksocket's memory must not grow) -----------------------------
+    let r16 = {
+        let mut lab16 = Lab::new("bench16").expect("lab");
+        let sw = lab16.switch("sw").unwrap();
+        let hosts = [
+            "198.18.0.1",
+            "198.18.0.5",
+            "198.18.77.7",
+            "198.18.200.9",
+            "198.18.255.254",
+        ];
+        let specs: Vec<HostSpec> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| HostSpec {
+                name: format!("h{i}"),
+                cidr: format!("{ip}/16"),
+                gateway: None,
+                role: Role::Full,
+            })
+            .collect();
+        let ns = lab16.hosts(&sw, &specs).unwrap();
+        let live: BTreeSet<Ipv4Addr> = hosts[1..].iter().map(|s| s.parse().unwrap()).collect();
+        let t = tool(
+            "ksocket scan",
+            &[&ksocket, "scan", "--format", "jsonl", "198.18.0.0/16"],
+            ips_json,
+        );
+        let r = run_tool(
+            &lab16,
+            &ns[0],
+            "eth0",
+            &t,
+            &live,
+            Ipv4Addr::new(198, 18, 0, 1),
+            1,
+        );
+        lab16.teardown().unwrap();
+        r
+    };
+    println!(
+        "\nksocket on a /16 with 4 live hosts (65535 addresses): {:.2} s, recall {:.0}%, {} false positives, {} packets, peak RSS {} KiB (the /24 above: {} KiB)",
+        r16.wall,
+        r16.recall * 100.0,
+        r16.fp,
+        r16.packets,
+        r16.rss_kib,
+        rows[0].rss_kib
+    );
+    lab.teardown().unwrap();
+
+    // --- routed /24 ------------------------------------------------------------------
+    let mut lab = Lab::new("benchr").expect("lab");
+    let sw1 = lab.switch("sw1").unwrap();
+    let sw2 = lab.switch("sw2").unwrap();
+    let router = lab.ns("router").unwrap();
+    lab.attach(&sw1, "r", &router, "eth0", "198.18.1.1/24")
+        .unwrap();
+    lab.attach(&sw2, "r", &router, "eth1", "198.19.2.1/24")
+        .unwrap();
+    lab.sysctl(&router, "net.ipv4.ip_forward", "1").unwrap();
+    let scanner = lab
+        .hosts(
+            &sw1,
+            &[HostSpec {
+                name: "scanner".into(),
+                cidr: "198.18.1.2/24".into(),
+                gateway: Some("198.18.1.1".into()),
+                role: Role::Full,
+            }],
+        )
+        .unwrap()[0]
+        .clone();
+    let mut specs = Vec::new();
+    let mut live: BTreeSet<Ipv4Addr> = [Ipv4Addr::new(198, 19, 2, 1)].into_iter().collect();
+    for i in 10..=30u8 {
+        let role = if i == 30 {
+            Role::ArpOnly
+        } else if i % 2 == 1 {
+            Role::NoIcmp
+        } else {
+            Role::Full
+        };
+        specs.push(HostSpec {
+            name: format!("h{i}"),
+            cidr: format!("198.19.2.{i}/24"),
+            gateway: Some("198.19.2.1".into()),
+            role,
+        });
+        if i != 30 {
+            live.insert(Ipv4Addr::new(198, 19, 2, i));
+        }
+    }
+    lab.hosts(&sw2, &specs).unwrap();
+    let net = "198.19.2.0/24";
+    let tools = [
+        tool(
+            "ksocket scan",
+            &[&ksocket, "scan", "--format", "jsonl", net],
+            ips_json,
+        ),
+        tool(
+            "nmap -sn",
+            &["nmap", "-n", "-sn", "-oG", "-", net],
+            ips_nmap,
+        ),
+        tool(
+            "nmap -sn -T5 --min-rate 5000",
+            &[
+                "nmap",
+                "-n",
+                "-sn",
+                "-T5",
+                "--min-rate",
+                "5000",
+                "-oG",
+                "-",
+                net,
+            ],
+            ips_nmap,
+        ),
+        tool(
+            "fping -a -g",
+            &["fping", "-a", "-q", "-g", net],
+            ips_first_field,
+        ),
+        tool(
+            "masscan --ping",
+            &[
+                "masscan",
+                "--ping",
+                "--rate",
+                "10000",
+                "--wait",
+                "1",
+                "-e",
+                "eth0",
+                "--router-ip",
+                "198.18.1.1",
+                net,
+            ],
+            ips_masscan,
+        ),
+    ];
+    let rows: Vec<Row> = tools
+        .iter()
+        .map(|t| {
+            run_tool(
+                &lab,
+                &scanner,
+                "eth0",
+                t,
+                &live,
+                Ipv4Addr::new(198, 18, 1, 2),
+                runs,
+            )
+        })
+        .collect();
+    print(
+        "Routed /24 behind a router namespace, 21 live (the router's address and 20 hosts; 10 ignore ICMP, one more answers nothing)",
+        "Scanner one hop away; 256 addresses to probe.",
+        &rows,
+    );
+    lab.teardown().unwrap();
+}
