@@ -2,7 +2,8 @@
 # scripts/test.sh: the whole test suite, as CI runs it (.ci/run calls this).
 # As root it also runs the lab tests (network namespaces) and installs what is
 # missing; as another user the lab tests skip with a message.
-#   KSOCKET_SKIP_CROSS=1   skip the ARM builds and qemu runs (quick local loop)
+#   KSOCKET_SKIP_CROSS=1     skip the ARM builds and qemu runs (quick local loop)
+#   KSOCKET_FUZZ_SECONDS=N   fuzz each target N seconds (default 30; 0 skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n==== %s\n' "$*"; }
@@ -26,6 +27,11 @@ cargo test -q --workspace 2>&1 | tee /tmp/ksocket-test.log | grep -vE '^$'
 
 step "no-alloc core"
 scripts/check-core.sh
+
+if [ "${KSOCKET_FUZZ_SECONDS:-30}" != 0 ]; then
+    step "fuzz the core's parsers and the engine (${KSOCKET_FUZZ_SECONDS:-30} s per target)"
+    scripts/fuzz.sh "${KSOCKET_FUZZ_SECONDS:-30}"
+fi
 
 if [ "${KSOCKET_SKIP_CROSS:-0}" != 1 ]; then
     step "static release binaries + core tests under qemu (aarch64, armv7)"
