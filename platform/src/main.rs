@@ -8,6 +8,7 @@ mod cli;
 mod netlink;
 mod packet;
 mod scan;
+mod unpriv;
 
 use std::process::ExitCode;
 

@@ -162,6 +162,14 @@ fn method_name(m: Method) -> String {
     }
 }
 
+struct Summary {
+    probed: u64,
+    sent: u64,
+    retries: Option<u64>,
+    retried: u64,
+    no_route: u64,
+}
+
 struct Plan {
     targets: AddrSet<SET_RANGES>,
     ifaces: Vec<Iface>,
@@ -204,29 +212,86 @@ fn scan(o: Opts) -> Result<(), String> {
     cfg.sport = sport;
     cfg.key = random_key();
     let mut socks = Vec::new();
+    let mut unprivileged = false;
     for (i, ifc) in plan.ifaces.iter().enumerate() {
-        let s = PacketSocket::open(plan.if_index[i], ifc.link == Link::Ethernet, ifc.ip).map_err(|e| {
-            if e.kind() == io::ErrorKind::PermissionDenied {
-                format!(
-                    "raw packet access on {} was refused: run as root or give the binary CAP_NET_RAW \
-                     (setcap cap_net_raw+ep ksocket); the unprivileged fallback is not implemented yet",
-                    plan.if_names[i]
-                )
-            } else {
-                format!("cannot open a packet socket on {}: {e}", plan.if_names[i])
+        match PacketSocket::open(plan.if_index[i], ifc.link == Link::Ethernet, ifc.ip) {
+            Ok(s) => socks.push(s),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                unprivileged = true;
+                break;
             }
-        })?;
-        socks.push(s);
+            Err(e) => {
+                return Err(format!(
+                    "cannot open a packet socket on {}: {e}",
+                    plan.if_names[i]
+                ));
+            }
+        }
     }
-    let total = plan.targets.len();
-    let mut eng: Engine<SET_RANGES, WINDOW> =
-        Engine::new(cfg, &plan.ifaces, &plan.routes, plan.targets.clone())
-            .map_err(|e| format!("scan setup: {e}"))?;
     let started = std::time::Instant::now();
     let mut hosts: BTreeMap<Ipv4Addr, Host> = BTreeMap::new();
-    let progress = io::stderr().is_terminal();
-    smol::block_on(drive(&mut eng, socks, started, &mut hosts, progress, total))
-        .map_err(|e| format!("scan failed: {e}"))?;
+    let summary = if unprivileged {
+        eprintln!(
+            "ksocket scan: warning: no raw packet access (run as root, or setcap cap_net_raw+ep on the binary); \
+             falling back to ICMP datagram sockets and TCP connect(): results may be incomplete \
+             (no ARP probes: on-link hosts that answer nothing above ARP can be missed)"
+        );
+        drop(socks);
+        // Only the targets some route reaches.
+        let mut reachable: AddrSet<SET_RANGES> = AddrSet::new();
+        for t in plan.targets.ranges() {
+            for r in &plan.routes {
+                let (first, last) = (t.first.max(r.dst.first), t.last.min(r.dst.last));
+                if first <= last {
+                    reachable
+                        .insert(Range { first, last })
+                        .map_err(|e| format!("target set: {e}"))?;
+                }
+            }
+        }
+        let no_route = plan.targets.len() - reachable.len();
+        let (found, s) = crate::unpriv::scan(&cfg, &reachable, cfg.key);
+        for (ip, f) in found {
+            let i = plan
+                .routes
+                .iter()
+                .filter(|r| r.dst.contains(ip))
+                .max_by_key(|r| r.prefix)
+                .map_or(0, |r| r.iface);
+            hosts.insert(
+                ip,
+                Host {
+                    mac: None,
+                    via: f.via,
+                    rtt: f.rtt,
+                    iface: i,
+                },
+            );
+        }
+        Summary {
+            probed: s.probed,
+            sent: s.probes,
+            retries: None,
+            retried: s.retried,
+            no_route,
+        }
+    } else {
+        let total = plan.targets.len();
+        let mut eng: Engine<SET_RANGES, WINDOW> =
+            Engine::new(cfg, &plan.ifaces, &plan.routes, plan.targets.clone())
+                .map_err(|e| format!("scan setup: {e}"))?;
+        let progress = io::stderr().is_terminal();
+        smol::block_on(drive(&mut eng, socks, started, &mut hosts, progress, total))
+            .map_err(|e| format!("scan failed: {e}"))?;
+        let st = *eng.stats();
+        Summary {
+            probed: st.started,
+            sent: st.sent,
+            retries: Some(st.sent_retry),
+            retried: st.retried,
+            no_route: st.no_route,
+        }
+    };
     let elapsed = started.elapsed();
     // The kernel's own neighbour table: hosts it confirmed recently on a scanned link.
     if let Ok(neighs) = netlink::neighbours() {
@@ -250,7 +315,6 @@ fn scan(o: Opts) -> Result<(), String> {
             }
         }
     }
-    let st = *eng.stats();
     let mut out = io::BufWriter::new(io::stdout().lock());
     match format {
         Format::Jsonl => {
@@ -286,14 +350,22 @@ fn scan(o: Opts) -> Result<(), String> {
     }
     out.flush().map_err(|e| e.to_string())?;
     eprintln!(
-        "ksocket scan: {} hosts up, {} addresses probed, {} packets sent ({} retries to {} silent addresses{}), {:.2} s",
+        "ksocket scan: {} hosts up, {} addresses probed, {} {} ({}{} silent addresses{}), {:.2} s",
         hosts.len(),
-        st.started,
-        st.sent,
-        st.sent_retry,
-        st.retried,
-        if st.no_route > 0 {
-            format!("; {} without a route", st.no_route)
+        summary.probed,
+        summary.sent,
+        if summary.retries.is_some() {
+            "packets sent"
+        } else {
+            "probes sent (unprivileged)"
+        },
+        summary
+            .retries
+            .map(|r| format!("{r} retries to "))
+            .unwrap_or_else(|| "retried ".into()),
+        summary.retried,
+        if summary.no_route > 0 {
+            format!("; {} without a route", summary.no_route)
         } else {
             String::new()
         },
@@ -593,7 +665,13 @@ fn gateway_mac(oif: u32, ifc: &Iface, gw: Ipv4Addr) -> Option<Mac> {
     if known.is_some() {
         return known;
     }
-    let sock = PacketSocket::open(oif, true, ifc.ip).ok()?;
+    let sock = match PacketSocket::open(oif, true, ifc.ip) {
+        Ok(s) => s,
+        // Unprivileged: the fallback scan lets the kernel route and resolve, and never
+        // uses this MAC.
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Some([0; 6]),
+        Err(_) => return None,
+    };
     let mut buf = [0u8; 64];
     let mut rbuf = [0u8; 2048];
     for _ in 0..3 {

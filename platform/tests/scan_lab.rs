@@ -299,3 +299,67 @@ fn clear_errors_never_panics() {
     }
     lab.teardown().unwrap();
 }
+
+#[test]
+fn unprivileged_fallback_finds_icmp_and_tcp_hosts_and_warns() {
+    require_root!();
+    let mut lab = Lab::new("unpriv").unwrap();
+    let sw = lab.switch("sw").unwrap();
+    let mut specs = vec![HostSpec {
+        name: "scanner".into(),
+        cidr: "198.18.4.2/24".into(),
+        gateway: None,
+        role: Role::Full,
+    }];
+    let mut want = BTreeSet::new();
+    for i in 0..12u8 {
+        let role = if i % 3 == 1 { Role::NoIcmp } else { Role::Full };
+        specs.push(HostSpec {
+            name: format!("h{i}"),
+            cidr: format!("198.18.4.{}/24", 10 + i),
+            gateway: None,
+            role,
+        });
+        want.insert(Ipv4Addr::new(198, 18, 4, 10 + i));
+    }
+    let ns = lab.hosts(&sw, &specs).unwrap();
+    lab.sysctl(&ns[0], "net.ipv4.ping_group_range", "0 2147483647")
+        .unwrap();
+    // Run as nobody: no CAP_NET_RAW.
+    let o = lab
+        .exec(
+            &ns[0],
+            &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                KSOCKET,
+                "scan",
+                "--format",
+                "jsonl",
+                "198.18.4.0/24",
+            ],
+            Duration::from_secs(120),
+        )
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("no raw packet access") && err.contains("results may be incomplete"),
+        "{err}"
+    );
+    let recs = parse(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(ips(&recs), want, "{err}");
+    for r in &recs {
+        if (r.ip.octets()[3] - 10) % 3 == 1 {
+            assert!(
+                r.via.iter().any(|v| v.starts_with("tcp/")),
+                "{}: {:?}",
+                r.ip,
+                r.via
+            );
+        }
+    }
+    lab.teardown().unwrap();
+}

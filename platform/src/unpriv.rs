@@ -1,0 +1,296 @@
+//! Discovery without raw packet access (no root, no CAP_NET_RAW).
+//!
+//! ICMP echo goes through an unprivileged ICMP datagram socket (allowed when the
+//! user's group is in `net.ipv4.ping_group_range`), and TCP probes are plain
+//! non-blocking `connect()` calls: a refused connection (RST) or an accepted one both
+//! prove the host is up. The kernel picks the route and resolves on-link neighbours
+//! itself, so the neighbour table read afterwards still shows on-link hosts that
+//! answered ARP but nothing else. What is lost: ARP as a probe of its own (hosts
+//! that answer nothing above ARP are only seen if the kernel happened to resolve
+//! them), SNMP, and precise RTTs.
+
+use ksocket_core::addr::AddrSet;
+use ksocket_core::engine::Config;
+use smol::Async;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Targets probed at once; each holds up to one socket per port, so this bounds the
+/// file descriptors in use (well under the usual 1024).
+const CONCURRENT_TARGETS: usize = 48;
+
+/// What one target answered.
+pub struct Found {
+    pub via: Vec<String>,
+    pub rtt: Option<Duration>,
+}
+
+struct PingSocket(OwnedFd);
+
+impl AsFd for PingSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl PingSocket {
+    fn open() -> io::Result<PingSocket> {
+        // SAFETY: plain socket() call; the result is checked.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_INET,
+                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_ICMP,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        Ok(PingSocket(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn send(&self, to: Ipv4Addr, seq: u16) -> io::Result<()> {
+        // Type 8 (echo request); the kernel fills in the identifier and checksum.
+        let mut p = [8u8, 0, 0, 0, 0, 0, 0, 0];
+        p[6..8].copy_from_slice(&seq.to_be_bytes());
+        let sa = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(to).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: p and sa are valid for the call.
+        let r = unsafe {
+            libc::sendto(
+                self.0.as_raw_fd(),
+                p.as_ptr().cast(),
+                p.len(),
+                0,
+                (&sa as *const libc::sockaddr_in).cast(),
+                size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One echo reply: (source, sequence number).
+    fn recv(&self) -> io::Result<(Ipv4Addr, u16)> {
+        let mut b = [0u8; 128];
+        // SAFETY: zeroed sockaddr_in is valid; lengths match the buffers.
+        unsafe {
+            let mut sa: libc::sockaddr_in = std::mem::zeroed();
+            let mut len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let r = libc::recvfrom(
+                self.0.as_raw_fd(),
+                b.as_mut_ptr().cast(),
+                b.len(),
+                0,
+                (&mut sa as *mut libc::sockaddr_in).cast(),
+                &mut len,
+            );
+            if r < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if r < 8 || b[0] != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "not an echo reply",
+                ));
+            }
+            Ok((
+                Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr)),
+                u16::from_be_bytes([b[6], b[7]]),
+            ))
+        }
+    }
+}
+
+/// Shared state of one fallback scan.
+struct Shared {
+    found: RefCell<BTreeMap<Ipv4Addr, Found>>,
+    sent_at: RefCell<BTreeMap<Ipv4Addr, Instant>>,
+    /// GCRA theoretical arrival time of the next probe.
+    tat: RefCell<Instant>,
+    interval: Duration,
+    probes: RefCell<u64>,
+}
+
+impl Shared {
+    /// Waits for a rate token.
+    async fn token(&self) {
+        let now = Instant::now();
+        let at = {
+            let mut t = self.tat.borrow_mut();
+            let at = (*t).max(now);
+            *t = at + self.interval;
+            at
+        };
+        if at > now {
+            smol::Timer::at(at).await;
+        }
+        *self.probes.borrow_mut() += 1;
+    }
+
+    fn up(&self, ip: Ipv4Addr, via: String) {
+        let rtt = self.sent_at.borrow().get(&ip).map(|t| t.elapsed());
+        let mut f = self.found.borrow_mut();
+        let e = f.entry(ip).or_insert(Found {
+            via: Vec::new(),
+            rtt,
+        });
+        if !e.via.contains(&via) {
+            e.via.push(via);
+        }
+    }
+
+    fn is_up(&self, ip: Ipv4Addr) -> bool {
+        self.found.borrow().contains_key(&ip)
+    }
+}
+
+/// Statistics of a fallback scan.
+pub struct Summary {
+    pub probed: u64,
+    pub probes: u64,
+    pub retried: u64,
+}
+
+/// Scans `targets` without raw sockets.
+pub fn scan<const N: usize>(
+    cfg: &Config,
+    targets: &AddrSet<N>,
+    key: u64,
+) -> (BTreeMap<Ipv4Addr, Found>, Summary) {
+    let ping = match PingSocket::open().and_then(Async::new) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!(
+                "ksocket scan: warning: no ICMP either ({e}): allow it with \
+                 sysctl net.ipv4.ping_group_range=\"0 2147483647\"; probing with TCP connect() only"
+            );
+            None
+        }
+    };
+    let shared = Rc::new(Shared {
+        found: RefCell::new(BTreeMap::new()),
+        sent_at: RefCell::new(BTreeMap::new()),
+        tat: RefCell::new(Instant::now()),
+        interval: Duration::from_nanos(1_000_000_000 / u64::from(cfg.rate.max(1))),
+        probes: RefCell::new(0),
+    });
+    let ex = smol::LocalExecutor::new();
+    let retried = Rc::new(RefCell::new(0u64));
+    let ping = Rc::new(ping);
+    smol::block_on(ex.run(async {
+        // Echo replies, for as long as the scan runs.
+        let rx = {
+            let (ping, shared) = (ping.clone(), shared.clone());
+            ex.spawn(async move {
+                let Some(p) = ping.as_ref() else { return };
+                loop {
+                    if p.readable().await.is_err() {
+                        return;
+                    }
+                    while let Ok((ip, _seq)) = p.get_ref().recv() {
+                        shared.up(ip, "icmp".into());
+                    }
+                }
+            })
+        };
+        let queue = Rc::new(RefCell::new(targets.scatter(key)));
+        let mut workers = Vec::new();
+        for _ in 0..CONCURRENT_TARGETS {
+            let (queue, shared, ping, retried) =
+                (queue.clone(), shared.clone(), ping.clone(), retried.clone());
+            let cfg = cfg.clone();
+            workers.push(ex.spawn(async move {
+                loop {
+                    let next = queue.borrow_mut().next();
+                    let Some(ip) = next else { return };
+                    for round in 0..=cfg.retries {
+                        if round == 1 {
+                            *retried.borrow_mut() += 1;
+                        }
+                        probe(&cfg, ip, &shared, ping.as_ref().as_ref(), round).await;
+                        if shared.is_up(ip) {
+                            break;
+                        }
+                    }
+                }
+            }));
+        }
+        for w in workers {
+            w.await;
+        }
+        drop(rx);
+    }));
+    let found = std::mem::take(&mut *shared.found.borrow_mut());
+    let summary = Summary {
+        probed: targets.len(),
+        probes: *shared.probes.borrow(),
+        retried: *retried.borrow(),
+    };
+    (found, summary)
+}
+
+/// One round of probes to `ip`: ICMP echo and a connect() to each port, then wait
+/// for the timeout or the first sign of life.
+async fn probe(
+    cfg: &Config,
+    ip: Ipv4Addr,
+    shared: &Rc<Shared>,
+    ping: Option<&Async<PingSocket>>,
+    round: u8,
+) {
+    shared.sent_at.borrow_mut().insert(ip, Instant::now());
+    if let Some(p) = ping.filter(|_| cfg.methods.icmp) {
+        shared.token().await;
+        let _ = p.get_ref().send(ip, u16::from(round));
+    }
+    let deadline = Instant::now() + cfg.timeout.max(Duration::from_millis(200));
+    let ex = smol::LocalExecutor::new();
+    let mut tasks = Vec::new();
+    if cfg.methods.tcp {
+        for &port in cfg.ports.iter() {
+            shared.token().await;
+            let shared = shared.clone();
+            tasks.push(ex.spawn(async move {
+                let addr = SocketAddrV4::new(ip, port);
+                let r = smol::future::or(
+                    async { Some(Async::<TcpStream>::connect(addr).await) },
+                    async {
+                        smol::Timer::at(deadline).await;
+                        None
+                    },
+                )
+                .await;
+                match r {
+                    Some(Ok(_)) => shared.up(ip, format!("tcp/{port}")),
+                    Some(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                        shared.up(ip, format!("tcp/{port}"))
+                    }
+                    _ => {}
+                }
+            }));
+        }
+    }
+    ex.run(async {
+        while Instant::now() < deadline && !shared.is_up(ip) {
+            smol::Timer::after(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    drop(tasks);
+}
