@@ -13,10 +13,12 @@
 //! - [`wire`]: Ethernet, ARP, IPv4, ICMPv4, TCP, UDP frames: classify what was
 //!   received, emit probes into the caller's buffer.
 //! - [`engine`]: the sans-IO discovery engine.
+//! - [`snmp`]: SNMP v1/v2c messages in BER: borrowed decoding, back-to-front encoding.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(clippy::std_instead_of_core, missing_docs)]
 
 pub mod addr;
 pub mod engine;
+pub mod snmp;
 pub mod wire;
