@@ -707,38 +707,48 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// Encodes a v1/v2c request: `kind` is GET, GET_NEXT or GET_BULK (for GET_BULK,
-/// `a`/`b` are non-repeaters and max-repetitions; otherwise 0). Every OID gets a NULL
-/// value. Returns the message, at the end of `buf`.
-pub fn encode_request<'b>(
-    buf: &'b mut [u8],
-    version: Version,
-    community: &[u8],
-    kind: u8,
-    request_id: i32,
-    a: i64,
-    b: i64,
-    oids: &[OidBuf],
-) -> Result<&'b [u8], Error> {
-    let mut w = Writer::new(buf);
-    let list_end = w.len();
-    for o in oids.iter().rev() {
-        let vb_end = w.len();
-        w.tlv(tag::NULL, &[])?;
-        w.oid(o.arcs())?;
-        let l = w.len() - vb_end;
+/// A v1/v2c request to encode. For GET_BULK, `a`/`b` are non-repeaters and
+/// max-repetitions; for the other PDUs they are error-status and error-index (0).
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'c> {
+    /// Version.
+    pub version: Version,
+    /// Community string.
+    pub community: &'c [u8],
+    /// GET, GET_NEXT or GET_BULK.
+    pub kind: u8,
+    /// request-id.
+    pub request_id: i32,
+    /// Non-repeaters (GET_BULK) or 0.
+    pub a: i64,
+    /// Max-repetitions (GET_BULK) or 0.
+    pub b: i64,
+}
+
+impl Request<'_> {
+    /// Encodes the request with a NULL value for each OID; returns the message, at
+    /// the end of `buf`.
+    pub fn encode<'b>(&self, buf: &'b mut [u8], oids: &[OidBuf]) -> Result<&'b [u8], Error> {
+        let mut w = Writer::new(buf);
+        let list_end = w.len();
+        for o in oids.iter().rev() {
+            let vb_end = w.len();
+            w.tlv(tag::NULL, &[])?;
+            w.oid(o.arcs())?;
+            let l = w.len() - vb_end;
+            w.header(tag::SEQUENCE, l)?;
+        }
+        let l = w.len() - list_end;
         w.header(tag::SEQUENCE, l)?;
+        w.integer(self.b)?;
+        w.integer(self.a)?;
+        w.integer(i64::from(self.request_id))?;
+        let l = w.len() - list_end;
+        w.header(self.kind, l)?;
+        w.tlv(tag::OCTET_STRING, self.community)?;
+        w.integer(self.version.wire())?;
+        let l = w.len();
+        w.header(tag::SEQUENCE, l)?;
+        Ok(w.finish())
     }
-    let l = w.len() - list_end;
-    w.header(tag::SEQUENCE, l)?;
-    w.integer(b)?;
-    w.integer(a)?;
-    w.integer(i64::from(request_id))?;
-    let l = w.len() - list_end;
-    w.header(kind, l)?;
-    w.tlv(tag::OCTET_STRING, community)?;
-    w.integer(version.wire())?;
-    let l = w.len();
-    w.header(tag::SEQUENCE, l)?;
-    Ok(w.finish())
 }

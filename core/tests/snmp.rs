@@ -254,3 +254,25 @@ fn snmp_parser_agrees() {
         assert_eq!(names, ours_names);
     }
 }
+
+#[allow(clippy::too_many_arguments)]
+fn encode_request<'b>(
+    buf: &'b mut [u8],
+    version: Version,
+    community: &[u8],
+    kind: u8,
+    request_id: i32,
+    a: i64,
+    b: i64,
+    oids: &[OidBuf],
+) -> Result<&'b [u8], Error> {
+    Request {
+        version,
+        community,
+        kind,
+        request_id,
+        a,
+        b,
+    }
+    .encode(buf, oids)
+}
