@@ -34,7 +34,16 @@ Options:\n\
     Command {
         name: "snmp",
         summary: "SNMP get/walk with net-snmp style options (operator's check tool)",
-        usage: "ksocket snmp get|walk TARGET [OID...] [-v 1|2c|3] [-c COMMUNITY] [-u USER] ...",
+        usage: "ksocket snmp get|walk TARGET[:PORT] [OID...] [OPTIONS]\n\n\
+Prints numeric OIDs and values as `snmpbulkwalk -On` does, one per line.\n\
+walk without an OID walks 1.3.6.1.2.1 (mib-2); v2c walks use GetBulk, v1 GetNext.\n\n\
+Options (named as net-snmp names them):\n\
+  -v 1|2c        version (default 2c; v3 comes with a later build)\n\
+  -c COMMUNITY   community (default public)\n\
+  -t SECONDS     timeout per try (default 1)\n\
+  -r N           retries (default 5)\n\
+  -Cr N          max-repetitions of GetBulk (default 10)\n\
+  -On            numeric OIDs (always)",
     },
     Command {
         name: "config",

@@ -8,6 +8,8 @@ mod cli;
 mod netlink;
 mod packet;
 mod scan;
+mod secret;
+mod snmp;
 mod unpriv;
 
 use std::process::ExitCode;
@@ -74,6 +76,7 @@ fn run() -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         "scan" => scan::run(&mut parser),
+        "snmp" => snmp::run(&mut parser),
         name => match cli::find(name) {
             Some(c) => {
                 // Commands of later milestones: say so plainly, never pretend.

@@ -1,0 +1,535 @@
+//! SNMP v1/v2c client (blocking, one UDP socket) and `ksocket snmp get|walk`.
+//!
+//! Walks use GetBulk on v2c and GetNext on v1, and stop at the end of the subtree, on
+//! endOfMibView, on noSuchName (v1), on a non-increasing OID (reported: the walk is
+//! incomplete) and after a bound on the number of rows. GetBulk tunes itself: on a
+//! timeout or tooBig the max-repetitions is halved, and a device that keeps failing
+//! GetBulk is walked with GetNext. A walk that ended early says so; it never passes a
+//! partial table off as whole.
+//!
+//! Values print as `snmpbulkwalk -On` prints them without MIBs, so the two can be diffed.
+
+use crate::secret::Secret;
+use ksocket_core::snmp::{Message, OidBuf, Request, Value, Version, tag};
+use std::fmt::Write as _;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Most rows one walk returns before it stops (and says it is incomplete).
+const MAX_ROWS: usize = 1_000_000;
+
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub version: Version,
+    pub community: Secret,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub max_repetitions: u32,
+}
+
+#[derive(Debug)]
+pub enum Error {
+    /// No answer after every retry (a wrong community looks like this too).
+    Timeout,
+    /// The agent answered with an error-status.
+    Status { status: i64, index: i64 },
+    /// A socket error.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Timeout => f.write_str("timeout: no response (wrong community, or no agent)"),
+            Error::Status { status, index } => write!(
+                f,
+                "error-status {} ({}) at index {index}",
+                status,
+                status_name(*status)
+            ),
+            Error::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+fn status_name(s: i64) -> &'static str {
+    match s {
+        0 => "noError",
+        1 => "tooBig",
+        2 => "noSuchName",
+        3 => "badValue",
+        4 => "readOnly",
+        5 => "genErr",
+        6 => "noAccess",
+        16 => "authorizationError",
+        _ => "other",
+    }
+}
+
+/// How a walk ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WalkEnd {
+    /// The subtree was read to its end.
+    Complete,
+    /// It stopped early, for this reason.
+    Incomplete(String),
+}
+
+pub struct Client {
+    sock: UdpSocket,
+    next_id: i32,
+    buf: Vec<u8>,
+    rbuf: Vec<u8>,
+}
+
+impl Client {
+    pub fn new() -> io::Result<Client> {
+        let sock = UdpSocket::bind("0.0.0.0:0")?;
+        let mut seed = [0u8; 4];
+        // SAFETY: getrandom writes at most 4 bytes into seed.
+        unsafe { libc::getrandom(seed.as_mut_ptr().cast(), 4, 0) };
+        Ok(Client {
+            sock,
+            next_id: (i32::from_ne_bytes(seed) & 0x3fff_ffff) + 1,
+            buf: vec![0; 65535],
+            rbuf: vec![0; 65535],
+        })
+    }
+
+    /// Sends one request and calls `f` with the matching response; retries on timeout.
+    pub fn request<R>(
+        &mut self,
+        t: &Target,
+        kind: u8,
+        a: i64,
+        b: i64,
+        oids: &[OidBuf],
+        f: impl FnOnce(&Message<'_>) -> R,
+    ) -> Result<R, Error> {
+        self.next_id = self.next_id.wrapping_add(1) & 0x7fff_ffff;
+        let id = self.next_id;
+        let req = Request {
+            version: t.version,
+            community: t.community.expose().as_bytes(),
+            kind,
+            request_id: id,
+            a,
+            b,
+        };
+        let msg = req
+            .encode(&mut self.buf, oids)
+            .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
+        let msg = msg.to_vec();
+        for _ in 0..=t.retries {
+            self.sock.send_to(&msg, t.addr).map_err(Error::Io)?;
+            let deadline = Instant::now() + t.timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                self.sock.set_read_timeout(Some(left)).map_err(Error::Io)?;
+                let (n, from) = match self.sock.recv_from(&mut self.rbuf) {
+                    Ok(x) => x,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        break;
+                    }
+                    Err(e) => return Err(Error::Io(e)),
+                };
+                if from != t.addr {
+                    continue;
+                }
+                // Anything that does not decode, or answers another request, is ignored.
+                let Ok(m) = Message::decode(&self.rbuf[..n]) else {
+                    continue;
+                };
+                if m.pdu.kind != tag::RESPONSE || m.pdu.request_id != id {
+                    continue;
+                }
+                if m.pdu.error_status != 0 {
+                    return Err(Error::Status {
+                        status: m.pdu.error_status,
+                        index: m.pdu.error_index,
+                    });
+                }
+                return Ok(f(&m));
+            }
+        }
+        Err(Error::Timeout)
+    }
+
+    /// GET: calls `out` with each (oid, value).
+    pub fn get(
+        &mut self,
+        t: &Target,
+        oids: &[OidBuf],
+        out: &mut dyn FnMut(&str, &Value<'_>),
+    ) -> Result<(), Error> {
+        self.request(t, tag::GET, 0, 0, oids, |m| {
+            for (o, v) in m.pdu.varbinds {
+                out(&o.to_string(), &v);
+            }
+        })
+    }
+
+    /// Walks the subtree under `root`, calling `out` for each row in order.
+    pub fn walk(
+        &mut self,
+        t: &Target,
+        root: &OidBuf,
+        out: &mut dyn FnMut(&str, &Value<'_>),
+    ) -> Result<WalkEnd, Error> {
+        let mut last = root.clone();
+        let mut rows = 0usize;
+        let mut reps = i64::from(t.max_repetitions.clamp(1, 200));
+        let mut bulk = t.version == Version::V2c;
+        let mut bulk_failures = 0;
+        loop {
+            if rows >= MAX_ROWS {
+                return Ok(WalkEnd::Incomplete(format!(
+                    "stopped after {MAX_ROWS} rows"
+                )));
+            }
+            let (kind, b) = if bulk {
+                (tag::GET_BULK, reps)
+            } else {
+                (tag::GET_NEXT, 0)
+            };
+            let step = self.request(t, kind, 0, b, std::slice::from_ref(&last), |m| {
+                let mut next: Option<OidBuf> = None;
+                let mut n = 0usize;
+                for (o, v) in m.pdu.varbinds {
+                    n += 1;
+                    // As snmpbulkwalk: leaving the subtree ends the walk unprinted; an
+                    // exception inside it is printed, then ends the walk.
+                    if !o.starts_with(root.arcs()) {
+                        return Step::End;
+                    }
+                    let Ok(ob) = OidBuf::from_oid(&o) else {
+                        return Step::Bad("an OID longer than 128 arcs".into());
+                    };
+                    out(&ob.to_string(), &v);
+                    if v.is_exception() {
+                        return Step::End;
+                    }
+                    if ob <= *next.as_ref().unwrap_or(&last) {
+                        return Step::Bad(format!("OID not increasing at {ob}"));
+                    }
+                    next = Some(ob);
+                }
+                match next {
+                    Some(o) => Step::More(Box::new(o), n),
+                    None => Step::End,
+                }
+            });
+            match step {
+                Ok(Step::More(o, n)) => {
+                    rows += n;
+                    last = *o;
+                    bulk_failures = 0;
+                }
+                Ok(Step::End) => return Ok(WalkEnd::Complete),
+                Ok(Step::Bad(why)) => return Ok(WalkEnd::Incomplete(why)),
+                // v1: noSuchName past the last object ends the walk.
+                Err(Error::Status { status: 2, .. }) if !bulk => return Ok(WalkEnd::Complete),
+                Err(Error::Status { status: 1, .. }) if bulk && reps > 1 => {
+                    reps = (reps / 2).max(1)
+                }
+                Err(Error::Timeout) if bulk => {
+                    // A large response may be what is lost: retry small, and on a
+                    // device that answered before, fall back to GetNext. A device that
+                    // never answered fails after two requests (a wrong community).
+                    bulk_failures += 1;
+                    if rows == 0 && bulk_failures >= 2 {
+                        return Err(Error::Timeout);
+                    }
+                    if reps > 1 {
+                        reps = if rows == 0 { 1 } else { reps / 2 };
+                    } else {
+                        bulk = false;
+                    }
+                }
+                Err(e) if rows > 0 => return Ok(WalkEnd::Incomplete(format!("{e}"))),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+enum Step {
+    More(Box<OidBuf>, usize),
+    End,
+    Bad(String),
+}
+
+/// A value as `snmpget -On` prints it with no MIB loaded.
+pub fn format_value(v: &Value<'_>) -> String {
+    match v {
+        Value::Integer(i) => format!("INTEGER: {i}"),
+        Value::OctetString(s) => octets(s),
+        Value::Null => "NULL".into(),
+        Value::Oid(o) => format!("OID: {o}"),
+        Value::IpAddress(a) => format!("IpAddress: {}.{}.{}.{}", a[0], a[1], a[2], a[3]),
+        Value::Counter32(c) => format!("Counter32: {c}"),
+        Value::Gauge32(g) => format!("Gauge32: {g}"),
+        Value::TimeTicks(t) => format!("Timeticks: ({t}) {}", uptime(*t)),
+        Value::Opaque(b) => opaque(b),
+        Value::Counter64(c) => format!("Counter64: {c}"),
+        Value::NoSuchObject => "No Such Object available on this agent at this OID".into(),
+        Value::NoSuchInstance => "No Such Instance currently exists at this OID".into(),
+        Value::EndOfMibView => {
+            "No more variables left in this MIB View (It is past the end of the MIB tree)".into()
+        }
+        Value::Other(t, b) => format!("Wrong Type (0x{t:02x}): {}", hex(b)),
+    }
+}
+
+/// Opaque: net-snmp decodes the float and double wrapped in it (draft-perkins-opaque).
+fn opaque(b: &[u8]) -> String {
+    match b {
+        [0x9f, 0x78, 4, f @ ..] if f.len() == 4 => {
+            format!(
+                "Opaque: Float: {:.6}",
+                f32::from_be_bytes([f[0], f[1], f[2], f[3]])
+            )
+        }
+        [0x9f, 0x79, 8, d @ ..] if d.len() == 8 => {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(d);
+            format!("Opaque: Double: {:.6}", f64::from_be_bytes(a))
+        }
+        _ => format!("OPAQUE: {}", hex(b)),
+    }
+}
+
+fn octets(s: &[u8]) -> String {
+    if s.is_empty() {
+        return "\"\"".into();
+    }
+    // net-snmp prints text when every byte is printable or white space.
+    let text = s
+        .iter()
+        .all(|&c| (0x20..0x7f).contains(&c) || matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r'));
+    if text {
+        let mut out = String::from("STRING: \"");
+        for &c in s {
+            if c == b'"' || c == b'\\' {
+                out.push('\\');
+            }
+            out.push(c as char);
+        }
+        out.push('"');
+        out
+    } else {
+        format!("Hex-STRING: {}", hex(s))
+    }
+}
+
+/// `00 1A 2B ` with a line break after every 16 bytes when more follow.
+fn hex(b: &[u8]) -> String {
+    let mut s = String::new();
+    for (i, x) in b.iter().enumerate() {
+        if i > 0 && i % 16 == 0 {
+            s.push('\n');
+        }
+        let _ = write!(s, "{x:02X} ");
+    }
+    s
+}
+
+fn uptime(t: u32) -> String {
+    let cs = t % 100;
+    let secs = t / 100;
+    let (d, h, m, s) = (
+        secs / 86400,
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60,
+    );
+    match d {
+        0 => format!("{h}:{m:02}:{s:02}.{cs:02}"),
+        1 => format!("1 day, {h}:{m:02}:{s:02}.{cs:02}"),
+        _ => format!("{d} days, {h}:{m:02}:{s:02}.{cs:02}"),
+    }
+}
+
+/// `ksocket snmp get|walk TARGET [OID...]` with net-snmp's option names.
+pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
+    use lexopt::prelude::*;
+    let mut op: Option<String> = None;
+    let mut host: Option<String> = None;
+    let mut oids: Vec<OidBuf> = Vec::new();
+    let mut version = Version::V2c;
+    let mut community = Secret::new("public");
+    let mut timeout = Duration::from_secs(1);
+    let mut retries = 5u32;
+    let mut max_rep = 10u32;
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        let v = |p: &mut lexopt::Parser| -> Result<String, String> {
+            p.value()
+                .map_err(|e| e.to_string())?
+                .into_string()
+                .map_err(|_| "argument is not UTF-8".to_string())
+        };
+        match arg {
+            Short('v') => {
+                version = match v(parser)?.as_str() {
+                    "1" => Version::V1,
+                    "2c" => Version::V2c,
+                    "3" => {
+                        return Err(
+                            "snmp: SNMPv3 is not supported by this build yet (v1 and v2c are)"
+                                .into(),
+                        );
+                    }
+                    x => return Err(format!("snmp: -v {x}: use 1, 2c or 3")),
+                }
+            }
+            Short('c') => community = Secret::new(v(parser)?),
+            Short('t') => {
+                let x = v(parser)?;
+                let s: f64 = x
+                    .parse()
+                    .map_err(|_| format!("snmp: -t {x}: not a number of seconds"))?;
+                if !(0.01..=600.0).contains(&s) {
+                    return Err(format!("snmp: -t {x}: out of range (0.01 to 600 s)"));
+                }
+                timeout = Duration::from_secs_f64(s);
+            }
+            Short('r') => {
+                let x = v(parser)?;
+                retries = x
+                    .parse()
+                    .ok()
+                    .filter(|r| *r <= 20)
+                    .ok_or(format!("snmp: -r {x}: 0 to 20"))?;
+            }
+            Short('C') => {
+                let x = v(parser)?;
+                let n = x.strip_prefix('r').ok_or(format!(
+                    "snmp: -C{x}: only -Cr<N> (max-repetitions) is known"
+                ))?;
+                max_rep = n
+                    .parse()
+                    .ok()
+                    .filter(|r| (1..=200).contains(r))
+                    .ok_or(format!("snmp: -Cr{n}: 1 to 200"))?;
+            }
+            Short('u' | 'l' | 'a' | 'A' | 'x' | 'X') | Long("credential") => {
+                return Err(
+                    "snmp: SNMPv3 and credential files are not supported by this build yet".into(),
+                );
+            }
+            Short('O') => {
+                let x = v(parser)?;
+                if x != "n" {
+                    return Err(format!(
+                        "snmp: -O{x}: only -On (numeric OIDs, the default) is known"
+                    ));
+                }
+            }
+            Value(x) => {
+                let x = x
+                    .into_string()
+                    .map_err(|_| "argument is not UTF-8".to_string())?;
+                if op.is_none() {
+                    if x != "get" && x != "walk" {
+                        return Err(format!(
+                            "snmp: `{x}`: use `ksocket snmp get|walk TARGET [OID...]`"
+                        ));
+                    }
+                    op = Some(x);
+                } else if host.is_none() {
+                    host = Some(x);
+                } else {
+                    oids.push(x.parse().map_err(|_| {
+                        format!("snmp: `{x}` is not a numeric OID (like 1.3.6.1.2.1.1)")
+                    })?);
+                }
+            }
+            Short('h') | Long("help") => {
+                println!("{}", crate::cli::find("snmp").map_or("", |c| c.usage));
+                return Ok(ExitCode::SUCCESS);
+            }
+            other => return Err(format!("snmp: {}", other.unexpected())),
+        }
+    }
+    let op = op.ok_or("snmp: usage: ksocket snmp get|walk TARGET [OID...]")?;
+    let host = host.ok_or("snmp: a TARGET is needed")?;
+    let addr = resolve(&host).map_err(|e| format!("snmp: {host}: {e}"))?;
+    let t = Target {
+        addr,
+        version,
+        community,
+        timeout,
+        retries,
+        max_repetitions: max_rep,
+    };
+    let mut client = Client::new().map_err(|e| format!("snmp: {e}"))?;
+    let mut print =
+        |o: &str, v: &ksocket_core::snmp::Value<'_>| println!("{o} = {}", format_value(v));
+    let result = if op == "get" {
+        if oids.is_empty() {
+            return Err("snmp get: name at least one OID".into());
+        }
+        client.get(&t, &oids, &mut print).map(|_| WalkEnd::Complete)
+    } else {
+        let root = oids
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "1.3.6.1.2.1".parse().expect("valid"));
+        let mut printed = 0usize;
+        let r = client.walk(&t, &root, &mut |o, v| {
+            printed += 1;
+            print(o, v)
+        });
+        // As snmpwalk does: an empty subtree may be a leaf; ask for it.
+        if matches!(r, Ok(WalkEnd::Complete)) && printed == 0 {
+            let mut exact = |o: &str, v: &ksocket_core::snmp::Value<'_>| {
+                if !v.is_exception() {
+                    print(o, v)
+                }
+            };
+            let _ = client.get(&t, std::slice::from_ref(&root), &mut exact);
+        }
+        r
+    };
+    match result {
+        Ok(WalkEnd::Complete) => Ok(ExitCode::SUCCESS),
+        Ok(WalkEnd::Incomplete(why)) => {
+            eprintln!("ksocket snmp: walk of {} incomplete: {why}", t.addr);
+            Ok(ExitCode::from(1))
+        }
+        Err(Error::Timeout) => {
+            eprintln!(
+                "ksocket snmp: {}: timeout: no response (wrong community, or no agent)",
+                t.addr
+            );
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("ksocket snmp: {}: {e}", t.addr);
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn resolve(host: &str) -> io::Result<SocketAddr> {
+    let with_port = if host.parse::<std::net::Ipv4Addr>().is_ok() || !host.contains(':') {
+        format!("{host}:161")
+    } else {
+        host.to_string()
+    };
+    with_port
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::other("no address"))
+}
