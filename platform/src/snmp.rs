@@ -74,6 +74,8 @@ fn status_name(s: i64) -> &'static str {
 pub enum WalkEnd {
     /// The subtree was read to its end.
     Complete,
+    /// v1: the agent said noSuchName past the last object of its whole MIB.
+    EndOfMib,
     /// It stopped early, for this reason.
     Incomplete(String),
 }
@@ -239,7 +241,7 @@ impl Client {
                 Ok(Step::End) => return Ok(WalkEnd::Complete),
                 Ok(Step::Bad(why)) => return Ok(WalkEnd::Incomplete(why)),
                 // v1: noSuchName past the last object ends the walk.
-                Err(Error::Status { status: 2, .. }) if !bulk => return Ok(WalkEnd::Complete),
+                Err(Error::Status { status: 2, .. }) if !bulk => return Ok(WalkEnd::EndOfMib),
                 Err(Error::Status { status: 1, .. }) if bulk && reps > 1 => {
                     reps = (reps / 2).max(1)
                 }
@@ -504,6 +506,11 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     };
     match result {
         Ok(WalkEnd::Complete) => Ok(ExitCode::SUCCESS),
+        Ok(WalkEnd::EndOfMib) => {
+            // As snmpwalk prints it.
+            println!("End of MIB");
+            Ok(ExitCode::SUCCESS)
+        }
         Ok(WalkEnd::Incomplete(why)) => {
             eprintln!("ksocket snmp: walk of {} incomplete: {why}", t.addr);
             Ok(ExitCode::from(1))

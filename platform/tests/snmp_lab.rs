@@ -1,0 +1,302 @@
+//! `ksocket snmp` against net-snmp's snmpd in a lab namespace, compared line by line
+//! with `snmpbulkwalk -On` / `snmpwalk -On` (root only; skipped otherwise).
+use ksocket_lab::{HostSpec, Lab, Ns, Role, require_root};
+use std::time::{Duration, Instant};
+
+const KSOCKET: &str = env!("CARGO_BIN_EXE_ksocket");
+
+fn run(lab: &Lab, ns: &Ns, argv: &[&str]) -> (bool, String, String) {
+    let o = lab.exec(ns, argv, Duration::from_secs(120)).unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Values that change between two walks a second apart are masked to their type.
+fn mask(out: &str) -> Vec<String> {
+    out.lines()
+        .map(|l| {
+            let (oid, val) = l.split_once(" = ").unwrap_or((l, ""));
+            let ty = val.split(':').next().unwrap_or("");
+            let volatile = matches!(ty, "Counter32" | "Counter64" | "Timeticks" | "Gauge32")
+                || oid.starts_with(".1.3.6.1.2.1.25.")
+                || oid.starts_with(".1.3.6.1.4.1.2021.")
+                || oid.starts_with(".1.3.6.1.2.1.88.")
+                || oid.starts_with(".1.3.6.1.6.3.10.2.1.3."); // snmpEngineTime
+            if volatile {
+                format!("{oid} = {ty}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
+}
+
+struct Snmpd {
+    lab: Lab,
+    agent: Ns,
+    client: Ns,
+    _dir: std::path::PathBuf,
+}
+
+fn snmpd(tag: &str) -> Snmpd {
+    let mut lab = Lab::new(tag).unwrap();
+    let sw = lab.switch("sw").unwrap();
+    let specs = [
+        HostSpec {
+            name: "client".into(),
+            cidr: "198.18.5.2/24".into(),
+            gateway: None,
+            role: Role::Full,
+        },
+        HostSpec {
+            name: "agent".into(),
+            cidr: "198.18.5.3/24".into(),
+            gateway: None,
+            role: Role::Full,
+        },
+    ];
+    let ns = lab.hosts(&sw, &specs).unwrap();
+    let dir = std::env::temp_dir().join(format!("{}snmpd", lab.prefix()));
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    let conf = dir.join("snmpd.conf");
+    std::fs::write(
+        &conf,
+        "agentaddress udp:198.18.5.3:161\nrocommunity public 198.18.0.0/15\nrocommunity s3cr3t-c0mmunity 198.18.0.0/15\n\
+         sysLocation lab rack \"7\"\nsysContact ops@lab.example\n",
+    )
+    .unwrap();
+    let state = format!("--persistentDir={}", dir.join("state").display());
+    let conf = conf.display().to_string();
+    let pid = dir.join("snmpd.pid").display().to_string();
+    // snmpd daemonizes; the lab's reaper kills it with the namespace.
+    let (ok, _, err) = run(
+        &lab,
+        &ns[1],
+        &[
+            "snmpd", "-Ln", "-C", "-c", &conf, "-p", &pid, &state, "-I", "-smux",
+        ],
+    );
+    assert!(ok, "snmpd did not start: {err}");
+    // Wait (bounded) until it answers.
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        let (ok, out, _) = run(
+            &lab,
+            &ns[0],
+            &[
+                "snmpget",
+                "-v2c",
+                "-c",
+                "public",
+                "-t",
+                "0.2",
+                "-r",
+                "0",
+                "-On",
+                "198.18.5.3",
+                "1.3.6.1.2.1.1.5.0",
+            ],
+        );
+        if ok && out.contains("STRING") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Snmpd {
+        agent: ns[1].clone(),
+        client: ns[0].clone(),
+        lab,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn walks_equal_net_snmp_for_v1_and_v2c() {
+    require_root!();
+    let s = snmpd("snmpw");
+    for (ver, tool) in [("2c", "snmpbulkwalk"), ("1", "snmpwalk")] {
+        for root in [
+            ".1.3.6.1.2.1.1",
+            ".1.3.6.1.2.1.2",
+            ".1.3.6.1.2.1.4",
+            ".1.3.6.1",
+        ] {
+            let (ok1, theirs, e1) = run(
+                &s.lab,
+                &s.client,
+                &[
+                    tool,
+                    &format!("-v{ver}"),
+                    "-c",
+                    "public",
+                    "-On",
+                    "198.18.5.3",
+                    root,
+                ],
+            );
+            let (ok2, ours, e2) = run(
+                &s.lab,
+                &s.client,
+                &[
+                    KSOCKET,
+                    "snmp",
+                    "walk",
+                    "-v",
+                    ver,
+                    "-c",
+                    "public",
+                    "198.18.5.3",
+                    root,
+                ],
+            );
+            assert!(ok1 && ok2, "{tool} {root}: {e1} / {e2}");
+            let (t, o) = (mask(&theirs), mask(&ours));
+            assert!(t.len() > 5, "{tool} {root} printed too little: {theirs}");
+            if let Some(i) = (0..t.len().max(o.len())).find(|&i| t.get(i) != o.get(i)) {
+                panic!(
+                    "v{ver} walk of {root} differs from {tool} at line {i}:\n theirs: {:?}\n ours:   {:?}",
+                    t.get(i),
+                    o.get(i)
+                );
+            }
+        }
+    }
+    // A leaf: the walk falls back to a GET, as snmpwalk does.
+    let (_, theirs, _) = run(
+        &s.lab,
+        &s.client,
+        &[
+            "snmpbulkwalk",
+            "-v2c",
+            "-c",
+            "public",
+            "-On",
+            "198.18.5.3",
+            ".1.3.6.1.2.1.1.6.0",
+        ],
+    );
+    let (_, ours, _) = run(
+        &s.lab,
+        &s.client,
+        &[KSOCKET, "snmp", "walk", "198.18.5.3", ".1.3.6.1.2.1.1.6.0"],
+    );
+    assert_eq!(theirs, ours);
+    assert!(ours.contains("STRING: \"lab rack \\\"7\\\"\""), "{ours}");
+    // GET with a missing object, and the other community.
+    let (_, theirs, _) = run(
+        &s.lab,
+        &s.client,
+        &[
+            "snmpget",
+            "-v2c",
+            "-c",
+            "s3cr3t-c0mmunity",
+            "-On",
+            "198.18.5.3",
+            "1.3.6.1.2.1.1.4.0",
+            "1.3.6.1.2.1.1.99.0",
+        ],
+    );
+    let (ok, ours, _) = run(
+        &s.lab,
+        &s.client,
+        &[
+            KSOCKET,
+            "snmp",
+            "get",
+            "-c",
+            "s3cr3t-c0mmunity",
+            "198.18.5.3",
+            "1.3.6.1.2.1.1.4.0",
+            "1.3.6.1.2.1.1.99.0",
+        ],
+    );
+    assert!(ok);
+    assert_eq!(theirs, ours);
+    let _ = &s.agent;
+    s.lab.teardown().unwrap();
+}
+
+#[test]
+fn wrong_community_and_silence_fail_fast_and_say_so() {
+    require_root!();
+    let s = snmpd("snmpe");
+    for (target, community) in [
+        ("198.18.5.3", "not-the-community"),
+        ("198.18.5.9", "public"),
+    ] {
+        let t0 = Instant::now();
+        let (ok, out, err) = run(
+            &s.lab,
+            &s.client,
+            &[
+                KSOCKET, "snmp", "walk", "-c", community, "-t", "0.3", "-r", "1", target,
+            ],
+        );
+        assert!(!ok);
+        assert!(out.is_empty());
+        assert!(err.contains("timeout: no response"), "{err}");
+        assert!(
+            !err.contains(community),
+            "a community reached the error message: {err}"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            t0.elapsed()
+        );
+    }
+    s.lab.teardown().unwrap();
+}
+
+#[test]
+fn an_agent_answering_garbage_never_hangs_or_crashes() {
+    require_root!();
+    let s = snmpd("snmpg");
+    // A fake agent on 198.18.5.3:1161 answering every datagram with junk and with
+    // truncated and wrong-id SNMP; bounded to 30 s.
+    let script = "import socket,time\n\
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+s.bind(('198.18.5.3',1161))\n\
+s.settimeout(0.5)\n\
+end=time.time()+30\n\
+while time.time()<end:\n\
+    try:\n\
+        d,a=s.recvfrom(65535)\n\
+    except socket.timeout:\n\
+        continue\n\
+    for junk in [b'', b'\\x30', b'\\x30\\x80\\x02\\x01\\x01', d[:len(d)//2], b'\\xff'*300, d]:\n\
+        s.sendto(junk,a)\n";
+    let mut child = s
+        .lab
+        .command(&s.agent, &["python3", "-c", script])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = Instant::now();
+    let (ok, out, err) = run(
+        &s.lab,
+        &s.client,
+        &[
+            KSOCKET,
+            "snmp",
+            "walk",
+            "-t",
+            "0.3",
+            "-r",
+            "1",
+            "198.18.5.3:1161",
+        ],
+    );
+    assert!(!ok, "{out}");
+    // It echoes our own GetBulk back: a request, not a response; ignored.
+    assert!(err.contains("timeout"), "{err}");
+    assert!(!err.contains("panicked"));
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let _ = child.kill();
+    let _ = child.wait();
+    s.lab.teardown().unwrap();
+}
