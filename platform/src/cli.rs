@@ -29,7 +29,9 @@ Options:\n\
   --methods LIST         arp,icmp,tcp,snmp (default: all)\n\
   --interface NAME       use only this interface\n\
   --exclude TARGET       leave these addresses out (repeatable)\n\
-  --max-prefix N         largest attached network scanned without a TARGET (default 22)",
+  --max-prefix N         largest attached network scanned without a TARGET (default 22)\n\
+  --community STRING     read the default gateway's ARP table over SNMP v2c first;\n\
+                         its hosts are added to the targets (via \"snmp-arp\")",
     },
     Command {
         name: "snmp",

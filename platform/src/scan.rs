@@ -38,6 +38,8 @@ struct Opts {
     targets: Vec<Range>,
     excludes: Vec<Range>,
     max_prefix: u8,
+    /// SNMP v2c community for the gateway's ARP table (until credential files exist).
+    community: Option<crate::secret::Secret>,
 }
 
 fn parse_opts(parser: &mut lexopt::Parser) -> Result<Opts, String> {
@@ -49,6 +51,7 @@ fn parse_opts(parser: &mut lexopt::Parser) -> Result<Opts, String> {
         targets: Vec::new(),
         excludes: Vec::new(),
         max_prefix: 22,
+        community: None,
     };
     let num = |name: &str, v: String, lo: u64, hi: u64| -> Result<u64, String> {
         let n: u64 = v
@@ -121,6 +124,7 @@ fn parse_opts(parser: &mut lexopt::Parser) -> Result<Opts, String> {
                 }
             }
             Long("max-prefix") => o.max_prefix = num("max-prefix", val(parser)?, 8, 32)? as u8,
+            Long("community") => o.community = Some(crate::secret::Secret::new(val(parser)?)),
             Value(v) => {
                 let t = v
                     .into_string()
@@ -200,7 +204,12 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
 fn scan(o: Opts) -> Result<(), String> {
     let snap = Snapshot::read()
         .map_err(|e| format!("cannot read interfaces and routes from the kernel (netlink): {e}"))?;
-    let plan = plan(&o, &snap)?;
+    // The default gateway's ARP table over SNMP (spec §6): its hosts become targets.
+    let snmp_arp = match &o.community {
+        Some(c) => gateway_arp(&o, &snap, c),
+        None => BTreeMap::new(),
+    };
+    let plan = plan(&o, &snap, &snmp_arp)?;
     let format = o.format.unwrap_or(if io::stdout().is_terminal() {
         Format::Table
     } else {
@@ -314,6 +323,25 @@ fn scan(o: Opts) -> Result<(), String> {
                 }
             }
         }
+    }
+    for (ip, mac) in &snmp_arp {
+        if !plan.targets.contains(*ip) {
+            continue;
+        }
+        let h = hosts.entry(*ip).or_default();
+        if h.mac.is_none() && h.via.is_empty() {
+            // Seen only by the gateway: its interface is the gateway's.
+            h.iface = plan
+                .routes
+                .iter()
+                .filter(|r| r.dst.contains(*ip))
+                .max_by_key(|r| r.prefix)
+                .map_or(0, |r| r.iface);
+        }
+        if h.mac.is_none() {
+            h.mac = *mac;
+        }
+        h.via.push("snmp-arp".into());
     }
     let mut out = io::BufWriter::new(io::stdout().lock());
     match format {
@@ -495,7 +523,88 @@ fn drain(eng: &mut Engine<SET_RANGES, WINDOW>, hosts: &mut BTreeMap<Ipv4Addr, Ho
     }
 }
 
-fn plan(o: &Opts, snap: &Snapshot) -> Result<Plan, String> {
+/// The ARP tables (ipNetToMediaTable, ipNetToPhysicalTable) of every default gateway,
+/// over SNMP v2c. A gateway that does not answer is reported in one line and skipped.
+fn gateway_arp(
+    o: &Opts,
+    snap: &Snapshot,
+    community: &crate::secret::Secret,
+) -> BTreeMap<Ipv4Addr, Option<Mac>> {
+    use crate::snmp::{Client, Target};
+    use ksocket_core::snmp::{Value, Version};
+    let mut found = BTreeMap::new();
+    let gws: Vec<Ipv4Addr> = snap
+        .routes
+        .iter()
+        .filter(|r| {
+            r.prefix == 0
+                && snap
+                    .link(r.oif)
+                    .is_some_and(|l| o.interface.as_ref().is_none_or(|n| *n == l.name))
+        })
+        .filter_map(|r| r.gateway)
+        .collect();
+    let Ok(mut client) = Client::new() else {
+        return found;
+    };
+    for gw in gws {
+        let t = Target {
+            addr: std::net::SocketAddr::from((gw, 161)),
+            version: Version::V2c,
+            community: community.clone(),
+            timeout: Duration::from_secs(1),
+            retries: 1,
+            max_repetitions: 25,
+        };
+        let mut rows = 0usize;
+        // ipNetToMediaPhysAddress.ifIndex.a.b.c.d and
+        // ipNetToPhysicalPhysAddress.ifIndex.ipv4(1).4.a.b.c.d
+        for (root, skip) in [
+            ("1.3.6.1.2.1.4.22.1.2", 11usize),
+            ("1.3.6.1.2.1.4.35.1.4", 13),
+        ] {
+            let root = root.parse().expect("valid OID");
+            let mut add = |oid: &str, v: &Value<'_>| {
+                let arcs: Vec<u32> = oid
+                    .trim_start_matches('.')
+                    .split('.')
+                    .filter_map(|a| a.parse().ok())
+                    .collect();
+                if arcs.len() != skip + 4 || (skip == 13 && arcs[11..13] != [1, 4]) {
+                    return;
+                }
+                let ip = Ipv4Addr::new(
+                    arcs[skip] as u8,
+                    arcs[skip + 1] as u8,
+                    arcs[skip + 2] as u8,
+                    arcs[skip + 3] as u8,
+                );
+                let mac = match v {
+                    Value::OctetString(m) if m.len() == 6 && m.iter().any(|&b| b != 0) => {
+                        Some([m[0], m[1], m[2], m[3], m[4], m[5]])
+                    }
+                    _ => return, // incomplete entry
+                };
+                rows += 1;
+                found.insert(ip, mac);
+            };
+            if let Err(e) = client.walk(&t, &root, &mut add) {
+                eprintln!("ksocket scan: gateway {gw}: SNMP {e}; its ARP table is not used");
+                break;
+            }
+        }
+        if rows > 0 {
+            eprintln!("ksocket scan: gateway {gw}: {rows} entries in its ARP tables");
+        }
+    }
+    found
+}
+
+fn plan(
+    o: &Opts,
+    snap: &Snapshot,
+    extra: &BTreeMap<Ipv4Addr, Option<Mac>>,
+) -> Result<Plan, String> {
     let usable = |l: &netlink::Link| l.up && !l.loopback && snap.addr_of(l.index).is_some();
     if let Some(name) = &o.interface {
         let l = snap.link_by_name(name).ok_or_else(|| {
@@ -549,6 +658,18 @@ fn plan(o: &Opts, snap: &Snapshot) -> Result<Plan, String> {
     } else {
         for t in &o.targets {
             targets.insert(*t).map_err(cap)?;
+        }
+    }
+    // Hosts from the gateway's ARP table: all of them when no target was named,
+    // otherwise those inside the named targets (already in the set).
+    if o.targets.is_empty() {
+        for ip in extra.keys() {
+            if targets.insert(Range::single(*ip)).is_err() {
+                eprintln!(
+                    "ksocket scan: the gateway's ARP table is too scattered to add whole; the rest is left out"
+                );
+                break;
+            }
         }
     }
     for e in &o.excludes {

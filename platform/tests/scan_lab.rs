@@ -363,3 +363,104 @@ fn unprivileged_fallback_finds_icmp_and_tcp_hosts_and_warns() {
     }
     lab.teardown().unwrap();
 }
+
+#[test]
+fn gateway_arp_table_over_snmp_adds_hosts() {
+    require_root!();
+    let mut lab = Lab::new("gwarp").unwrap();
+    let sw1 = lab.switch("sw1").unwrap();
+    let sw2 = lab.switch("sw2").unwrap();
+    let router = lab.ns("router").unwrap();
+    lab.attach(&sw1, "r", &router, "eth0", "198.18.6.1/24")
+        .unwrap();
+    lab.attach(&sw2, "r", &router, "eth1", "198.19.6.1/24")
+        .unwrap();
+    lab.sysctl(&router, "net.ipv4.ip_forward", "1").unwrap();
+    let scanner = lab
+        .hosts(
+            &sw1,
+            &[HostSpec {
+                name: "scanner".into(),
+                cidr: "198.18.6.2/24".into(),
+                gateway: Some("198.18.6.1".into()),
+                role: Role::Full,
+            }],
+        )
+        .unwrap()
+        .remove(0);
+    // Behind the router: .10 a plain host, .11 answers ARP only (invisible to routed
+    // probes; only the router's ARP table knows it).
+    let far = [
+        ("p", "198.19.6.10", Role::Full),
+        ("q", "198.19.6.11", Role::ArpOnly),
+    ];
+    let specs: Vec<HostSpec> = far
+        .iter()
+        .map(|(n, ip, r)| HostSpec {
+            name: n.to_string(),
+            cidr: format!("{ip}/24"),
+            gateway: Some("198.19.6.1".into()),
+            role: *r,
+        })
+        .collect();
+    lab.hosts(&sw2, &specs).unwrap();
+    // The router talks to both, so its ARP table has them.
+    for (_, ip, _) in far {
+        let _ = lab.exec(
+            &router,
+            &["ping", "-c", "1", "-W", "1", ip],
+            Duration::from_secs(5),
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("{}snmpd", lab.prefix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("snmpd.conf");
+    std::fs::write(
+        &conf,
+        "agentaddress udp:198.18.6.1:161\nrocommunity gw-c0mmunity 198.18.0.0/15\n",
+    )
+    .unwrap();
+    let state = format!("--persistentDir={}", dir.display());
+    let o = lab
+        .exec(
+            &router,
+            &[
+                "snmpd",
+                "-Ln",
+                "-C",
+                "-c",
+                &conf.display().to_string(),
+                "-p",
+                &dir.join("pid").display().to_string(),
+                &state,
+                "-I",
+                "-smux",
+            ],
+            Duration::from_secs(10),
+        )
+        .unwrap();
+    assert!(o.status.success());
+    std::thread::sleep(Duration::from_millis(800));
+    let (recs, err) = scan(&lab, &scanner, &["--community", "gw-c0mmunity"]);
+    assert!(!err.contains("gw-c0mmunity"), "community leaked: {err}");
+    assert!(err.contains("entries in its ARP tables"), "{err}");
+    let get = |ip: &str| {
+        recs.iter()
+            .find(|r| r.ip.to_string() == ip)
+            .unwrap_or_else(|| panic!("{ip} not found: {err}"))
+    };
+    let q = get("198.19.6.11");
+    assert_eq!(q.via, ["snmp-arp"], "ARP-only host behind the router");
+    assert!(q.mac.is_some());
+    let p = get("198.19.6.10");
+    assert!(
+        p.via.contains(&"snmp-arp".to_string()) && p.via.contains(&"icmp".to_string()),
+        "{:?}",
+        p.via
+    );
+    // Without the community the ARP-only host stays invisible.
+    let (recs, _) = scan(&lab, &scanner, &["198.19.6.0/24"]);
+    assert!(recs.iter().all(|r| r.ip.to_string() != "198.19.6.11"));
+    let _ = std::fs::remove_dir_all(&dir);
+    lab.teardown().unwrap();
+}
