@@ -115,7 +115,7 @@ fn snmpd(tag: &str) -> Snmpd {
         agent: ns[1].clone(),
         client: ns[0].clone(),
         lab,
-        _dir: dir,
+        dir,
     }
 }
 
