@@ -476,8 +476,13 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
         max_repetitions: max_rep,
     };
     let mut client = Client::new().map_err(|e| format!("snmp: {e}"))?;
-    let mut print =
-        |o: &str, v: &ksocket_core::snmp::Value<'_>| println!("{o} = {}", format_value(v));
+    // Buffered: one write per 8 KiB, not per line (stdout is line-buffered otherwise).
+    let stdout = io::stdout();
+    let mut w = io::BufWriter::with_capacity(8192, stdout.lock());
+    let mut print = |o: &str, v: &ksocket_core::snmp::Value<'_>| {
+        use std::io::Write as _;
+        let _ = writeln!(w, "{o} = {}", format_value(v));
+    };
     let result = if op == "get" {
         if oids.is_empty() {
             return Err("snmp get: name at least one OID".into());
@@ -504,6 +509,11 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
         }
         r
     };
+    {
+        use std::io::Write as _;
+        w.flush()
+            .map_err(|e| format!("snmp: writing output: {e}"))?;
+    }
     match result {
         Ok(WalkEnd::Complete) => Ok(ExitCode::SUCCESS),
         Ok(WalkEnd::EndOfMib) => {

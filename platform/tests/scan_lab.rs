@@ -412,35 +412,12 @@ fn gateway_arp_table_over_snmp_adds_hosts() {
             Duration::from_secs(5),
         );
     }
-    let dir = std::env::temp_dir().join(format!("{}snmpd", lab.prefix()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = dir.join("snmpd.conf");
-    std::fs::write(
-        &conf,
-        "agentaddress udp:198.18.6.1:161\nrocommunity gw-c0mmunity 198.18.0.0/15\n",
+    lab.snmpd(
+        &router,
+        "198.18.6.1",
+        "rocommunity gw-c0mmunity 198.18.0.0/15",
     )
     .unwrap();
-    let state = format!("--persistentDir={}", dir.display());
-    let o = lab
-        .exec(
-            &router,
-            &[
-                "snmpd",
-                "-Ln",
-                "-C",
-                "-c",
-                &conf.display().to_string(),
-                "-p",
-                &dir.join("pid").display().to_string(),
-                &state,
-                "-I",
-                "-smux",
-            ],
-            Duration::from_secs(10),
-        )
-        .unwrap();
-    assert!(o.status.success());
-    std::thread::sleep(Duration::from_millis(800));
     let (recs, err) = scan(&lab, &scanner, &["--community", "gw-c0mmunity"]);
     assert!(!err.contains("gw-c0mmunity"), "community leaked: {err}");
     assert!(err.contains("entries in its ARP tables"), "{err}");
@@ -461,6 +438,5 @@ fn gateway_arp_table_over_snmp_adds_hosts() {
     // Without the community the ARP-only host stays invisible.
     let (recs, _) = scan(&lab, &scanner, &["198.19.6.0/24"]);
     assert!(recs.iter().all(|r| r.ip.to_string() != "198.19.6.11"));
-    let _ = std::fs::remove_dir_all(&dir);
     lab.teardown().unwrap();
 }

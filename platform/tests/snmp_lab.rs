@@ -38,13 +38,6 @@ struct Snmpd {
     lab: Lab,
     agent: Ns,
     client: Ns,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Snmpd {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 fn snmpd(tag: &str) -> Snmpd {
@@ -65,57 +58,17 @@ fn snmpd(tag: &str) -> Snmpd {
         },
     ];
     let ns = lab.hosts(&sw, &specs).unwrap();
-    let dir = std::env::temp_dir().join(format!("{}snmpd", lab.prefix()));
-    std::fs::create_dir_all(dir.join("state")).unwrap();
-    let conf = dir.join("snmpd.conf");
-    std::fs::write(
-        &conf,
-        "agentaddress udp:198.18.5.3:161\nrocommunity public 198.18.0.0/15\nrocommunity s3cr3t-c0mmunity 198.18.0.0/15\n\
-         sysLocation lab rack \"7\"\nsysContact ops@lab.example\n",
+    lab.snmpd(
+        &ns[1],
+        "198.18.5.3",
+        "rocommunity public 198.18.0.0/15\nrocommunity s3cr3t-c0mmunity 198.18.0.0/15\n\
+         sysLocation lab rack \"7\"\nsysContact ops@lab.example",
     )
     .unwrap();
-    let state = format!("--persistentDir={}", dir.join("state").display());
-    let conf = conf.display().to_string();
-    let pid = dir.join("snmpd.pid").display().to_string();
-    // snmpd daemonizes; the lab's reaper kills it with the namespace.
-    let (ok, _, err) = run(
-        &lab,
-        &ns[1],
-        &[
-            "snmpd", "-Ln", "-C", "-c", &conf, "-p", &pid, &state, "-I", "-smux",
-        ],
-    );
-    assert!(ok, "snmpd did not start: {err}");
-    // Wait (bounded) until it answers.
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(10) {
-        let (ok, out, _) = run(
-            &lab,
-            &ns[0],
-            &[
-                "snmpget",
-                "-v2c",
-                "-c",
-                "public",
-                "-t",
-                "0.2",
-                "-r",
-                "0",
-                "-On",
-                "198.18.5.3",
-                "1.3.6.1.2.1.1.5.0",
-            ],
-        );
-        if ok && out.contains("STRING") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
     Snmpd {
         agent: ns[1].clone(),
         client: ns[0].clone(),
         lab,
-        dir,
     }
 }
 
@@ -223,7 +176,7 @@ fn walks_equal_net_snmp_for_v1_and_v2c() {
     assert!(ok);
     assert_eq!(theirs, ours);
     let _ = &s.agent;
-    drop(s);
+    s.lab.teardown().unwrap();
 }
 
 #[test]
@@ -255,7 +208,7 @@ fn wrong_community_and_silence_fail_fast_and_say_so() {
             t0.elapsed()
         );
     }
-    drop(s);
+    s.lab.teardown().unwrap();
 }
 
 #[test]
@@ -304,5 +257,5 @@ while time.time()<end:\n\
     assert!(t0.elapsed() < Duration::from_secs(5));
     let _ = child.kill();
     let _ = child.wait();
-    drop(s);
+    s.lab.teardown().unwrap();
 }

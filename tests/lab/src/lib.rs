@@ -128,6 +128,7 @@ pub struct Lab {
     reaper: Option<Child>,
     made: Vec<String>,
     relays: Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    scratch: Vec<std::path::PathBuf>,
 }
 
 impl Lab {
@@ -163,6 +164,7 @@ impl Lab {
             reaper: Some(reaper),
             made: Vec::new(),
             relays: Vec::new(),
+            scratch: Vec::new(),
         })
     }
 
@@ -283,6 +285,47 @@ impl Lab {
             self.ip(ns, &["link", "set", ifn, "up"])?;
         }
         Ok(())
+    }
+
+    /// Starts net-snmp's `snmpd` in `ns`, listening on `ip`:161, with `extra` appended
+    /// to its configuration (`rocommunity ...` lines and the like). Its scratch files
+    /// live in a directory removed with the lab; the daemon dies with the namespace.
+    /// Waits (up to 10 s) until it answers.
+    pub fn snmpd(&mut self, ns: &Ns, ip: &str, extra: &str) -> io::Result<()> {
+        lab_addr(ip)?;
+        self.own(ns)?;
+        let dir = std::env::temp_dir().join(format!("{}{}-snmpd", self.prefix, self.scratch.len()));
+        std::fs::create_dir_all(&dir)?;
+        self.scratch.push(dir.clone());
+        let conf = dir.join("snmpd.conf");
+        std::fs::write(&conf, format!("agentaddress udp:{ip}:161\n{extra}\n"))?;
+        let state = format!("--persistentDir={}", dir.display());
+        let pid = dir.join("snmpd.pid");
+        let argv = [
+            "snmpd",
+            "-Ln",
+            "-C",
+            "-c",
+            &conf.display().to_string(),
+            "-p",
+            &pid.display().to_string(),
+            &state,
+            "-I",
+            "-smux",
+        ];
+        let o = self.exec(ns, &argv, Duration::from_secs(10))?;
+        check(o, "snmpd")?;
+        // Ready when it has bound its port: look for it in the namespace's UDP table.
+        let t0 = Instant::now();
+        let want = format!("{ip}:161");
+        while t0.elapsed() < Duration::from_secs(10) {
+            let o = self.exec(ns, &["ss", "-Hlun"], Duration::from_secs(5))?;
+            if String::from_utf8_lossy(&o.stdout).contains(&want) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(err(format!("lab: snmpd on {ip} did not start listening")))
     }
 
     /// Creates many hosts on switch `sw` at once, each with interface `eth0`.
@@ -420,6 +463,9 @@ impl Lab {
     }
 
     fn reap(&mut self) -> io::Result<()> {
+        for d in self.scratch.drain(..) {
+            let _ = std::fs::remove_dir_all(d);
+        }
         for (stop, h) in self.relays.drain(..) {
             stop.store(true, Ordering::Relaxed);
             let _ = h.join();

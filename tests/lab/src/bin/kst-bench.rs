@@ -166,13 +166,15 @@ fn tool(name: &'static str, argv: &[&str], parse: fn(&str) -> BTreeSet<Ipv4Addr>
 fn main() {
     let mut ksocket = String::from("target/release/ksocket");
     let mut runs = 3usize;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--ksocket" => ksocket = args.next().expect("--ksocket PATH"),
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
+            "--only" => only = args.next(),
             _ => {
-                eprintln!("usage: kst-bench [--ksocket PATH] [--runs N]");
+                eprintln!("usage: kst-bench [--ksocket PATH] [--runs N] [--only l2|routed|snmp]");
                 std::process::exit(2);
             }
         }
@@ -187,6 +189,19 @@ fn main() {
         .to_string();
     println!("kst-bench: ksocket = {ksocket}, {runs} runs per tool, median shown");
 
+    let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if want("l2") {
+        l2(&ksocket, runs);
+    }
+    if want("routed") {
+        routed(&ksocket, runs);
+    }
+    if want("snmp") {
+        snmp_walk(&ksocket, runs);
+    }
+}
+
+fn l2(ksocket: &str, runs: usize) {
     // --- L2 /24 ------------------------------------------------------------------
     let mut lab = Lab::new("bench").expect("lab");
     let sw = lab.switch("sw").unwrap();
@@ -220,7 +235,7 @@ fn main() {
     let tools = [
         tool(
             "ksocket scan",
-            &[&ksocket, "scan", "--format", "jsonl", net],
+            &[ksocket, "scan", "--format", "jsonl", net],
             ips_json,
         ),
         tool(
@@ -323,7 +338,7 @@ fn main() {
         let live: BTreeSet<Ipv4Addr> = hosts[1..].iter().map(|s| s.parse().unwrap()).collect();
         let t = tool(
             "ksocket scan",
-            &[&ksocket, "scan", "--format", "jsonl", "198.18.0.0/16"],
+            &[ksocket, "scan", "--format", "jsonl", "198.18.0.0/16"],
             ips_json,
         );
         let r = run_tool(
@@ -348,7 +363,9 @@ fn main() {
         rows[0].rss_kib
     );
     lab.teardown().unwrap();
+}
 
+fn routed(ksocket: &str, runs: usize) {
     // --- routed /24 ------------------------------------------------------------------
     let mut lab = Lab::new("benchr").expect("lab");
     let sw1 = lab.switch("sw1").unwrap();
@@ -396,7 +413,7 @@ fn main() {
     let tools = [
         tool(
             "ksocket scan",
-            &[&ksocket, "scan", "--format", "jsonl", net],
+            &[ksocket, "scan", "--format", "jsonl", net],
             ips_json,
         ),
         tool(
@@ -461,5 +478,75 @@ fn main() {
         "Scanner one hop away; 256 addresses to probe.",
         &rows,
     );
+    lab.teardown().unwrap();
+}
+
+fn snmp_walk(ksocket: &str, runs: usize) {
+    // --- SNMP: walking snmpd's whole tree -------------------------------------------------
+    let mut lab = Lab::new("benchs").expect("lab");
+    let sw = lab.switch("sw").unwrap();
+    let specs = [
+        HostSpec {
+            name: "client".into(),
+            cidr: "198.18.7.2/24".into(),
+            gateway: None,
+            role: Role::Full,
+        },
+        HostSpec {
+            name: "agent".into(),
+            cidr: "198.18.7.3/24".into(),
+            gateway: None,
+            role: Role::Full,
+        },
+    ];
+    let ns = lab.hosts(&sw, &specs).unwrap();
+    lab.snmpd(&ns[1], "198.18.7.3", "rocommunity public 198.18.0.0/15")
+        .unwrap();
+    println!("\n### SNMP v2c walk of snmpd's whole tree (.1.3.6.1), max-repetitions 25 for both\n");
+    println!("| tool | median wall (s) | x ksocket | rows | peak RSS (KiB) |");
+    println!("|---|---|---|---|---|");
+    let mut base = 0.0;
+    for (name, argv) in [
+        (
+            "ksocket snmp walk",
+            vec![ksocket, "snmp", "walk", "-Cr25", "198.18.7.3", ".1.3.6.1"],
+        ),
+        (
+            "snmpbulkwalk -On",
+            vec![
+                "snmpbulkwalk",
+                "-v2c",
+                "-c",
+                "public",
+                "-Cr25",
+                "-On",
+                "198.18.7.3",
+                ".1.3.6.1",
+            ],
+        ),
+    ] {
+        let mut walls = Vec::new();
+        let (mut rows, mut rss) = (0, 0u64);
+        for _ in 0..runs.max(5) {
+            let mut a = vec!["/usr/bin/time", "-f", "KST-RSS %M"];
+            a.extend(argv.iter().copied());
+            let t0 = Instant::now();
+            let o = lab
+                .exec(&ns[0], &a, Duration::from_secs(120))
+                .expect("walk ran");
+            walls.push(t0.elapsed().as_secs_f64());
+            rows = String::from_utf8_lossy(&o.stdout).lines().count();
+            let err = String::from_utf8_lossy(&o.stderr);
+            if let Some(r) = err.lines().find_map(|l| l.strip_prefix("KST-RSS ")) {
+                rss = rss.max(r.trim().parse().unwrap_or(0));
+            }
+        }
+        walls.sort_by(f64::total_cmp);
+        let med = walls[walls.len() / 2];
+        if base == 0.0 {
+            base = med;
+        }
+        println!("| {name} | {med:.3} | {:.2} | {rows} | {rss} |", med / base);
+    }
     lab.teardown().unwrap();
 }
