@@ -48,6 +48,13 @@ Options (named as net-snmp names them):\n\
   -On            numeric OIDs (always)",
     },
     Command {
+        name: "init",
+        summary: "create the $KSOCKET_HOME layout, a commented ksocket.toml and credential templates",
+        usage: "ksocket init\n\nCreates what is missing under $KSOCKET_HOME (default /opt/ksocket): bin/, etc/ksocket/ksocket.toml,\n\
+etc/ksocket/credentials/{ssh,snmp,winrm,vsphere}/999-example.toml.skeleton, snmp/999-default.toml,\n\
+var/log/ksocket/. Never overwrites a file. KSOCKET_CONFIG names another configuration file.",
+    },
+    Command {
         name: "config",
         summary: "print or change settings of ksocket.toml",
         usage: "ksocket config              every setting as name=value\n\

@@ -5,6 +5,7 @@
 //! `ExitCode`. Errors are one line on stderr and a non-zero exit, never a panic.
 
 mod cli;
+mod config;
 mod netlink;
 mod packet;
 mod scan;
@@ -76,6 +77,11 @@ fn run() -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         "scan" => scan::run(&mut parser),
+        "config" => config::run(&mut parser),
+        "init" => {
+            no_more_args(&mut parser)?;
+            config::init()
+        }
         "snmp" => snmp::run(&mut parser),
         name => match cli::find(name) {
             Some(c) => {
