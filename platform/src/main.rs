@@ -6,6 +6,8 @@
 
 mod cli;
 mod config;
+mod credentials;
+mod diagnostics;
 mod netlink;
 mod packet;
 mod scan;
@@ -78,6 +80,7 @@ fn run() -> Result<ExitCode, String> {
         }
         "scan" => scan::run(&mut parser),
         "config" => config::run(&mut parser),
+        "diagnostics" => diagnostics::run(&mut parser),
         "init" => {
             no_more_args(&mut parser)?;
             config::init()

@@ -205,10 +205,12 @@ fn scan(o: Opts) -> Result<(), String> {
     let snap = Snapshot::read()
         .map_err(|e| format!("cannot read interfaces and routes from the kernel (netlink): {e}"))?;
     // The default gateway's ARP table over SNMP (spec §6): its hosts become targets.
-    let snmp_arp = match &o.community {
-        Some(c) => gateway_arp(&o, &snap, c),
-        None => BTreeMap::new(),
-    };
+    // Credentials: --community, else the snmp credential files (spec §7) that match
+    // the gateway, tried in order until one answers.
+    let cred_dir = credential_dir()?;
+    let snmp_arp = gateway_arp(&o, &snap, &|gw| {
+        snmp_credentials(&o, cred_dir.as_deref(), gw)
+    });
     let plan = plan(&o, &snap, &snmp_arp)?;
     let format = o.format.unwrap_or(if io::stdout().is_terminal() {
         Format::Table
@@ -523,12 +525,82 @@ fn drain(eng: &mut Engine<SET_RANGES, WINDOW>, hosts: &mut BTreeMap<Ipv4Addr, Ho
     }
 }
 
+/// The credentials directory of the configuration, when a configuration file exists
+/// (a broken one stops the scan, as spec §3 asks).
+fn credential_dir() -> Result<Option<std::path::PathBuf>, String> {
+    let file = crate::config::path();
+    if !file.exists() {
+        return Ok(None);
+    }
+    let l = crate::config::load(&file).map_err(|e| e.to_string())?;
+    Ok(Some(
+        crate::config::expand(&l.config.directories.credentials).into(),
+    ))
+}
+
+/// One way to ask a gateway over SNMP.
+struct SnmpCred {
+    label: String,
+    community: crate::secret::Secret,
+    port: u16,
+    timeout: Duration,
+    retries: u32,
+}
+
+fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Vec<SnmpCred> {
+    use crate::credentials::{Credential, Protocol, matching};
+    if let Some(c) = &o.community {
+        return vec![SnmpCred {
+            label: "--community".into(),
+            community: c.clone(),
+            port: 161,
+            timeout: Duration::from_secs(1),
+            retries: 1,
+        }];
+    }
+    let Some(dir) = dir else { return Vec::new() };
+    let read =
+        |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("cannot read: {e}"));
+    let (found, problems) = matching(Protocol::Snmp, &dir.join("snmp"), gw, &read);
+    for p in problems {
+        eprintln!("ksocket scan: WARNING: credential file skipped: {p}");
+    }
+    let mut out = Vec::new();
+    for (path, c) in found {
+        let Credential::Snmp(s) = c else { continue };
+        let Some(community) = s.auth_data.community else {
+            eprintln!(
+                "ksocket scan: WARNING: {}: SNMPv3 credentials are not supported by this build yet",
+                path.display()
+            );
+            continue;
+        };
+        eprintln!(
+            "ksocket scan: INFO: gateway {gw}: credential {} matches",
+            path.display()
+        );
+        out.push(SnmpCred {
+            label: path.display().to_string(),
+            community,
+            port: s.port,
+            timeout: Duration::from_secs_f64(s.timeout.clamp(0.05, 600.0)),
+            retries: s.retries,
+        });
+    }
+    if out.is_empty() {
+        eprintln!(
+            "ksocket scan: WARNING: gateway {gw}: no snmp credential file matches; its ARP table is not read"
+        );
+    }
+    out
+}
+
 /// The ARP tables (ipNetToMediaTable, ipNetToPhysicalTable) of every default gateway,
 /// over SNMP v2c. A gateway that does not answer is reported in one line and skipped.
 fn gateway_arp(
     o: &Opts,
     snap: &Snapshot,
-    community: &crate::secret::Secret,
+    creds: &dyn Fn(Ipv4Addr) -> Vec<SnmpCred>,
 ) -> BTreeMap<Ipv4Addr, Option<Mac>> {
     use crate::snmp::{Client, Target};
     use ksocket_core::snmp::{Value, Version};
@@ -548,53 +620,56 @@ fn gateway_arp(
         return found;
     };
     for gw in gws {
-        let t = Target {
-            addr: std::net::SocketAddr::from((gw, 161)),
-            version: Version::V2c,
-            community: community.clone(),
-            timeout: Duration::from_secs(1),
-            retries: 1,
-            max_repetitions: 25,
-        };
-        let mut rows = 0usize;
-        // ipNetToMediaPhysAddress.ifIndex.a.b.c.d and
-        // ipNetToPhysicalPhysAddress.ifIndex.ipv4(1).4.a.b.c.d
-        for (root, skip) in [
-            ("1.3.6.1.2.1.4.22.1.2", 11usize),
-            ("1.3.6.1.2.1.4.35.1.4", 13),
-        ] {
-            let root = root.parse().expect("valid OID");
-            let mut add = |oid: &str, v: &Value<'_>| {
-                let arcs: Vec<u32> = oid
-                    .trim_start_matches('.')
-                    .split('.')
-                    .filter_map(|a| a.parse().ok())
-                    .collect();
-                if arcs.len() != skip + 4 || (skip == 13 && arcs[11..13] != [1, 4]) {
-                    return;
-                }
-                let ip = Ipv4Addr::new(
-                    arcs[skip] as u8,
-                    arcs[skip + 1] as u8,
-                    arcs[skip + 2] as u8,
-                    arcs[skip + 3] as u8,
-                );
-                let mac = match v {
-                    Value::OctetString(m) if m.len() == 6 && m.iter().any(|&b| b != 0) => {
-                        Some([m[0], m[1], m[2], m[3], m[4], m[5]])
-                    }
-                    _ => return, // incomplete entry
-                };
-                rows += 1;
-                found.insert(ip, mac);
+        for cred in creds(gw) {
+            let t = Target {
+                addr: std::net::SocketAddr::from((gw, cred.port)),
+                version: Version::V2c,
+                community: cred.community.clone(),
+                timeout: cred.timeout,
+                retries: cred.retries,
+                max_repetitions: 25,
             };
-            if let Err(e) = client.walk(&t, &root, &mut add) {
-                eprintln!("ksocket scan: gateway {gw}: SNMP {e}; its ARP table is not used");
+            let mut rows = 0usize;
+            // ipNetToMediaPhysAddress.ifIndex.a.b.c.d and
+            // ipNetToPhysicalPhysAddress.ifIndex.ipv4(1).4.a.b.c.d
+            for (root, skip) in [
+                ("1.3.6.1.2.1.4.22.1.2", 11usize),
+                ("1.3.6.1.2.1.4.35.1.4", 13),
+            ] {
+                let root = root.parse().expect("valid OID");
+                let mut add = |oid: &str, v: &Value<'_>| {
+                    let arcs: Vec<u32> = oid
+                        .trim_start_matches('.')
+                        .split('.')
+                        .filter_map(|a| a.parse().ok())
+                        .collect();
+                    if arcs.len() != skip + 4 || (skip == 13 && arcs[11..13] != [1, 4]) {
+                        return;
+                    }
+                    let ip = Ipv4Addr::new(
+                        arcs[skip] as u8,
+                        arcs[skip + 1] as u8,
+                        arcs[skip + 2] as u8,
+                        arcs[skip + 3] as u8,
+                    );
+                    let mac = match v {
+                        Value::OctetString(m) if m.len() == 6 && m.iter().any(|&b| b != 0) => {
+                            Some([m[0], m[1], m[2], m[3], m[4], m[5]])
+                        }
+                        _ => return, // incomplete entry
+                    };
+                    rows += 1;
+                    found.insert(ip, mac);
+                };
+                if let Err(e) = client.walk(&t, &root, &mut add) {
+                    eprintln!("ksocket scan: gateway {gw} ({}): SNMP {e}", cred.label);
+                    break;
+                }
+            }
+            if rows > 0 {
+                eprintln!("ksocket scan: gateway {gw}: {rows} entries in its ARP tables");
                 break;
             }
-        }
-        if rows > 0 {
-            eprintln!("ksocket scan: gateway {gw}: {rows} entries in its ARP tables");
         }
     }
     found
