@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod credentials;
 mod diagnostics;
+mod logging;
 mod netlink;
 mod packet;
 mod scan;
@@ -58,7 +59,9 @@ fn run() -> Result<ExitCode, String> {
             }
         }
     };
-    let _ = &global;
+    if !matches!(command.as_str(), "version" | "help" | "init") {
+        setup_logging(&global)?;
+    }
     match command.as_str() {
         "version" => {
             no_more_args(&mut parser)?;
@@ -98,6 +101,42 @@ fn run() -> Result<ExitCode, String> {
             None => Err(unknown_command(name)),
         },
     }
+}
+
+/// Logging from `--logfile`/`--loglevel`, else from ksocket.toml when it exists (a
+/// broken file is reported by the command that reads it), else none.
+fn setup_logging(g: &Global) -> Result<(), String> {
+    let level = match &g.loglevel {
+        Some(l) => Some(logging::Level::parse(l).ok_or_else(|| {
+            format!("--loglevel {l}: use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        })?),
+        None => None,
+    };
+    let file = config::path();
+    let cfg = if file.exists() {
+        config::load(&file).ok().map(|l| l.config)
+    } else {
+        None
+    };
+    let logfile = g
+        .logfile
+        .clone()
+        .or_else(|| cfg.as_ref().map(|c| config::expand(&c.logfile)));
+    let Some(logfile) = logfile else {
+        return Ok(());
+    };
+    let level = level
+        .or_else(|| {
+            cfg.as_ref()
+                .and_then(|c| logging::Level::parse(&c.loglevel))
+        })
+        .unwrap_or(logging::Level::Info);
+    let defaults = config::Config::default();
+    let c = cfg.as_ref().unwrap_or(&defaults);
+    if let Err(e) = logging::init(&logfile, level, &c.logformat, &c.logfilters) {
+        eprintln!("ksocket: warning: cannot log: {e}");
+    }
+    Ok(())
 }
 
 fn unknown_command(name: &str) -> String {

@@ -31,6 +31,7 @@ enum Format {
     Table,
 }
 
+#[derive(Debug)]
 struct Opts {
     format: Option<Format>,
     cfg: Config,
@@ -202,6 +203,11 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
 }
 
 fn scan(o: Opts) -> Result<(), String> {
+    log::info!(
+        "scan starting: {} targets named, options {:?}",
+        o.targets.len(),
+        o
+    );
     let snap = Snapshot::read()
         .map_err(|e| format!("cannot read interfaces and routes from the kernel (netlink): {e}"))?;
     // The default gateway's ARP table over SNMP (spec §6): its hosts become targets.
@@ -345,6 +351,21 @@ fn scan(o: Opts) -> Result<(), String> {
         }
         h.via.push("snmp-arp".into());
     }
+    for (ip, h) in &hosts {
+        log::debug!(
+            "host {ip} up: via {:?}, mac {:?}, rtt {:?}",
+            h.via,
+            h.mac.map(mac_str),
+            h.rtt
+        );
+    }
+    log::info!(
+        "scan done: {} hosts up, {} addresses probed, {} sent, {:.2} s",
+        hosts.len(),
+        summary.probed,
+        summary.sent,
+        elapsed.as_secs_f64()
+    );
     let mut out = io::BufWriter::new(io::stdout().lock());
     match format {
         Format::Jsonl => {
@@ -563,21 +584,24 @@ fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Ve
         |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("cannot read: {e}"));
     let (found, problems) = matching(Protocol::Snmp, &dir.join("snmp"), gw, &read);
     for p in problems {
-        eprintln!("ksocket scan: WARNING: credential file skipped: {p}");
+        note(log::Level::Warn, &format!("credential file skipped: {p}"));
     }
     let mut out = Vec::new();
     for (path, c) in found {
         let Credential::Snmp(s) = c else { continue };
         let Some(community) = s.auth_data.community else {
-            eprintln!(
-                "ksocket scan: WARNING: {}: SNMPv3 credentials are not supported by this build yet",
-                path.display()
+            note(
+                log::Level::Warn,
+                &format!(
+                    "{}: SNMPv3 credentials are not supported by this build yet",
+                    path.display()
+                ),
             );
             continue;
         };
-        eprintln!(
-            "ksocket scan: INFO: gateway {gw}: credential {} matches",
-            path.display()
+        note(
+            log::Level::Info,
+            &format!("gateway {gw}: credential {} matches", path.display()),
         );
         out.push(SnmpCred {
             label: path.display().to_string(),
@@ -588,8 +612,9 @@ fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Ve
         });
     }
     if out.is_empty() {
-        eprintln!(
-            "ksocket scan: WARNING: gateway {gw}: no snmp credential file matches; its ARP table is not read"
+        note(
+            log::Level::Warn,
+            &format!("gateway {gw}: no snmp credential file matches; its ARP table is not read"),
         );
     }
     out
@@ -629,6 +654,10 @@ fn gateway_arp(
                 retries: cred.retries,
                 max_repetitions: 25,
             };
+            log::debug!(
+                "gateway {gw}: reading its ARP table with {t:?} ({})",
+                cred.label
+            );
             let mut rows = 0usize;
             // ipNetToMediaPhysAddress.ifIndex.a.b.c.d and
             // ipNetToPhysicalPhysAddress.ifIndex.ipv4(1).4.a.b.c.d
@@ -910,6 +939,19 @@ fn reserve_port() -> io::Result<(std::net::UdpSocket, std::net::TcpListener, u16
         }
     }
     Err(io::Error::other("no free port for both UDP and TCP"))
+}
+
+/// A message for the operator on stderr, and the same in the log.
+fn note(level: log::Level, msg: &str) {
+    eprintln!(
+        "ksocket scan: {}: {msg}",
+        if level == log::Level::Warn {
+            "WARNING"
+        } else {
+            "INFO"
+        }
+    );
+    log::log!(level, "{msg}");
 }
 
 fn random_key() -> u64 {

@@ -435,6 +435,69 @@ fn gateway_arp_table_over_snmp_adds_hosts() {
         "{:?}",
         p.via
     );
+    // Secrets never reach a log: a DEBUG log of a scan that used a community from
+    // --community, and one that used a credential file, hold neither.
+    let home = std::env::temp_dir().join(format!("{}home", lab.prefix()));
+    let creds = home.join("etc/ksocket/credentials/snmp");
+    std::fs::create_dir_all(&creds).unwrap();
+    std::fs::write(
+        home.join("etc/ksocket/ksocket.toml"),
+        "loglevel = \"DEBUG\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        creds.join("00-wrong.toml"),
+        "includes = [\"198.18.6.1\"]\ntimeout = 0.3\n[authData]\ncommunity = \"wr0ng-c0mmunity\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        creds.join("10-gw.toml"),
+        "includes = [\"198.18.6.0/24\"]\n[authData]\ncommunity = \"gw-c0mmunity\"\n",
+    )
+    .unwrap();
+    let log = home.join("ksocket.log");
+    for args in [&["--community", "gw-c0mmunity"][..], &[][..]] {
+        let mut c = lab.command(
+            &scanner,
+            &[
+                KSOCKET,
+                "--logfile",
+                log.to_str().unwrap(),
+                "--loglevel",
+                "DEBUG",
+                "scan",
+                "--format",
+                "jsonl",
+            ],
+        );
+        c.args(args)
+            .env("KSOCKET_HOME", &home)
+            .env_remove("KSOCKET_CONFIG");
+        let o = ksocket_lab::wait_output(
+            c.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            out.contains("\"198.19.6.11\", \"mac\""),
+            "the community worked ({args:?}): {out} {err}"
+        );
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            text.contains("DEBUG") && text.contains("gateway 198.18.6.1"),
+            "log too thin:\n{text}"
+        );
+        for secret in ["gw-c0mmunity", "wr0ng-c0mmunity"] {
+            assert!(!text.contains(secret), "{secret} in the log:\n{text}");
+            assert!(!err.contains(secret), "{secret} on stderr: {err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&home);
     // Without the community the ARP-only host stays invisible.
     let (recs, _) = scan(&lab, &scanner, &["198.19.6.0/24"]);
     assert!(recs.iter().all(|r| r.ip.to_string() != "198.19.6.11"));

@@ -1,0 +1,223 @@
+//! Logging (spec §3, §8): levels DEBUG, INFO, WARNING, ERROR, CRITICAL; a file or `-`
+//! for standard output; the python-style `logformat` of the original (`%(asctime)s`,
+//! `%(levelname)s`, `%(name)s`, `%(funcName)s`, `%(module)s`, `%(lineno)d`,
+//! `%(message)s`); `logfilters`, a comma-separated list of logger-name prefixes.
+//!
+//! Rust has no function names in log records: `%(funcName)s` prints the module, as
+//! `%(module)s` does. CRITICAL records are errors logged with target `critical`.
+//! Secrets cannot be logged by mistake: they are `Secret`, whose Display and Debug
+//! print `***` (tests grep a DEBUG log for every secret a scan used).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug = 10,
+    Info = 20,
+    Warning = 30,
+    Error = 40,
+    Critical = 50,
+}
+
+impl Level {
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "DEBUG" => Level::Debug,
+            "INFO" => Level::Info,
+            "WARNING" | "WARN" => Level::Warning,
+            "ERROR" => Level::Error,
+            "CRITICAL" => Level::Critical,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warning => "WARNING",
+            Level::Error => "ERROR",
+            Level::Critical => "CRITICAL",
+        }
+    }
+
+    fn of(r: &log::Record<'_>) -> Level {
+        match r.level() {
+            log::Level::Error if r.target() == "critical" => Level::Critical,
+            log::Level::Error => Level::Error,
+            log::Level::Warn => Level::Warning,
+            log::Level::Info => Level::Info,
+            log::Level::Debug | log::Level::Trace => Level::Debug,
+        }
+    }
+}
+
+enum Sink {
+    Stdout,
+    File(File),
+}
+
+struct Logger {
+    level: Level,
+    format: String,
+    filters: Vec<String>,
+    sink: Mutex<Sink>,
+}
+
+impl log::Log for Logger {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        let lvl = match m.level() {
+            log::Level::Error => Level::Error,
+            log::Level::Warn => Level::Warning,
+            log::Level::Info => Level::Info,
+            _ => Level::Debug,
+        };
+        lvl >= self.level || (m.target() == "critical" && self.level == Level::Critical)
+    }
+
+    fn log(&self, r: &log::Record<'_>) {
+        let lvl = Level::of(r);
+        if lvl < self.level {
+            return;
+        }
+        let name = r.module_path().unwrap_or(r.target());
+        let name = if r.target() == "critical" {
+            name
+        } else {
+            r.target()
+        };
+        if !self.filters.is_empty()
+            && !self
+                .filters
+                .iter()
+                .any(|f| name == f || name.starts_with(&format!("{f}::")))
+        {
+            return;
+        }
+        let line = format_record(
+            &self.format,
+            lvl,
+            name,
+            r.line().unwrap_or(0),
+            &r.args().to_string(),
+        );
+        if let Ok(mut s) = self.sink.lock() {
+            let _ = match &mut *s {
+                Sink::Stdout => writeln!(std::io::stdout(), "{line}"),
+                Sink::File(f) => writeln!(f, "{line}"),
+            };
+        }
+    }
+
+    fn flush(&self) {
+        if let Ok(mut s) = self.sink.lock()
+            && let Sink::File(f) = &mut *s
+        {
+            let _ = f.flush();
+        }
+    }
+}
+
+/// Formats one record with the python-style fields.
+pub fn format_record(fmt: &str, lvl: Level, name: &str, line: u32, msg: &str) -> String {
+    let module = name.rsplit("::").next().unwrap_or(name);
+    fmt.replace("%(asctime)s", &asctime())
+        .replace("%(levelname)s", lvl.name())
+        .replace("%(name)s", name)
+        .replace("%(funcName)s", module)
+        .replace("%(module)s", module)
+        .replace("%(lineno)d", &line.to_string())
+        .replace("%(message)s", msg)
+}
+
+/// `2026-11-23 21:45:01,123` (UTC), as python's logging prints asctime.
+fn asctime() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02},{:03}",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Installs the logger. `file` is a path or `-`; `filters` comma-separated.
+pub fn init(file: &str, level: Level, format: &str, filters: &str) -> Result<(), String> {
+    let sink = if file == "-" {
+        Sink::Stdout
+    } else {
+        let p = std::path::Path::new(file);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("log file {file}: {e}"))?;
+        }
+        Sink::File(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| format!("log file {file}: {e}"))?,
+        )
+    };
+    let logger = Logger {
+        level,
+        format: format.to_string(),
+        filters: filters
+            .split(',')
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect(),
+        sink: Mutex::new(sink),
+    };
+    log::set_boxed_logger(Box::new(logger)).map_err(|e| e.to_string())?;
+    log::set_max_level(if level == Level::Debug {
+        log::LevelFilter::Debug
+    } else {
+        log::LevelFilter::Info
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_fields() {
+        let s = format_record(
+            "%(asctime)s %(levelname)s %(name)s:%(funcName)s:%(lineno)d %(message)s",
+            Level::Warning,
+            "ksocket::scan",
+            42,
+            "hello",
+        );
+        let (date, rest) = s.split_at(23);
+        assert_eq!(date.len(), 23);
+        assert_eq!(&date[4..5], "-");
+        assert_eq!(&date[19..20], ",");
+        assert_eq!(rest, " WARNING ksocket::scan:scan:42 hello");
+    }
+
+    #[test]
+    fn levels_parse() {
+        assert_eq!(Level::parse("critical"), Some(Level::Critical));
+        assert!(Level::parse("LOUD").is_none());
+        assert!(Level::Debug < Level::Info && Level::Error < Level::Critical);
+    }
+}
