@@ -180,9 +180,11 @@ fn routed_segment_found_through_the_gateway_never_arped() {
     for r in &recs {
         assert!(r.mac.is_none(), "routed host {} reported with a MAC", r.ip);
         if r.ip.octets()[3] % 2 == 1 && r.ip.octets()[3] >= 10 {
+            // It ignores echo; TCP answers, and its kernel may also send a (rate
+            // limited) port unreachable for the SNMP probe.
             assert!(
-                r.via.iter().all(|v| v.starts_with("tcp/")),
-                "{} answered only TCP: {:?}",
+                r.via.iter().any(|v| v.starts_with("tcp/")) && !r.via.contains(&"icmp".to_string()),
+                "{} ignores ICMP echo: {:?}",
                 r.ip,
                 r.via
             );
