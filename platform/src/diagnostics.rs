@@ -245,7 +245,7 @@ fn config_checks(r: &mut Report) {
         let files = credentials::candidates(&d);
         let mut bad = Vec::new();
         for f in &files {
-            match std::fs::read_to_string(f) {
+            match crate::seal::read_credential(f) {
                 Ok(t) => {
                     if let Err(p) = credentials::parse(proto, f, &t) {
                         bad.push(p.to_string());

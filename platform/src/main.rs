@@ -12,6 +12,7 @@ mod logging;
 mod netlink;
 mod packet;
 mod scan;
+mod seal;
 mod secret;
 mod snmp;
 mod unpriv;
@@ -84,6 +85,8 @@ fn run() -> Result<ExitCode, String> {
         "scan" => scan::run(&mut parser),
         "config" => config::run(&mut parser),
         "diagnostics" => diagnostics::run(&mut parser),
+        "encrypt" => seal::run(false, &mut parser),
+        "decrypt" => seal::run(true, &mut parser),
         "init" => {
             no_more_args(&mut parser)?;
             config::init()

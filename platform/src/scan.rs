@@ -580,8 +580,7 @@ fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Ve
         }];
     }
     let Some(dir) = dir else { return Vec::new() };
-    let read =
-        |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("cannot read: {e}"));
+    let read = crate::seal::read_credential;
     let (found, problems) = matching(Protocol::Snmp, &dir.join("snmp"), gw, &read);
     for p in problems {
         note(log::Level::Warn, &format!("credential file skipped: {p}"));

@@ -132,3 +132,77 @@ fn a_broken_config_stops_commands_with_file_line_key_but_not_diagnostics() {
     let (out, _) = text(&h.run(&["diagnostics", "config"]));
     assert!(out.contains("ksocket init"), "{out}");
 }
+
+#[test]
+fn encrypt_decrypt_round_trip_and_refusals() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Home::new("e");
+    let other = Home::new("e2");
+    std::fs::create_dir_all(&h.0).unwrap();
+    let f = h.0.join("cred.toml");
+    let body = "includes = [\"198.18.0.0/24\"]\n[authData]\ncommunity = \"s3cr3t-c\"\n";
+    std::fs::write(&f, body).unwrap();
+    let o = h.run(&["encrypt", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let sealed = h.0.join("cred.toml.kscrypt");
+    let bytes = std::fs::read(&sealed).unwrap();
+    assert!(!String::from_utf8_lossy(&bytes).contains("s3cr3t-c"));
+    let key = h.0.join("etc/ksocket/agent.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // decrypt never overwrites the plain file.
+    let o = h.run(&["decrypt", sealed.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && text(&o).1.contains("exists"),
+        "{:?}",
+        text(&o)
+    );
+    std::fs::remove_file(&f).unwrap();
+    assert!(
+        h.run(&["decrypt", sealed.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), body);
+    std::fs::remove_file(&f).unwrap();
+    // Another agent cannot open it.
+    std::fs::create_dir_all(&other.0).unwrap();
+    let dummy = other.0.join("x.toml");
+    std::fs::write(&dummy, "x = 1\n").unwrap();
+    assert!(
+        other
+            .run(&["encrypt", dummy.to_str().unwrap()])
+            .status
+            .success(),
+        "other agent's key"
+    );
+    let o = other.run(&["decrypt", sealed.to_str().unwrap()]);
+    assert!(text(&o).1.contains("another agent"), "{:?}", text(&o));
+    // Altered and truncated files are refused.
+    let mut t = bytes.clone();
+    let n = t.len();
+    t[n - 3] ^= 0x40;
+    std::fs::write(&sealed, &t).unwrap();
+    assert!(
+        text(&h.run(&["decrypt", sealed.to_str().unwrap()]))
+            .1
+            .contains("altered")
+    );
+    std::fs::write(&sealed, &bytes[..40]).unwrap();
+    assert!(
+        text(&h.run(&["decrypt", sealed.to_str().unwrap()]))
+            .1
+            .contains("truncated")
+    );
+    assert!(!f.exists(), "nothing written on failure");
+    // A key readable by others is refused.
+    std::fs::write(&sealed, &bytes).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(
+        text(&h.run(&["decrypt", sealed.to_str().unwrap()]))
+            .1
+            .contains("chmod 600")
+    );
+}

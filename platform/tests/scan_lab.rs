@@ -499,6 +499,31 @@ fn gateway_arp_table_over_snmp_adds_hosts() {
             assert!(!err.contains(secret), "{secret} on stderr: {err}");
         }
     }
+    // The same credential sealed with the agent key is read transparently.
+    let plain = creds.join("10-gw.toml");
+    let o = Command::new(KSOCKET)
+        .args(["encrypt", plain.to_str().unwrap()])
+        .env("KSOCKET_HOME", &home)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", o);
+    std::fs::remove_file(&plain).unwrap();
+    let mut c = lab.command(&scanner, &[KSOCKET, "scan", "--format", "jsonl"]);
+    c.env("KSOCKET_HOME", &home).env_remove("KSOCKET_CONFIG");
+    let o = ksocket_lab::wait_output(
+        c.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("\"198.19.6.11\", \"mac\""),
+        "sealed credential not used: {out} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let _ = std::fs::remove_dir_all(&home);
     // Without the community the ARP-only host stays invisible.
     let (recs, _) = scan(&lab, &scanner, &["198.19.6.0/24"]);
