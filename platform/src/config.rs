@@ -258,6 +258,27 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// Keys whose values are secrets: an error about them never quotes the value.
+pub const SECRET_KEYS: [&str; 7] = [
+    "token",
+    "password",
+    "passphrase",
+    "community",
+    "authKey",
+    "privKey",
+    "secret",
+];
+
+/// The error message, or a value-free one when `key` names a secret.
+pub fn redact(key: Option<&str>, msg: &str) -> String {
+    let last = key.and_then(|k| k.rsplit('.').next()).unwrap_or("");
+    if SECRET_KEYS.contains(&last) {
+        "invalid value (not shown: this key holds a secret; it must be a string)".to_string()
+    } else {
+        msg.to_string()
+    }
+}
+
 /// A loaded configuration and the document it came from (for editing).
 pub struct Loaded {
     pub config: Config,
@@ -329,7 +350,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Loaded, Error> {
     let config: Config = toml_edit::de::from_str(text).map_err(|e| {
         let (l, c) = e.span().map_or((1, 1), |s| line_col(text, s.start));
         let key = e.span().and_then(|s| key_at(text, s.start));
-        at(l, c, key, e.message().trim().to_string())
+        let msg = redact(key.as_deref(), e.message().trim());
+        at(l, c, key, msg)
     })?;
     validate(&config).map_err(|(key, msg)| {
         let (l, c) = span_of(&doc, text, key).unwrap_or((1, 1));
@@ -733,6 +755,13 @@ mod tests {
         assert_eq!((e.line, e.col), (2, 12));
         assert!(e.msg.contains("UTF-8"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_mistyped_secret_is_not_quoted() {
+        let e = err("[connect]\ntoken = 918273645\n");
+        assert_eq!(e.key.as_deref(), Some("connect.token"));
+        assert!(!e.to_string().contains("918273645"), "{e}");
     }
 
     #[test]
