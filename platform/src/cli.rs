@@ -36,7 +36,9 @@ Options:\n\
     Command {
         name: "snmp",
         summary: "SNMP get/walk with net-snmp style options (operator's check tool)",
-        usage: "ksocket snmp get|walk TARGET[:PORT] [OID...] [OPTIONS]\n\n\
+        usage: "ksocket snmp get|walk|device TARGET[:PORT] [OID...] [OPTIONS]\n\n\
+device prints the device record as JSON: system group, chassis (ENTITY-MIB), interfaces\n\
+with IPv4 addresses, LLDP neighbours, ARP table, and the tables read incompletely.\n\
 Prints numeric OIDs and values as `snmpbulkwalk -On` does, one per line.\n\
 walk without an OID walks 1.3.6.1.2.1 (mib-2); v2c walks use GetBulk, v1 GetNext.\n\n\
 Options (named as net-snmp names them):\n\

@@ -443,9 +443,9 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
                     .into_string()
                     .map_err(|_| "argument is not UTF-8".to_string())?;
                 if op.is_none() {
-                    if x != "get" && x != "walk" {
+                    if x != "get" && x != "walk" && x != "device" {
                         return Err(format!(
-                            "snmp: `{x}`: use `ksocket snmp get|walk TARGET [OID...]`"
+                            "snmp: `{x}`: use `ksocket snmp get|walk|device TARGET [OID...]`"
                         ));
                     }
                     op = Some(x);
@@ -476,6 +476,21 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
         max_repetitions: max_rep,
     };
     let mut client = Client::new().map_err(|e| format!("snmp: {e}"))?;
+    if op == "device" {
+        return match crate::device::collect(&mut client, &t) {
+            Ok(d) => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&d).map_err(|e| e.to_string())?
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("ksocket snmp: {}: {e}", t.addr);
+                Ok(ExitCode::from(1))
+            }
+        };
+    }
     // Buffered: one write per 8 KiB, not per line (stdout is line-buffered otherwise).
     let stdout = io::stdout();
     let mut w = io::BufWriter::with_capacity(8192, stdout.lock());

@@ -259,3 +259,124 @@ while time.time()<end:\n\
     let _ = child.wait();
     s.lab.teardown().unwrap();
 }
+
+#[test]
+fn device_record_with_real_lldp_neighbours() {
+    require_root!();
+    let mut lab = Lab::new("lldp").unwrap();
+    let a = lab.ns("a").unwrap();
+    let b = lab.ns("b").unwrap();
+    lab.cable(&a, "eth0", "198.18.9.1/24", &b, "eth0", "198.18.9.2/24")
+        .unwrap();
+    let dir = lab
+        .snmpd(
+            &a,
+            "198.18.9.1",
+            "rocommunity public 198.18.0.0/15\nmaster agentx\nagentXSocket {dir}/agentx",
+        )
+        .unwrap();
+    let agentx = dir.join("agentx").display().to_string();
+    let (sa, sb) = (
+        dir.join("a.sock").display().to_string(),
+        dir.join("b.sock").display().to_string(),
+    );
+    // lldpd in both, the one in `a` as an AgentX subagent of snmpd; they die with the lab.
+    let mut la = lab
+        .command(
+            &a,
+            &["lldpd", "-d", "-x", "-X", &agentx, "-u", &sa, "-I", "eth0"],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lb = lab
+        .command(
+            &b,
+            &[
+                "lldpd",
+                "-d",
+                "-u",
+                &sb,
+                "-I",
+                "eth0",
+                "-S",
+                "peer-b system",
+            ],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _ = lab.exec(
+        &a,
+        &["ping", "-c", "1", "-W", "1", "198.18.9.2"],
+        Duration::from_secs(5),
+    );
+    let t0 = Instant::now();
+    loop {
+        let (_, out, _) = run(
+            &lab,
+            &a,
+            &[
+                "snmpbulkwalk",
+                "-v2c",
+                "-c",
+                "public",
+                "-On",
+                "198.18.9.1",
+                "1.0.8802.1.1.2.1.4.1.1.9",
+            ],
+        );
+        if out.contains("STRING") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "lldpd never saw its neighbour"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let mac_of = |ns: &Ns| {
+        run(&lab, ns, &["cat", "/sys/class/net/eth0/address"])
+            .1
+            .trim()
+            .to_string()
+    };
+    let (mac_a, mac_b) = (mac_of(&a), mac_of(&b));
+    let (ok, out, err) = run(&lab, &a, &[KSOCKET, "snmp", "device", "198.18.9.1"]);
+    assert!(ok, "{err}");
+    let d: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        d["sysDescr"].as_str().unwrap().starts_with("Linux"),
+        "{out}"
+    );
+    let eth0 = d["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "eth0")
+        .expect("eth0");
+    assert_eq!(eth0["mac"], mac_a.as_str());
+    assert_eq!(eth0["ipv4"][0], "198.18.9.1/24");
+    assert_eq!(eth0["operStatus"], "up");
+    let n = &d["lldpNeighbors"][0];
+    assert_eq!(n["chassisId"], mac_b.as_str(), "{out}");
+    assert_eq!(n["sysDescr"], "peer-b system");
+    assert_eq!(n["managementAddress"], "198.18.9.2");
+    assert_eq!(n["localPort"], "eth0");
+    assert!(
+        d["arp"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["ip"] == "198.18.9.2" && e["mac"] == mac_b.as_str()),
+        "{out}"
+    );
+    assert_eq!(d["incomplete"].as_array().unwrap().len(), 0);
+    for c in [&mut la, &mut lb] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    lab.teardown().unwrap();
+}

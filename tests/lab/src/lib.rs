@@ -290,14 +290,16 @@ impl Lab {
     /// Starts net-snmp's `snmpd` in `ns`, listening on `ip`:161, with `extra` appended
     /// to its configuration (`rocommunity ...` lines and the like). Its scratch files
     /// live in a directory removed with the lab; the daemon dies with the namespace.
-    /// Waits (up to 10 s) until it answers.
-    pub fn snmpd(&mut self, ns: &Ns, ip: &str, extra: &str) -> io::Result<()> {
+    /// Waits (up to 10 s) until it answers. Returns its scratch directory (for an
+    /// AgentX socket, say); `{dir}` in `extra` is replaced by it.
+    pub fn snmpd(&mut self, ns: &Ns, ip: &str, extra: &str) -> io::Result<std::path::PathBuf> {
         lab_addr(ip)?;
         self.own(ns)?;
         let dir = std::env::temp_dir().join(format!("{}{}-snmpd", self.prefix, self.scratch.len()));
         std::fs::create_dir_all(&dir)?;
         self.scratch.push(dir.clone());
         let conf = dir.join("snmpd.conf");
+        let extra = extra.replace("{dir}", &dir.display().to_string());
         std::fs::write(&conf, format!("agentaddress udp:{ip}:161\n{extra}\n"))?;
         let state = format!("--persistentDir={}", dir.display());
         let pid = dir.join("snmpd.pid");
@@ -321,7 +323,7 @@ impl Lab {
         while t0.elapsed() < Duration::from_secs(10) {
             let o = self.exec(ns, &["ss", "-Hlun"], Duration::from_secs(5))?;
             if String::from_utf8_lossy(&o.stdout).contains(&want) {
-                return Ok(());
+                return Ok(dir);
             }
             std::thread::sleep(Duration::from_millis(50));
         }

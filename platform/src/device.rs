@@ -1,0 +1,389 @@
+//! What ksocket collects from a network device over SNMP, as a typed record: the system
+//! group, the chassis from ENTITY-MIB, interfaces (IF-MIB ifTable + ifXTable) with their
+//! IPv4 addresses (ipAddrTable), LLDP neighbours (LLDP-MIB) and the ARP table
+//! (ipNetToMediaTable). Every table walk that ends early is named in `incomplete`: a
+//! partial table is never passed off as whole.
+
+use crate::snmp::{Client, Error, Target, WalkEnd};
+use ksocket_core::snmp::{OidBuf, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// An owned cell of a table.
+#[derive(Clone, Debug, PartialEq)]
+enum Cell {
+    Int(i64),
+    Bytes(Vec<u8>),
+    Oid(String),
+    Ip([u8; 4]),
+    Unsigned(u64),
+}
+
+impl Cell {
+    fn from(v: &Value<'_>) -> Option<Cell> {
+        Some(match v {
+            Value::Integer(i) => Cell::Int(*i),
+            Value::OctetString(b) | Value::Opaque(b) => Cell::Bytes(b.to_vec()),
+            Value::Oid(o) => Cell::Oid(o.to_string()),
+            Value::IpAddress(a) => Cell::Ip(*a),
+            Value::Counter32(x) | Value::Gauge32(x) | Value::TimeTicks(x) => {
+                Cell::Unsigned(u64::from(*x))
+            }
+            Value::Counter64(x) => Cell::Unsigned(*x),
+            _ => return None,
+        })
+    }
+    fn text(&self) -> Option<String> {
+        match self {
+            Cell::Bytes(b) => Some(
+                String::from_utf8_lossy(b)
+                    .trim_end_matches('\0')
+                    .trim()
+                    .to_string(),
+            )
+            .filter(|s| !s.is_empty()),
+            Cell::Oid(o) => Some(o.clone()),
+            Cell::Int(i) => Some(i.to_string()),
+            Cell::Unsigned(u) => Some(u.to_string()),
+            Cell::Ip(a) => Some(format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])),
+        }
+    }
+    fn int(&self) -> Option<i64> {
+        match self {
+            Cell::Int(i) => Some(*i),
+            Cell::Unsigned(u) => i64::try_from(*u).ok(),
+            _ => None,
+        }
+    }
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Cell::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// index (the arcs after the column) -> column number -> cell
+type Table = BTreeMap<Vec<u32>, BTreeMap<u32, Cell>>;
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    pub sys_descr: Option<String>,
+    pub sys_object_id: Option<String>,
+    pub sys_name: Option<String>,
+    pub sys_up_time: Option<u64>,
+    pub sys_location: Option<String>,
+    pub sys_contact: Option<String>,
+    pub chassis: Option<Chassis>,
+    pub interfaces: Vec<Interface>,
+    pub lldp_neighbors: Vec<Neighbor>,
+    pub arp: Vec<ArpEntry>,
+    /// Tables whose walk ended early, and why.
+    pub incomplete: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chassis {
+    pub model: Option<String>,
+    pub serial_number: Option<String>,
+    pub manufacturer: Option<String>,
+    pub hardware_version: Option<String>,
+    pub firmware_version: Option<String>,
+    pub software_version: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Interface {
+    pub index: u32,
+    pub name: Option<String>,
+    pub descr: Option<String>,
+    pub alias: Option<String>,
+    #[serde(rename = "type")]
+    pub if_type: Option<i64>,
+    pub mac: Option<String>,
+    /// Bits per second (ifHighSpeed when ifSpeed saturates).
+    pub speed: Option<u64>,
+    pub admin_status: Option<&'static str>,
+    pub oper_status: Option<&'static str>,
+    pub ipv4: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Neighbor {
+    pub local_port: Option<String>,
+    pub chassis_id: Option<String>,
+    pub port_id: Option<String>,
+    pub port_descr: Option<String>,
+    pub sys_name: Option<String>,
+    pub sys_descr: Option<String>,
+    pub management_address: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArpEntry {
+    pub ip: String,
+    pub mac: String,
+    pub if_index: u32,
+}
+
+fn mac(b: &[u8]) -> Option<String> {
+    (b.len() == 6).then(|| {
+        b.iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    })
+}
+
+fn status(v: Option<i64>) -> Option<&'static str> {
+    Some(match v? {
+        1 => "up",
+        2 => "down",
+        3 => "testing",
+        4 => "unknown",
+        5 => "dormant",
+        6 => "notPresent",
+        7 => "lowerLayerDown",
+        _ => return None,
+    })
+}
+
+/// LLDP ids by subtype: MAC addresses as MACs, names as text, else hex.
+fn lldp_id(subtype: Option<i64>, b: Option<&[u8]>, mac_subtype: i64) -> Option<String> {
+    let b = b?;
+    if subtype == Some(mac_subtype)
+        && let Some(m) = mac(b)
+    {
+        return Some(m);
+    }
+    if !b.is_empty() && b.iter().all(|c| (0x20..0x7f).contains(c)) {
+        return Some(String::from_utf8_lossy(b).into_owned());
+    }
+    Some(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+struct Walker<'a> {
+    client: &'a mut Client,
+    target: &'a Target,
+    incomplete: Vec<String>,
+}
+
+impl Walker<'_> {
+    /// Walks the given columns of a table (`entry` is the table's entry OID).
+    fn table(&mut self, name: &str, entry: &str, cols: &[u32]) -> Result<Table, Error> {
+        let mut t = Table::new();
+        for &c in cols {
+            let root: OidBuf = format!("{entry}.{c}").parse().expect("valid OID");
+            let prefix = root.arcs().len();
+            let mut add = |o: &str, v: &Value<'_>| {
+                let arcs: Vec<u32> = o
+                    .trim_start_matches('.')
+                    .split('.')
+                    .filter_map(|a| a.parse().ok())
+                    .collect();
+                if let Some(cell) = Cell::from(v)
+                    && arcs.len() > prefix
+                {
+                    t.entry(arcs[prefix..].to_vec())
+                        .or_default()
+                        .insert(c, cell);
+                }
+            };
+            match self.client.walk(self.target, &root, &mut add) {
+                Ok(WalkEnd::Complete | WalkEnd::EndOfMib) => {}
+                Ok(WalkEnd::Incomplete(why)) => self.incomplete.push(format!("{name}: {why}")),
+                // A device that answered before and stops now: say so, keep the rest.
+                Err(Error::Timeout) if !t.is_empty() => {
+                    self.incomplete.push(format!("{name}: timeout"))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(t)
+    }
+}
+
+/// Collects a device record. Fails only when the device does not answer at all.
+pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
+    let mut d = Device::default();
+    let sys: Vec<OidBuf> = (1..=6)
+        .map(|i| format!("1.3.6.1.2.1.1.{i}.0").parse().expect("valid"))
+        .collect();
+    let mut got: BTreeMap<String, Cell> = BTreeMap::new();
+    client.get(target, &sys, &mut |o, v| {
+        if let Some(c) = Cell::from(v) {
+            got.insert(o.to_string(), c);
+        }
+    })?;
+    let s = |i: u32| {
+        got.get(&format!(".1.3.6.1.2.1.1.{i}.0"))
+            .and_then(Cell::text)
+    };
+    d.sys_descr = s(1);
+    d.sys_object_id = s(2);
+    d.sys_up_time = got
+        .get(".1.3.6.1.2.1.1.3.0")
+        .and_then(|c| c.int())
+        .map(|x| x as u64);
+    d.sys_contact = s(4);
+    d.sys_name = s(5);
+    d.sys_location = s(6);
+
+    let mut w = Walker {
+        client,
+        target,
+        incomplete: Vec::new(),
+    };
+    // ENTITY-MIB entPhysicalTable: the first chassis (class 3), else the first entry.
+    let ent = w.table(
+        "entPhysicalTable",
+        "1.3.6.1.2.1.47.1.1.1.1",
+        &[2, 5, 8, 9, 10, 11, 12, 13],
+    )?;
+    let chassis = ent
+        .values()
+        .find(|r| r.get(&5).and_then(Cell::int) == Some(3))
+        .or_else(|| ent.values().next());
+    d.chassis = chassis.map(|r| {
+        let t = |c: u32| r.get(&c).and_then(Cell::text);
+        Chassis {
+            description: t(2),
+            hardware_version: t(8),
+            firmware_version: t(9),
+            software_version: t(10),
+            serial_number: t(11),
+            manufacturer: t(12),
+            model: t(13),
+        }
+    });
+
+    // IF-MIB
+    let if_table = w.table("ifTable", "1.3.6.1.2.1.2.2.1", &[2, 3, 5, 6, 7, 8])?;
+    let if_x = w.table("ifXTable", "1.3.6.1.2.1.31.1.1.1", &[1, 15, 18])?;
+    let addrs = w.table("ipAddrTable", "1.3.6.1.2.1.4.20.1", &[2, 3])?;
+    for (idx, r) in &if_table {
+        let Some(&index) = idx.first() else { continue };
+        let x = if_x.get(idx);
+        let t = |c: u32| r.get(&c).and_then(Cell::text);
+        let speed = match (
+            r.get(&5).and_then(Cell::int),
+            x.and_then(|x| x.get(&15)).and_then(Cell::int),
+        ) {
+            (Some(s), Some(h)) if s >= i64::from(u32::MAX) && h > 0 => Some(h as u64 * 1_000_000),
+            (Some(s), _) => Some(s as u64),
+            (None, Some(h)) => Some(h as u64 * 1_000_000),
+            _ => None,
+        };
+        let ipv4 = addrs
+            .iter()
+            .filter(|(_, a)| a.get(&2).and_then(Cell::int) == Some(i64::from(index)))
+            .filter_map(|(ip, a)| {
+                let ip: Vec<String> = ip.iter().map(u32::to_string).collect();
+                let mask = a.get(&3).and_then(Cell::text)?;
+                let bits: u32 = mask
+                    .split('.')
+                    .filter_map(|o| o.parse::<u8>().ok())
+                    .map(|o| o.count_ones())
+                    .sum();
+                Some(format!("{}/{bits}", ip.join(".")))
+            })
+            .collect();
+        d.interfaces.push(Interface {
+            index,
+            name: x.and_then(|x| x.get(&1)).and_then(Cell::text),
+            descr: t(2),
+            alias: x.and_then(|x| x.get(&18)).and_then(Cell::text),
+            if_type: r.get(&3).and_then(Cell::int),
+            mac: r.get(&6).and_then(Cell::bytes).and_then(mac),
+            speed,
+            admin_status: status(r.get(&7).and_then(Cell::int)),
+            oper_status: status(r.get(&8).and_then(Cell::int)),
+            ipv4,
+        });
+    }
+
+    // LLDP-MIB: lldpRemTable (index timeMark.localPortNum.remIndex), local ports from
+    // lldpLocPortTable. Juniper indexes remote entries by ifIndex rather than by
+    // lldpLocPortNum: when a port number is not in lldpLocPortTable, it is read as an
+    // ifIndex and named from ifXTable/ifTable.
+    let rem = w.table(
+        "lldpRemTable",
+        "1.0.8802.1.1.2.1.4.1.1",
+        &[4, 5, 6, 7, 8, 9, 10],
+    )?;
+    let loc = w.table("lldpLocPortTable", "1.0.8802.1.1.2.1.3.7.1", &[3, 4])?;
+    let man = w.table("lldpRemManAddrTable", "1.0.8802.1.1.2.1.4.2.1", &[3])?;
+    for (idx, r) in &rem {
+        if idx.len() < 3 {
+            continue;
+        }
+        let port = idx[1];
+        let local_port = loc
+            .get(&vec![port])
+            .and_then(|l| {
+                l.get(&4)
+                    .and_then(Cell::text)
+                    .or_else(|| l.get(&3).and_then(Cell::text))
+            })
+            .or_else(|| {
+                d.interfaces
+                    .iter()
+                    .find(|i| i.index == port)
+                    .and_then(|i| i.name.clone().or(i.descr.clone()))
+            });
+        // Management address: index ...timeMark.port.remIndex.addrSubtype.len.addr
+        let management_address = man.keys().find_map(|k| {
+            (k.len() >= 9 && k[..3] == idx[..3] && k[3] == 1 && k[4] == 4).then(|| {
+                k[5..9]
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+        });
+        d.lldp_neighbors.push(Neighbor {
+            local_port,
+            chassis_id: lldp_id(
+                r.get(&4).and_then(Cell::int),
+                r.get(&5).and_then(Cell::bytes),
+                4,
+            ),
+            port_id: lldp_id(
+                r.get(&6).and_then(Cell::int),
+                r.get(&7).and_then(Cell::bytes),
+                3,
+            ),
+            port_descr: r.get(&8).and_then(Cell::text),
+            sys_name: r.get(&9).and_then(Cell::text),
+            sys_descr: r.get(&10).and_then(Cell::text),
+            management_address,
+        });
+    }
+
+    // ARP: ipNetToMediaPhysAddress (index ifIndex.a.b.c.d)
+    let arp = w.table("ipNetToMediaTable", "1.3.6.1.2.1.4.22.1", &[2])?;
+    for (idx, r) in &arp {
+        if idx.len() != 5 {
+            continue;
+        }
+        if let Some(m) = r.get(&2).and_then(Cell::bytes).and_then(mac) {
+            d.arp.push(ArpEntry {
+                ip: idx[1..]
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join("."),
+                mac: m,
+                if_index: idx[0],
+            });
+        }
+    }
+    d.incomplete = w.incomplete;
+    Ok(d)
+}
