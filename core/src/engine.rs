@@ -29,7 +29,7 @@ use crate::addr::{AddrSet, Permutation, Range};
 use crate::wire::{self, Link, Mac, Packet, Probe};
 use core::net::Ipv4Addr;
 use core::time::Duration;
-use heapless::{Deque, Vec};
+use heapless::Deque;
 
 /// A point in time, in nanoseconds from an origin the caller chooses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -157,7 +157,7 @@ pub struct Config {
     /// Extra rounds of probes for targets that stay silent.
     pub retries: u8,
     /// TCP ports for routed targets.
-    pub ports: Vec<u16, MAX_PORTS>,
+    pub ports: heapless::Vec<u16, MAX_PORTS>,
     /// Probe methods.
     pub methods: Methods,
     /// Secret of the reply cookies and of the target order.
@@ -175,7 +175,7 @@ impl Default for Config {
             min_timeout: Duration::from_millis(50),
             max_timeout: Duration::from_secs(3),
             retries: 1,
-            ports: Vec::from_slice(&DEFAULT_PORTS).unwrap_or_default(),
+            ports: heapless::Vec::from_slice(&DEFAULT_PORTS).unwrap_or_default(),
             methods: Methods::default(),
             key: 0x6b73_6f63_6b65_7421,
             sport: 47_000,
@@ -342,8 +342,8 @@ const ROUTED: usize = 1;
 /// targets in flight per class.
 pub struct Engine<const T: usize, const W: usize> {
     cfg: Config,
-    ifaces: Vec<Iface, MAX_IFACES>,
-    routes: Vec<Route, MAX_ROUTES>,
+    ifaces: heapless::Vec<Iface, MAX_IFACES>,
+    routes: heapless::Vec<Route, MAX_ROUTES>,
     targets: AddrSet<T>,
     order: Permutation,
     next_target: u64,
@@ -369,9 +369,9 @@ impl<const T: usize, const W: usize> Engine<T, W> {
         if cfg.rate == 0 {
             return Err(ConfigError::Rate);
         }
-        let ifaces = Vec::from_slice(ifaces).map_err(|_| ConfigError::Capacity)?;
-        let routes: Vec<Route, MAX_ROUTES> =
-            Vec::from_slice(routes).map_err(|_| ConfigError::Capacity)?;
+        let ifaces = heapless::Vec::from_slice(ifaces).map_err(|_| ConfigError::Capacity)?;
+        let routes: heapless::Vec<Route, MAX_ROUTES> =
+            heapless::Vec::from_slice(routes).map_err(|_| ConfigError::Capacity)?;
         if routes.iter().any(|r| usize::from(r.iface) >= ifaces.len()) {
             return Err(ConfigError::RouteIface);
         }

@@ -17,50 +17,51 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "scan",
         summary: "discover the live hosts of the attached networks (standalone)",
-        usage: "ksocket scan [OPTIONS] [TARGET...]\n\n\
-TARGET is an address, a CIDR (198.18.0.0/24) or a range (198.18.0.10-20).\n\
-Without TARGET: every attached network (up to --max-prefix) and the default gateway.\n\n\
-Options:\n\
-  --format jsonl|table   output (default: table on a terminal, jsonl otherwise)\n\
-  --rate PPS             packets per second (default 10000)\n\
-  --timeout MS           initial reply timeout; adapts to measured RTTs (default 250)\n\
-  --retries N            extra probes to silent targets (default 1)\n\
-  --ports LIST           TCP ports for routed targets (default 22,23,25,53,80,135,139,443,445,587,5985)\n\
-  --methods LIST         arp,icmp,tcp,snmp (default: all)\n\
-  --interface NAME       use only this interface\n\
-  --exclude TARGET       leave these addresses out (repeatable)\n\
-  --max-prefix N         largest attached network scanned without a TARGET (default 22)\n\
-  --community STRING     read the default gateway's ARP table over SNMP v2c first;\n\
+        usage: "ksocket scan [OPTIONS] [TARGET...]\n
+TARGET is an address, a CIDR (198.18.0.0/24) or a range (198.18.0.10-20).
+Without TARGET: every attached network (up to --max-prefix) and the default gateway.\n
+Options:
+  --format jsonl|table   output (default: table on a terminal, jsonl otherwise)
+  --rate PPS             packets per second (default 10000)
+  --timeout MS           initial reply timeout; adapts to measured RTTs (default 250)
+  --retries N            extra probes to silent targets (default 1)
+  --ports LIST           TCP ports for routed targets (default 22,23,25,53,80,135,139,443,445,587,5985)
+  --methods LIST         icmp,tcp,snmp for routed targets (default: all); on-link
+                         targets on Ethernet are always found by ARP
+  --interface NAME       use only this interface
+  --exclude TARGET       leave these addresses out (repeatable)
+  --max-prefix N         largest attached network scanned without a TARGET (default 22)
+  --community STRING     read the default gateway's ARP table over SNMP v2c first;
                          its hosts are added to the targets (via \"snmp-arp\")",
     },
     Command {
         name: "snmp",
         summary: "SNMP get/walk with net-snmp style options (operator's check tool)",
-        usage: "ksocket snmp get|walk|device TARGET[:PORT] [OID...] [OPTIONS]\n\n\
-device prints the device record as JSON: system group, chassis (ENTITY-MIB), interfaces\n\
-with IPv4 addresses, LLDP neighbours, ARP table, and the tables read incompletely.\n\
-Prints numeric OIDs and values as `snmpbulkwalk -On` does, one per line.\n\
-walk without an OID walks 1.3.6.1.2.1 (mib-2); v2c walks use GetBulk, v1 GetNext.\n\n\
-Options (named as net-snmp names them):\n\
-  -v 1|2c        version (default 2c; v3 comes with a later build)\n\
-  -c COMMUNITY   community (default public)\n\
-  -t SECONDS     timeout per try (default 1)\n\
-  -r N           retries (default 5)\n\
-  -Cr N          max-repetitions of GetBulk (default 10)\n\
+        usage: "ksocket snmp get|walk|device TARGET[:PORT] [OID...] [OPTIONS]\n
+device prints the device record as JSON: system group, chassis (ENTITY-MIB), interfaces
+with IPv4 addresses, LLDP neighbours, ARP table, and the tables read incompletely.
+Prints numeric OIDs and values as `snmpbulkwalk -On` does, one per line.
+walk without an OID walks 1.3.6.1.2.1 (mib-2); v2c walks use GetBulk, v1 GetNext.\n
+Options (named as net-snmp names them):
+  -v 1|2c        version (default 2c; v3 comes with a later build)
+  -c COMMUNITY   community (default public)
+  -t SECONDS     timeout per try (default 1)
+  -r N           retries (default 5)
+  -Cr N          max-repetitions of GetBulk (default 10)
   -On            numeric OIDs (always)",
     },
     Command {
         name: "init",
         summary: "create the $KSOCKET_HOME layout, a commented ksocket.toml and credential templates",
-        usage: "ksocket init\n\nCreates what is missing under $KSOCKET_HOME (default /opt/ksocket): bin/, etc/ksocket/ksocket.toml,\n\
-etc/ksocket/credentials/{ssh,snmp,winrm,vsphere}/999-example.toml.skeleton, snmp/999-default.toml,\n\
+        usage: "ksocket init\n\nCreates what is missing under $KSOCKET_HOME (default /opt/ksocket): bin/, etc/ksocket/ksocket.toml,
+etc/ksocket/credentials/{ssh,snmp,winrm,vsphere}/999-example.toml.skeleton, snmp/999-default.toml,
 var/log/ksocket/. Never overwrites a file. KSOCKET_CONFIG names another configuration file.",
     },
     Command {
         name: "config",
         summary: "print or change settings of ksocket.toml",
-        usage: "ksocket config              every setting as name=value\n\
-ksocket config NAME         one value\n\
+        usage: "ksocket config              every setting as name=value
+ksocket config NAME         one value
 ksocket config NAME VALUE   set it (written to ksocket.toml; restart to apply)",
     },
     Command {
@@ -101,17 +102,17 @@ pub fn find(name: &str) -> Option<&'static Command> {
 
 pub fn general_help() -> String {
     let mut s = String::from(
-        "ksocket - network discovery and inventory agent\n\n\
+        "ksocket - network discovery and inventory agent\n
 Usage: ksocket [--logfile FILE] [--loglevel LEVEL] COMMAND [ARGS...]\n\nCommands:\n",
     );
     for c in COMMANDS {
         s.push_str(&format!("  {:<12} {}\n", c.name, c.summary));
     }
     s.push_str(
-        "\nGlobal options:\n\
-  --logfile FILE     log file, or - for standard output (overrides ksocket.toml)\n\
-  --loglevel LEVEL   DEBUG, INFO, WARNING, ERROR or CRITICAL\n\
-  -h, --help         this text; `ksocket help COMMAND` for one command\n\
+        "\nGlobal options:
+  --logfile FILE     log file, or - for standard output (overrides ksocket.toml)
+  --loglevel LEVEL   DEBUG, INFO, WARNING, ERROR or CRITICAL
+  -h, --help         this text; `ksocket help COMMAND` for one command
   -V, --version      same as `ksocket version`\n",
     );
     s
