@@ -59,34 +59,8 @@ fn ips(r: &[Rec]) -> BTreeSet<Ipv4Addr> {
 fn l2_segment_of_200_hosts_all_found_by_arp() {
     require_root!();
     let mut lab = Lab::new("l2").unwrap();
-    let sw = lab.switch("sw").unwrap();
-    let mut specs = vec![HostSpec {
-        name: "scanner".into(),
-        cidr: "198.18.0.2/24".into(),
-        gateway: None,
-        role: Role::Full,
-    }];
-    let mut want = BTreeSet::new();
-    // 200 hosts in 198.18.0.20-219: every 7th ignores ICMP, every 5th drops all IPv4.
-    for i in 0..200u32 {
-        let ip = Ipv4Addr::new(198, 18, 0, (20 + i) as u8);
-        let role = if i % 5 == 0 {
-            Role::ArpOnly
-        } else if i % 7 == 0 {
-            Role::NoIcmp
-        } else {
-            Role::Full
-        };
-        specs.push(HostSpec {
-            name: format!("h{i}"),
-            cidr: format!("{ip}/24"),
-            gateway: None,
-            role,
-        });
-        want.insert(ip);
-    }
-    let ns = lab.hosts(&sw, &specs).unwrap();
-    let scanner = &ns[0];
+    let sc = ksocket_lab::scenario::l2_segment(&mut lab, 200).unwrap();
+    let (scanner, want) = (&sc.scanner, sc.live.clone());
     let (recs, err) = scan(&lab, scanner, &["198.18.0.0/24"]);
     assert_eq!(ips(&recs), want, "{err}");
     assert!(
@@ -129,48 +103,8 @@ fn capture(lab: &Lab, ns: &Ns, ifname: &str, f: impl FnOnce()) -> Vec<String> {
 fn routed_segment_found_through_the_gateway_never_arped() {
     require_root!();
     let mut lab = Lab::new("routed").unwrap();
-    let sw1 = lab.switch("sw1").unwrap();
-    let sw2 = lab.switch("sw2").unwrap();
-    let router = lab.ns("router").unwrap();
-    lab.attach(&sw1, "r", &router, "eth0", "198.18.1.1/24")
-        .unwrap();
-    lab.attach(&sw2, "r", &router, "eth1", "198.19.2.1/24")
-        .unwrap();
-    lab.sysctl(&router, "net.ipv4.ip_forward", "1").unwrap();
-    let scanner = &lab
-        .hosts(
-            &sw1,
-            &[HostSpec {
-                name: "scanner".into(),
-                cidr: "198.18.1.2/24".into(),
-                gateway: Some("198.18.1.1".into()),
-                role: Role::Full,
-            }],
-        )
-        .unwrap()[0];
-    // 198.19.2.10-29: even ones plain, odd ones ignore ICMP (TCP RST still answers),
-    // and 198.19.2.30 drops every IPv4 packet: invisible beyond ARP, so not found.
-    let mut specs = Vec::new();
-    let mut want: BTreeSet<Ipv4Addr> = [Ipv4Addr::new(198, 19, 2, 1)].into_iter().collect();
-    for i in 10..=30u8 {
-        let role = if i == 30 {
-            Role::ArpOnly
-        } else if i % 2 == 1 {
-            Role::NoIcmp
-        } else {
-            Role::Full
-        };
-        specs.push(HostSpec {
-            name: format!("h{i}"),
-            cidr: format!("198.19.2.{i}/24"),
-            gateway: Some("198.19.2.1".into()),
-            role,
-        });
-        if i != 30 {
-            want.insert(Ipv4Addr::new(198, 19, 2, i));
-        }
-    }
-    lab.hosts(&sw2, &specs).unwrap();
+    let sc = ksocket_lab::scenario::routed_segment(&mut lab).unwrap();
+    let (scanner, want) = (&sc.scanner, sc.live.clone());
     let mut result = None;
     let sent = capture(&lab, scanner, "eth0", || {
         result = Some(scan(&lab, scanner, &["198.19.2.0/24"]))

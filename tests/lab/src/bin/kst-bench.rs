@@ -204,33 +204,8 @@ fn main() {
 fn l2(ksocket: &str, runs: usize) {
     // --- L2 /24 ------------------------------------------------------------------
     let mut lab = Lab::new("bench").expect("lab");
-    let sw = lab.switch("sw").unwrap();
-    let mut specs = vec![HostSpec {
-        name: "scanner".into(),
-        cidr: "198.18.0.2/24".into(),
-        gateway: None,
-        role: Role::Full,
-    }];
-    let mut live = BTreeSet::new();
-    for i in 0..200u32 {
-        let ip = Ipv4Addr::new(198, 18, 0, (20 + i) as u8);
-        let role = if i % 5 == 0 {
-            Role::ArpOnly
-        } else if i % 7 == 0 {
-            Role::NoIcmp
-        } else {
-            Role::Full
-        };
-        specs.push(HostSpec {
-            name: format!("h{i}"),
-            cidr: format!("{ip}/24"),
-            gateway: None,
-            role,
-        });
-        live.insert(ip);
-    }
-    let ns = lab.hosts(&sw, &specs).unwrap();
-    let scanner = ns[0].clone();
+    let sc = ksocket_lab::scenario::l2_segment(&mut lab, 200).expect("lab");
+    let (scanner, live) = (sc.scanner.clone(), sc.live.clone());
     let net = "198.18.0.0/24";
     let tools = [
         tool(
@@ -368,47 +343,8 @@ fn l2(ksocket: &str, runs: usize) {
 fn routed(ksocket: &str, runs: usize) {
     // --- routed /24 ------------------------------------------------------------------
     let mut lab = Lab::new("benchr").expect("lab");
-    let sw1 = lab.switch("sw1").unwrap();
-    let sw2 = lab.switch("sw2").unwrap();
-    let router = lab.ns("router").unwrap();
-    lab.attach(&sw1, "r", &router, "eth0", "198.18.1.1/24")
-        .unwrap();
-    lab.attach(&sw2, "r", &router, "eth1", "198.19.2.1/24")
-        .unwrap();
-    lab.sysctl(&router, "net.ipv4.ip_forward", "1").unwrap();
-    let scanner = lab
-        .hosts(
-            &sw1,
-            &[HostSpec {
-                name: "scanner".into(),
-                cidr: "198.18.1.2/24".into(),
-                gateway: Some("198.18.1.1".into()),
-                role: Role::Full,
-            }],
-        )
-        .unwrap()[0]
-        .clone();
-    let mut specs = Vec::new();
-    let mut live: BTreeSet<Ipv4Addr> = [Ipv4Addr::new(198, 19, 2, 1)].into_iter().collect();
-    for i in 10..=30u8 {
-        let role = if i == 30 {
-            Role::ArpOnly
-        } else if i % 2 == 1 {
-            Role::NoIcmp
-        } else {
-            Role::Full
-        };
-        specs.push(HostSpec {
-            name: format!("h{i}"),
-            cidr: format!("198.19.2.{i}/24"),
-            gateway: Some("198.19.2.1".into()),
-            role,
-        });
-        if i != 30 {
-            live.insert(Ipv4Addr::new(198, 19, 2, i));
-        }
-    }
-    lab.hosts(&sw2, &specs).unwrap();
+    let sc = ksocket_lab::scenario::routed_segment(&mut lab).expect("lab");
+    let (scanner, live) = (sc.scanner.clone(), sc.live.clone());
     let net = "198.19.2.0/24";
     let tools = [
         tool(
