@@ -355,12 +355,14 @@ pub const MAX_ARCS: usize = 128;
 pub struct OidBuf(heapless::Vec<u32, MAX_ARCS>);
 
 impl OidBuf {
-    /// From arcs; at least two, the first 0..=2 (and the second below 40 unless the first is 2).
+    /// From arcs; the first 0..=2 (and the second below 40 unless the first is 2). A
+    /// single arc (`.1`, as snmpwalk accepts it) is encoded as that arc and 0.
     pub fn from_arcs(arcs: &[u32]) -> Result<OidBuf, ErrorKind> {
-        if arcs.len() < 2
+        let second = arcs.get(1).copied().unwrap_or(0);
+        if arcs.is_empty()
             || arcs[0] > 2
-            || (arcs[0] < 2 && arcs[1] >= 40)
-            || (arcs[0] == 2 && arcs[1] > u32::MAX - 80)
+            || (arcs[0] < 2 && second >= 40)
+            || (arcs[0] == 2 && second > u32::MAX - 80)
         {
             return Err(ErrorKind::BadOid);
         }

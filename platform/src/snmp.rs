@@ -206,30 +206,34 @@ impl Client {
                 (tag::GET_NEXT, 0)
             };
             let step = self.request(t, kind, 0, b, std::slice::from_ref(&last), |m| {
+                // As snmpbulkwalk does: every varbind inside the subtree is printed,
+                // exceptions included; one outside it, or an exception, ends the walk
+                // after this response; each OID must follow the one requested.
                 let mut next: Option<OidBuf> = None;
                 let mut n = 0usize;
+                let mut end = false;
                 for (o, v) in m.pdu.varbinds {
-                    n += 1;
-                    // As snmpbulkwalk: leaving the subtree ends the walk unprinted; an
-                    // exception inside it is printed, then ends the walk.
                     if !o.starts_with(root.arcs()) {
-                        return Step::End;
+                        end = true;
+                        continue;
                     }
                     let Ok(ob) = OidBuf::from_oid(&o) else {
                         return Step::Bad("an OID longer than 128 arcs".into());
                     };
                     out(&ob.to_string(), &v);
+                    n += 1;
                     if v.is_exception() {
-                        return Step::End;
+                        end = true;
+                        continue;
                     }
-                    if ob <= *next.as_ref().unwrap_or(&last) {
+                    if ob <= last {
                         return Step::Bad(format!("OID not increasing at {ob}"));
                     }
                     next = Some(ob);
                 }
                 match next {
-                    Some(o) => Step::More(Box::new(o), n),
-                    None => Step::End,
+                    Some(o) if !end => Step::More(Box::new(o), n),
+                    _ => Step::End,
                 }
             });
             match step {

@@ -380,3 +380,144 @@ fn device_record_with_real_lldp_neighbours() {
     }
     lab.teardown().unwrap();
 }
+
+/// snmpsim (a second agent implementation, pysnmp) serving a recording shaped like a
+/// Juniper EX switch (tests/data/juniper-ex.snmprec: invented values, JunOS layout):
+/// whole walks equal snmpbulkwalk's, and the device record reads ENTITY-MIB and the
+/// LLDP table indexed by ifIndex.
+#[test]
+fn snmpsim_juniper_like_device() {
+    require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    let mut lab = Lab::new("sim").unwrap();
+    let sw = lab.switch("sw").unwrap();
+    let ns = lab
+        .hosts(
+            &sw,
+            &[
+                HostSpec {
+                    name: "client".into(),
+                    cidr: "198.18.8.2/24".into(),
+                    gateway: None,
+                    role: Role::Full,
+                },
+                HostSpec {
+                    name: "agent".into(),
+                    cidr: "198.18.8.7/24".into(),
+                    gateway: None,
+                    role: Role::Full,
+                },
+            ],
+        )
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("{}sim", lab.prefix()));
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::create_dir_all(dir.join("cache")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/juniper-ex.snmprec"),
+        dir.join("data/public.snmprec"),
+    )
+    .unwrap();
+    for p in [
+        dir.clone(),
+        dir.join("data"),
+        dir.join("cache"),
+        dir.join("data/public.snmprec"),
+    ] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let data = format!("--data-dir={}", dir.join("data").display());
+    let cache = format!("--cache-dir={}", dir.join("cache").display());
+    let mut sim = lab
+        .command(
+            &ns[1],
+            &[
+                "snmpsimd",
+                &data,
+                &cache,
+                "--agent-udpv4-endpoint=198.18.8.7:161",
+                "--process-user=nobody",
+                "--process-group=nogroup",
+                "--logging-method=null",
+            ],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !run(
+        &lab,
+        &ns[0],
+        &[
+            "snmpget",
+            "-v2c",
+            "-c",
+            "public",
+            "-t",
+            "0.3",
+            "-r",
+            "0",
+            "198.18.8.7",
+            "1.3.6.1.2.1.1.5.0",
+        ],
+    )
+    .0
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "snmpsimd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for root in [".1.3.6.1.2.1", ".1.0.8802", ".1"] {
+        let (_, theirs, _) = run(
+            &lab,
+            &ns[0],
+            &[
+                "snmpbulkwalk",
+                "-v2c",
+                "-c",
+                "public",
+                "-On",
+                "198.18.8.7",
+                root,
+            ],
+        );
+        let (ok, ours, err) = run(&lab, &ns[0], &[KSOCKET, "snmp", "walk", "198.18.8.7", root]);
+        assert!(ok, "{err}");
+        assert!(theirs.lines().count() > 10);
+        assert_eq!(mask(&theirs), mask(&ours), "walk of {root}");
+    }
+    let (ok, out, err) = run(&lab, &ns[0], &[KSOCKET, "snmp", "device", "198.18.8.7"]);
+    assert!(ok, "{err}");
+    let d: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(d["sysName"], "access-sw7");
+    assert_eq!(d["chassis"]["model"], "EX2300-24T");
+    assert_eq!(d["chassis"]["serialNumber"], "JW3619AB0042");
+    assert_eq!(d["chassis"]["softwareVersion"], "20.4R3-S2.6");
+    let ge0 = &d["interfaces"][0];
+    assert_eq!(
+        (
+            ge0["name"].as_str(),
+            ge0["alias"].as_str(),
+            ge0["speed"].as_u64()
+        ),
+        (Some("ge-0/0/0"), Some("uplink"), Some(1_000_000_000))
+    );
+    assert_eq!(ge0["ipv4"][0], "198.18.8.7/24");
+    assert_eq!(d["interfaces"][2]["operStatus"], "down");
+    let n = &d["lldpNeighbors"][0];
+    assert_eq!(
+        n["localPort"], "ge-0/0/0",
+        "the remote table names ifIndex 513, not port 1: {out}"
+    );
+    assert_eq!(n["chassisId"], "2c:6b:f5:10:00:01");
+    assert_eq!(n["portId"], "ge-0/0/12");
+    assert_eq!(n["sysName"], "core-sw1");
+    assert_eq!(n["managementAddress"], "198.18.8.1");
+    let _ = sim.kill();
+    let _ = sim.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    lab.teardown().unwrap();
+}
