@@ -401,13 +401,7 @@ pub fn emit_ipv4(
             dport,
             payload,
         } => {
-            let h = UdpHeader::with_ipv4_checksum_raw(
-                sport,
-                dport,
-                src.octets(),
-                dst.octets(),
-                payload,
-            )?;
+            let h = udp_header(sport, dport, src.octets(), dst.octets(), payload)?;
             th[..8].copy_from_slice(&h.to_bytes());
             (IpNumber::UDP, 8, payload)
         }
@@ -445,36 +439,25 @@ pub fn emit_ipv4(
     Ok(padded)
 }
 
-trait UdpRaw: Sized {
-    fn with_ipv4_checksum_raw(
-        sport: u16,
-        dport: u16,
-        src: [u8; 4],
-        dst: [u8; 4],
-        payload: &[u8],
-    ) -> Result<Self, Error>;
-}
-
-impl UdpRaw for UdpHeader {
-    fn with_ipv4_checksum_raw(
-        sport: u16,
-        dport: u16,
-        src: [u8; 4],
-        dst: [u8; 4],
-        payload: &[u8],
-    ) -> Result<Self, Error> {
-        let len = u16::try_from(8 + payload.len()).map_err(|_| Error::Malformed)?;
-        let mut h = UdpHeader {
-            source_port: sport,
-            destination_port: dport,
-            length: len,
-            checksum: 0,
-        };
-        h.checksum = h
-            .calc_checksum_ipv4_raw(src, dst, payload)
-            .map_err(|_| Error::Malformed)?;
-        Ok(h)
-    }
+/// A UDP header with its checksum over the IPv4 pseudo-header.
+fn udp_header(
+    sport: u16,
+    dport: u16,
+    src: [u8; 4],
+    dst: [u8; 4],
+    payload: &[u8],
+) -> Result<UdpHeader, Error> {
+    let length = u16::try_from(8 + payload.len()).map_err(|_| Error::Malformed)?;
+    let mut h = UdpHeader {
+        source_port: sport,
+        destination_port: dport,
+        length,
+        checksum: 0,
+    };
+    h.checksum = h
+        .calc_checksum_ipv4_raw(src, dst, payload)
+        .map_err(|_| Error::Malformed)?;
+    Ok(h)
 }
 
 /// Length of the SNMP probe written by [`snmp_probe`].

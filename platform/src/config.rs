@@ -218,6 +218,18 @@ pub struct Error {
     pub msg: String,
 }
 
+impl Error {
+    fn new(file: &Path, line: usize, col: usize, key: Option<String>, msg: String) -> Error {
+        Error {
+            file: file.to_path_buf(),
+            line,
+            col,
+            key,
+            msg,
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.col)?;
@@ -287,13 +299,7 @@ pub struct Loaded {
 
 /// Loads and validates `file`: bytes, UTF-8, TOML, then a valid configuration.
 pub fn load(file: &Path) -> Result<Loaded, Error> {
-    let at = |line, col, key: Option<String>, msg: String| Error {
-        file: file.to_path_buf(),
-        line,
-        col,
-        key,
-        msg,
-    };
+    let at = |line, col, key, msg| Error::new(file, line, col, key, msg);
     let bytes = std::fs::read(file).map_err(|e| at(0, 0, None, format!("cannot read: {e}")))?;
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t,
@@ -313,13 +319,7 @@ pub fn load(file: &Path) -> Result<Loaded, Error> {
 
 /// As [`load`], from text already read.
 pub fn parse(file: &Path, text: &str) -> Result<Loaded, Error> {
-    let at = |line, col, key: Option<String>, msg: String| Error {
-        file: file.to_path_buf(),
-        line,
-        col,
-        key,
-        msg,
-    };
+    let at = |line, col, key, msg| Error::new(file, line, col, key, msg);
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
     let yamlish = ext == "yml"
         || ext == "yaml"

@@ -72,14 +72,7 @@ pub fn agent_key(path: &Path, create: bool) -> Result<StaticSecret, String> {
                 std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
             }
             let k: [u8; 32] = random()?;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            f.write_all(&k)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            write_new(path, &k)?;
             Ok(StaticSecret::from(k))
         }
         Err(e) => Err(format!("{}: {e}", path.display())),
