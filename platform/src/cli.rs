@@ -48,6 +48,8 @@ Options (named as net-snmp names them):
   -t SECONDS     timeout per try (default 1)
   -r N           retries (default 5)
   -Cr N          max-repetitions of GetBulk (default 10)
+  --credential FILE  an snmp credential file (plain or .kscrypt): its community,
+                 port, timeout and retries
   -On            numeric OIDs (always)",
     },
     Command {

@@ -378,6 +378,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     let mut timeout = Duration::from_secs(1);
     let mut retries = 5u32;
     let mut max_rep = 10u32;
+    let mut port: Option<u16> = None;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         let v = |p: &mut lexopt::Parser| -> Result<String, String> {
             p.value()
@@ -429,10 +430,28 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
                     .filter(|r| (1..=200).contains(r))
                     .ok_or(format!("snmp: -Cr{n}: 1 to 200"))?;
             }
-            Short('u' | 'l' | 'a' | 'A' | 'x' | 'X') | Long("credential") => {
+            Short('u' | 'l' | 'a' | 'A' | 'x' | 'X') => {
                 return Err(
-                    "snmp: SNMPv3 and credential files are not supported by this build yet".into(),
+                    "snmp: SNMPv3 is not supported by this build yet (v1 and v2c are)".into(),
                 );
+            }
+            Long("credential") => {
+                // An snmp credential file (plain or sealed): community, port, timeout, retries.
+                let f = std::path::PathBuf::from(v(parser)?);
+                let text = crate::seal::read_credential(&f)
+                    .map_err(|e| format!("snmp: {}: {e}", f.display()))?;
+                let c = crate::credentials::parse(crate::credentials::Protocol::Snmp, &f, &text)
+                    .map_err(|p| format!("snmp: {p}"))?;
+                let crate::credentials::Credential::Snmp(c) = c else {
+                    unreachable!("parsed as snmp")
+                };
+                community = c.auth_data.community.ok_or(format!(
+                    "snmp: {}: SNMPv3 credentials are not supported by this build yet",
+                    f.display()
+                ))?;
+                timeout = Duration::from_secs_f64(c.timeout.clamp(0.01, 600.0));
+                retries = c.retries.min(20);
+                port = Some(c.port);
             }
             Short('O') => {
                 let x = v(parser)?;
@@ -470,7 +489,10 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     }
     let op = op.ok_or("snmp: usage: ksocket snmp get|walk TARGET [OID...]")?;
     let host = host.ok_or("snmp: a TARGET is needed")?;
-    let addr = resolve(&host).map_err(|e| format!("snmp: {host}: {e}"))?;
+    let mut addr = resolve(&host).map_err(|e| format!("snmp: {host}: {e}"))?;
+    if let Some(p) = port.filter(|_| !host.contains(':')) {
+        addr.set_port(p);
+    }
     let t = Target {
         addr,
         version,

@@ -175,6 +175,26 @@ fn walks_equal_net_snmp_for_v1_and_v2c() {
     );
     assert!(ok);
     assert_eq!(theirs, ours);
+    // The same through a credential file.
+    let cred = std::env::temp_dir().join(format!("{}cred.toml", s.lab.prefix()));
+    std::fs::write(&cred, "includes = [\"198.18.5.0/24\"]\ntimeout = 1.0\n[authData]\ncommunity = \"s3cr3t-c0mmunity\"\n").unwrap();
+    let (ok2, via_file, e) = run(
+        &s.lab,
+        &s.client,
+        &[
+            KSOCKET,
+            "snmp",
+            "get",
+            "--credential",
+            cred.to_str().unwrap(),
+            "198.18.5.3",
+            "1.3.6.1.2.1.1.4.0",
+            "1.3.6.1.2.1.1.99.0",
+        ],
+    );
+    let _ = std::fs::remove_file(&cred);
+    assert!(ok2, "{e}");
+    assert_eq!(via_file, theirs);
     let _ = &s.agent;
     s.lab.teardown().unwrap();
 }
