@@ -276,3 +276,158 @@ fn encode_request<'b>(
     }
     .encode(buf, oids)
 }
+
+/// Captured from net-snmp 5.9.3 on loopback: snmpget -v3 -l authPriv's engine-ID
+/// discovery probe, and snmpd's Report answering it (usmStatsUnknownEngineIDs).
+const NETSNMP_DISCOVERY: &str = "303e02010330110204581715c1020300ffe30401040201030410300e0400020100020100040004000400301404000400a00e02045d3fb2eb0201000201003000";
+const NETSNMP_REPORT: &str = "307102010330110204581715c1020300ffe30401000201030421301f041180001f88806cb70e6c34bc046b000000000201010201010400040004003036041180001f88806cb70e6c34bc046b000000000400a81f02045d3fb2eb0201000201003011300f060a2b060106030f01010400410101";
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn v3_discovery_and_report_from_net_snmp_decode() {
+    let d = unhex(NETSNMP_DISCOVERY);
+    assert_eq!(version_of(&d), Some(3));
+    let m = V3Message::decode(&d).unwrap();
+    assert_eq!(m.flags, flags::REPORTABLE);
+    assert_eq!(m.security_model, 3);
+    assert!(m.usm.engine_id.is_empty() && m.usm.user.is_empty());
+    let ScopedData::Plain(sp) = m.data else {
+        panic!("plaintext expected")
+    };
+    assert_eq!(sp.pdu.kind, tag::GET);
+    assert_eq!(sp.pdu.varbinds.count(), 0);
+
+    let r = unhex(NETSNMP_REPORT);
+    let m = V3Message::decode(&r).unwrap();
+    assert_eq!(m.msg_id, 0x5817_15c1);
+    assert_eq!(
+        m.usm.engine_id,
+        &unhex("80001f88806cb70e6c34bc046b00000000")[..]
+    );
+    assert_eq!((m.usm.boots, m.usm.time), (1, 1));
+    let ScopedData::Plain(sp) = m.data else {
+        panic!()
+    };
+    assert_eq!(sp.pdu.kind, tag::REPORT);
+    let (oid, v) = sp.pdu.varbinds.clone().next().unwrap();
+    assert_eq!(
+        oid.to_string(),
+        ".1.3.6.1.6.3.15.1.1.4.0",
+        "usmStatsUnknownEngineIDs"
+    );
+    assert_eq!(v, Value::Counter32(1));
+    assert!(Message::decode(&r).is_err(), "not a v1/v2c message");
+}
+
+#[test]
+fn v3_requests_encode_like_net_snmp_and_round_trip() {
+    // Our discovery probe is byte for byte net-snmp's (same msgID and request-id).
+    let mut buf = [0u8; 256];
+    let req = V3Request {
+        msg_id: 0x5817_15c1,
+        max_size: 65507,
+        flags: flags::REPORTABLE,
+        usm: Usm {
+            engine_id: b"",
+            boots: 0,
+            time: 0,
+            user: b"",
+            auth_params: b"",
+            priv_params: b"",
+        },
+        auth_len: 0,
+        data: V3Data::Plain {
+            context_engine_id: b"",
+            context_name: b"",
+            pdu: PduSpec {
+                kind: tag::GET,
+                request_id: 0x5d3f_b2eb,
+                a: 0,
+                b: 0,
+                oids: &[],
+            },
+        },
+    };
+    let (m, _) = req.encode(&mut buf).unwrap();
+    assert_eq!(&m[..], &unhex(NETSNMP_DISCOVERY)[..]);
+
+    // An authenticated request: the auth parameters are 12 zero bytes at the offset given.
+    let oids = [oid("1.3.6.1.2.1.1.5.0")];
+    let req = V3Request {
+        msg_id: 7,
+        max_size: 65507,
+        flags: flags::AUTH | flags::REPORTABLE,
+        usm: Usm {
+            engine_id: b"\x80\x00\x1f\x88\x80abc",
+            boots: 3,
+            time: 1234,
+            user: b"kstuser",
+            auth_params: b"",
+            priv_params: b"",
+        },
+        auth_len: 12,
+        data: V3Data::Plain {
+            context_engine_id: b"\x80\x00\x1f\x88\x80abc",
+            context_name: b"",
+            pdu: PduSpec {
+                kind: tag::GET_BULK,
+                request_id: 42,
+                a: 0,
+                b: 10,
+                oids: &oids,
+            },
+        },
+    };
+    let (m, off) = req.encode(&mut buf).unwrap();
+    assert_eq!(&m[off..off + 12], &[0u8; 12]);
+    m[off] = 0xaa; // the caller writes the HMAC there
+    let d = V3Message::decode(m).unwrap();
+    assert_eq!(d.auth_params_offset, off);
+    assert_eq!(d.usm.auth_params[0], 0xaa);
+    assert_eq!(
+        (d.usm.user, d.usm.boots, d.usm.time),
+        (&b"kstuser"[..], 3, 1234)
+    );
+    let ScopedData::Plain(sp) = d.data else {
+        panic!()
+    };
+    assert_eq!(
+        (sp.pdu.kind, sp.pdu.request_id, sp.pdu.error_index),
+        (tag::GET_BULK, 42, 10)
+    );
+
+    // An encrypted one carries an OCTET STRING; its scoped PDU decodes after "decryption".
+    let mut inner = [0u8; 128];
+    let spdu = encode_scoped_pdu(
+        &mut inner,
+        b"e",
+        b"",
+        PduSpec {
+            kind: tag::GET,
+            request_id: 5,
+            a: 0,
+            b: 0,
+            oids: &oids,
+        },
+    )
+    .unwrap()
+    .to_vec();
+    let mut padded = spdu.clone();
+    padded.extend_from_slice(&[0, 0, 0]); // block-cipher padding is ignored
+    let sp = ScopedPdu::decode(&padded).unwrap();
+    assert_eq!(sp.pdu.request_id, 5);
+    let req = V3Request {
+        flags: flags::AUTH | flags::PRIV,
+        data: V3Data::Encrypted(&spdu),
+        ..req
+    };
+    let (m, _) = req.encode(&mut buf).unwrap();
+    let d = V3Message::decode(m).unwrap();
+    assert!(matches!(d.data, ScopedData::Encrypted(b) if b == &spdu[..]));
+}
