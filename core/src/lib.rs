@@ -13,7 +13,8 @@
 //! - [`wire`]: Ethernet, ARP, IPv4, ICMPv4, TCP, UDP frames: classify what was
 //!   received, emit probes into the caller's buffer.
 //! - [`engine`]: the sans-IO discovery engine.
-//! - [`snmp`]: SNMP v1/v2c messages in BER: borrowed decoding, back-to-front encoding.
+//! - [`snmp`]: SNMP v1/v2c/v3 messages in BER: borrowed decoding, back-to-front encoding.
+//! - [`usm`]: SNMPv3 USM keys and message authentication.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(clippy::std_instead_of_core, missing_docs)]
@@ -21,4 +22,5 @@
 pub mod addr;
 pub mod engine;
 pub mod snmp;
+pub mod usm;
 pub mod wire;

@@ -1,0 +1,215 @@
+//! SNMPv3 User-based Security Model, authentication part (RFC 3414, RFC 7860): keys
+//! from passwords, localised to an engine, and the truncated HMACs of every protocol
+//! the credential files name. RustCrypto's no_std digests; nothing allocates.
+
+use hmac::{KeyInit, Mac, SimpleHmac};
+use md5::Md5;
+use sha1::Sha1;
+use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
+
+/// Authentication protocols (usmHMAC...AuthProtocol).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthProto {
+    /// usmHMACMD5AuthProtocol (RFC 3414), 12-byte MAC.
+    Md5,
+    /// usmHMACSHAAuthProtocol (RFC 3414), 12-byte MAC.
+    Sha1,
+    /// usmHMAC128SHA224AuthProtocol (RFC 7860), 16-byte MAC.
+    Sha224,
+    /// usmHMAC192SHA256AuthProtocol, 24-byte MAC.
+    Sha256,
+    /// usmHMAC256SHA384AuthProtocol, 32-byte MAC.
+    Sha384,
+    /// usmHMAC384SHA512AuthProtocol, 48-byte MAC.
+    Sha512,
+}
+
+/// Longest digest (SHA-512).
+pub const MAX_KEY: usize = 64;
+
+impl AuthProto {
+    /// Length of msgAuthenticationParameters.
+    pub fn mac_len(self) -> usize {
+        match self {
+            AuthProto::Md5 | AuthProto::Sha1 => 12,
+            AuthProto::Sha224 => 16,
+            AuthProto::Sha256 => 24,
+            AuthProto::Sha384 => 32,
+            AuthProto::Sha512 => 48,
+        }
+    }
+
+    /// Length of the digest, and of keys derived with it.
+    pub fn key_len(self) -> usize {
+        match self {
+            AuthProto::Md5 => 16,
+            AuthProto::Sha1 => 20,
+            AuthProto::Sha224 => 28,
+            AuthProto::Sha256 => 32,
+            AuthProto::Sha384 => 48,
+            AuthProto::Sha512 => 64,
+        }
+    }
+}
+
+/// A key of up to [`MAX_KEY`] bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    bytes: [u8; MAX_KEY],
+    len: usize,
+}
+
+impl Key {
+    /// The key bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl core::fmt::Debug for Key {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Key(***)")
+    }
+}
+
+fn digest_into<D: Digest>(parts: &[&[u8]], out: &mut [u8; MAX_KEY]) -> usize {
+    let mut d = D::new();
+    for p in parts {
+        d.update(p);
+    }
+    let r = d.finalize();
+    out[..r.len()].copy_from_slice(&r);
+    r.len()
+}
+
+fn hash(proto: AuthProto, parts: &[&[u8]]) -> Key {
+    let mut bytes = [0u8; MAX_KEY];
+    let len = match proto {
+        AuthProto::Md5 => digest_into::<Md5>(parts, &mut bytes),
+        AuthProto::Sha1 => digest_into::<Sha1>(parts, &mut bytes),
+        AuthProto::Sha224 => digest_into::<Sha224>(parts, &mut bytes),
+        AuthProto::Sha256 => digest_into::<Sha256>(parts, &mut bytes),
+        AuthProto::Sha384 => digest_into::<Sha384>(parts, &mut bytes),
+        AuthProto::Sha512 => digest_into::<Sha512>(parts, &mut bytes),
+    };
+    Key { bytes, len }
+}
+
+fn expand_password<D: Digest>(password: &[u8], out: &mut [u8; MAX_KEY]) -> usize {
+    // RFC 3414 A.2.1: hash 1 MiB of the password repeated.
+    let mut d = D::new();
+    let mut chunk = [0u8; 64];
+    let mut idx = 0usize;
+    for _ in 0..(1_048_576 / 64) {
+        for c in chunk.iter_mut() {
+            *c = password[idx % password.len()];
+            idx += 1;
+        }
+        d.update(chunk);
+    }
+    let r = d.finalize();
+    out[..r.len()].copy_from_slice(&r);
+    r.len()
+}
+
+/// Errors of the USM functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// An empty password (net-snmp also refuses fewer than 8 characters).
+    EmptyPassword,
+    /// The MAC in a message has the wrong length or is out of its bounds.
+    BadAuthParams,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Error::EmptyPassword => "empty password",
+            Error::BadAuthParams => "authentication parameters of the wrong length",
+        })
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// The user's key Ku from a password (RFC 3414 A.2).
+pub fn password_to_key(proto: AuthProto, password: &[u8]) -> Result<Key, Error> {
+    if password.is_empty() {
+        return Err(Error::EmptyPassword);
+    }
+    let mut bytes = [0u8; MAX_KEY];
+    let len = match proto {
+        AuthProto::Md5 => expand_password::<Md5>(password, &mut bytes),
+        AuthProto::Sha1 => expand_password::<Sha1>(password, &mut bytes),
+        AuthProto::Sha224 => expand_password::<Sha224>(password, &mut bytes),
+        AuthProto::Sha256 => expand_password::<Sha256>(password, &mut bytes),
+        AuthProto::Sha384 => expand_password::<Sha384>(password, &mut bytes),
+        AuthProto::Sha512 => expand_password::<Sha512>(password, &mut bytes),
+    };
+    Ok(Key { bytes, len })
+}
+
+/// The localised key Kul = H(Ku | engineID | Ku) (RFC 3414 A.2).
+pub fn localize(proto: AuthProto, ku: &Key, engine_id: &[u8]) -> Key {
+    hash(proto, &[ku.as_bytes(), engine_id, ku.as_bytes()])
+}
+
+fn mac_into<M: Mac + KeyInit>(key: &[u8], msg: &[u8], out: &mut [u8]) {
+    let Ok(mut m) = <M as KeyInit>::new_from_slice(key) else {
+        return;
+    };
+    m.update(msg);
+    let r = m.finalize().into_bytes();
+    let n = out.len().min(r.len());
+    out[..n].copy_from_slice(&r[..n]);
+}
+
+fn mac(proto: AuthProto, key: &[u8], msg: &[u8], out: &mut [u8]) {
+    match proto {
+        AuthProto::Md5 => mac_into::<SimpleHmac<Md5>>(key, msg, out),
+        AuthProto::Sha1 => mac_into::<SimpleHmac<Sha1>>(key, msg, out),
+        AuthProto::Sha224 => mac_into::<SimpleHmac<Sha224>>(key, msg, out),
+        AuthProto::Sha256 => mac_into::<SimpleHmac<Sha256>>(key, msg, out),
+        AuthProto::Sha384 => mac_into::<SimpleHmac<Sha384>>(key, msg, out),
+        AuthProto::Sha512 => mac_into::<SimpleHmac<Sha512>>(key, msg, out),
+    }
+}
+
+/// Signs an outgoing message in place: `msg[offset..offset + mac_len]` must be zero
+/// (as [`crate::snmp::V3Request::encode`] leaves it) and receives the MAC.
+pub fn sign(proto: AuthProto, kul: &Key, msg: &mut [u8], offset: usize) -> Result<(), Error> {
+    let n = proto.mac_len();
+    if offset + n > msg.len() {
+        return Err(Error::BadAuthParams);
+    }
+    let mut out = [0u8; MAX_KEY];
+    mac(proto, kul.as_bytes(), msg, &mut out[..n]);
+    msg[offset..offset + n].copy_from_slice(&out[..n]);
+    Ok(())
+}
+
+/// Checks the MAC of a received message (`offset`/`len`: its authentication
+/// parameters), comparing in constant time. `scratch` must hold the message.
+pub fn verify(
+    proto: AuthProto,
+    kul: &Key,
+    msg: &[u8],
+    offset: usize,
+    len: usize,
+    scratch: &mut [u8],
+) -> Result<bool, Error> {
+    let n = proto.mac_len();
+    if len != n || offset + n > msg.len() || scratch.len() < msg.len() {
+        return Err(Error::BadAuthParams);
+    }
+    let s = &mut scratch[..msg.len()];
+    s.copy_from_slice(msg);
+    s[offset..offset + n].fill(0);
+    let mut out = [0u8; MAX_KEY];
+    mac(proto, kul.as_bytes(), s, &mut out[..n]);
+    let diff = out[..n]
+        .iter()
+        .zip(&msg[offset..offset + n])
+        .fold(0u8, |d, (a, b)| d | (a ^ b));
+    Ok(diff == 0)
+}
