@@ -213,3 +213,175 @@ pub fn verify(
         .fold(0u8, |d, (a, b)| d | (a ^ b));
     Ok(diff == 0)
 }
+
+/// Privacy protocols implemented so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrivProto {
+    /// usmDESPrivProtocol (RFC 3414 8.1): CBC-DES, key and pre-IV from the localised key.
+    Des,
+    /// usmAesCfb128Protocol (RFC 3826): AES-128 in 128-bit CFB.
+    Aes128,
+}
+
+/// Why a scoped PDU could not be decrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrivError {
+    /// The privacy parameters are not 8 bytes.
+    BadSalt,
+    /// DES data is not a whole number of blocks.
+    NotBlocks,
+    /// The localised key is too short for the protocol.
+    ShortKey,
+    /// The buffer cannot hold the padded data.
+    BufferTooSmall,
+}
+
+impl core::fmt::Display for PrivError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            PrivError::BadSalt => "privacy parameters are not 8 bytes",
+            PrivError::NotBlocks => "encrypted data is not a whole number of DES blocks",
+            PrivError::ShortKey => "privacy key too short for the protocol",
+            PrivError::BufferTooSmall => "buffer too small",
+        })
+    }
+}
+
+impl core::error::Error for PrivError {}
+
+fn des_cbc(key: &[u8], iv: [u8; 8], data: &mut [u8], encrypt: bool) -> Result<(), PrivError> {
+    use des::cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit as _};
+    if !data.len().is_multiple_of(8) {
+        return Err(PrivError::NotBlocks);
+    }
+    let k: [u8; 8] = key
+        .get(..8)
+        .and_then(|k| k.try_into().ok())
+        .ok_or(PrivError::ShortKey)?;
+    let c = des::Des::new(&Array::from(k));
+    let mut prev = iv;
+    for chunk in data.chunks_exact_mut(8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        if encrypt {
+            for (x, p) in b.iter_mut().zip(prev) {
+                *x ^= p;
+            }
+            let mut blk = Array::from(b);
+            c.encrypt_block(&mut blk);
+            chunk.copy_from_slice(&blk);
+            prev.copy_from_slice(&blk);
+        } else {
+            let mut blk = Array::from(b);
+            c.decrypt_block(&mut blk);
+            for (i, x) in blk.iter().enumerate() {
+                chunk[i] = x ^ prev[i];
+            }
+            prev = b;
+        }
+    }
+    Ok(())
+}
+
+fn aes_iv(boots: i64, time: i64, salt: &[u8; 8]) -> [u8; 16] {
+    let mut iv = [0u8; 16];
+    iv[..4].copy_from_slice(&(boots as u32).to_be_bytes());
+    iv[4..8].copy_from_slice(&(time as u32).to_be_bytes());
+    iv[8..].copy_from_slice(salt);
+    iv
+}
+
+/// Decrypts an encryptedPDU in place with the localised privacy key; `boots`/`time`
+/// are the authoritative engine's (from the message); `priv_params` is the salt.
+/// Returns the plaintext (DES may leave padding after the scoped PDU).
+pub fn decrypt<'d>(
+    proto: PrivProto,
+    kul: &Key,
+    boots: i64,
+    time: i64,
+    priv_params: &[u8],
+    data: &'d mut [u8],
+) -> Result<&'d [u8], PrivError> {
+    let salt: [u8; 8] = priv_params.try_into().map_err(|_| PrivError::BadSalt)?;
+    let k = kul.as_bytes();
+    match proto {
+        PrivProto::Des => {
+            let pre: [u8; 8] = k
+                .get(8..16)
+                .and_then(|p| p.try_into().ok())
+                .ok_or(PrivError::ShortKey)?;
+            let mut iv = [0u8; 8];
+            for i in 0..8 {
+                iv[i] = pre[i] ^ salt[i];
+            }
+            des_cbc(k, iv, data, false)?;
+        }
+        PrivProto::Aes128 => {
+            use cfb_mode::cipher::KeyIvInit;
+            let key: [u8; 16] = k
+                .get(..16)
+                .and_then(|p| p.try_into().ok())
+                .ok_or(PrivError::ShortKey)?;
+            cfb_mode::Decryptor::<aes::Aes128>::new(
+                &key.into(),
+                &aes_iv(boots, time, &salt).into(),
+            )
+            .decrypt(data);
+        }
+    }
+    Ok(data)
+}
+
+/// Encrypts `buf[..len]` in place (DES pads it to whole blocks with zeros) with a salt
+/// made from `boots` and `counter` (DES) or `counter` (AES). Returns the encrypted
+/// length and the privacy parameters to send.
+pub fn encrypt(
+    proto: PrivProto,
+    kul: &Key,
+    boots: i64,
+    time: i64,
+    counter: u64,
+    buf: &mut [u8],
+    len: usize,
+) -> Result<(usize, [u8; 8]), PrivError> {
+    let k = kul.as_bytes();
+    match proto {
+        PrivProto::Des => {
+            let mut salt = [0u8; 8];
+            salt[..4].copy_from_slice(&(boots as u32).to_be_bytes());
+            salt[4..].copy_from_slice(&(counter as u32).to_be_bytes());
+            let pre: [u8; 8] = k
+                .get(8..16)
+                .and_then(|p| p.try_into().ok())
+                .ok_or(PrivError::ShortKey)?;
+            let mut iv = [0u8; 8];
+            for i in 0..8 {
+                iv[i] = pre[i] ^ salt[i];
+            }
+            let padded = len.div_ceil(8) * 8;
+            if padded > buf.len() {
+                return Err(PrivError::BufferTooSmall);
+            }
+            buf[len..padded].fill(0);
+            des_cbc(k, iv, &mut buf[..padded], true)?;
+            Ok((padded, salt))
+        }
+        PrivProto::Aes128 => {
+            use cfb_mode::cipher::KeyIvInit;
+            let salt = counter.to_be_bytes();
+            let key: [u8; 16] = k
+                .get(..16)
+                .and_then(|p| p.try_into().ok())
+                .ok_or(PrivError::ShortKey)?;
+            if len > buf.len() {
+                return Err(PrivError::BufferTooSmall);
+            }
+            cfb_mode::Encryptor::<aes::Aes128>::new(
+                &key.into(),
+                &aes_iv(boots, time, &salt).into(),
+            )
+            .encrypt(&mut buf[..len]);
+            Ok((len, salt))
+        }
+    }
+}
