@@ -652,6 +652,7 @@ fn gateway_arp(
                 timeout: cred.timeout,
                 retries: cred.retries,
                 max_repetitions: 25,
+                v3: None,
             };
             log::debug!(
                 "gateway {gw}: reading its ARP table with {t:?} ({})",

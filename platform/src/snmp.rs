@@ -10,7 +10,11 @@
 //! Values print as `snmpbulkwalk -On` prints them without MIBs, so the two can be diffed.
 
 use crate::secret::Secret;
-use ksocket_core::snmp::{Message, OidBuf, Request, Value, Version, tag};
+use ksocket_core::snmp::{
+    Message, OidBuf, Pdu, PduSpec, Request, ScopedData, ScopedPdu, Usm, V3Data, V3Message,
+    V3Request, Value, Version, encode_scoped_pdu, flags, tag,
+};
+use ksocket_core::usm::{self, AuthProto, PrivProto};
 use std::fmt::Write as _;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
@@ -28,6 +32,30 @@ pub struct Target {
     pub timeout: Duration,
     pub retries: u32,
     pub max_repetitions: u32,
+    /// SNMPv3 user security; `None` for v1/v2c.
+    pub v3: Option<V3Auth>,
+}
+
+/// SNMPv3 user and keys' passwords (USM).
+#[derive(Clone, Debug)]
+pub struct V3Auth {
+    pub user: String,
+    pub auth: Option<(AuthProto, Secret)>,
+    /// Only with `auth` (authPriv).
+    pub privacy: Option<(PrivProto, Secret)>,
+}
+
+/// What we know of the agent's SNMP engine (RFC 3414 discovery), and the keys
+/// localised to it.
+#[derive(Clone)]
+struct Engine {
+    addr: SocketAddr,
+    id: Vec<u8>,
+    boots: i64,
+    time: i64,
+    at: Instant,
+    kauth: Option<ksocket_core::usm::Key>,
+    kpriv: Option<ksocket_core::usm::Key>,
 }
 
 #[derive(Debug)]
@@ -38,6 +66,8 @@ pub enum Error {
     Status { status: i64, index: i64 },
     /// A socket error.
     Io(io::Error),
+    /// SNMPv3 security: the agent's Report, or a check of ours, said why.
+    Usm(&'static str),
 }
 
 impl std::fmt::Display for Error {
@@ -51,6 +81,7 @@ impl std::fmt::Display for Error {
                 status_name(*status)
             ),
             Error::Io(e) => write!(f, "{e}"),
+            Error::Usm(why) => f.write_str(why),
         }
     }
 }
@@ -85,6 +116,8 @@ pub struct Client {
     next_id: i32,
     buf: Vec<u8>,
     rbuf: Vec<u8>,
+    engine: Option<Engine>,
+    salt: u64,
 }
 
 impl Client {
@@ -98,6 +131,8 @@ impl Client {
             next_id: (i32::from_ne_bytes(seed) & 0x3fff_ffff) + 1,
             buf: vec![0; 65535],
             rbuf: vec![0; 65535],
+            engine: None,
+            salt: u64::from(u32::from_ne_bytes(seed)) << 24,
         })
     }
 
@@ -109,8 +144,22 @@ impl Client {
         a: i64,
         b: i64,
         oids: &[OidBuf],
-        f: impl FnOnce(&Message<'_>) -> R,
+        f: impl FnOnce(&Pdu<'_>) -> R,
     ) -> Result<R, Error> {
+        if let Some(v3) = t.v3.clone() {
+            return self.request_v3(
+                t,
+                &v3,
+                PduSpec {
+                    kind,
+                    request_id: 0,
+                    a,
+                    b,
+                    oids,
+                },
+                f,
+            );
+        }
         self.next_id = self.next_id.wrapping_add(1) & 0x7fff_ffff;
         let id = self.next_id;
         let req = Request {
@@ -162,10 +211,293 @@ impl Client {
                         index: m.pdu.error_index,
                     });
                 }
-                return Ok(f(&m));
+                return Ok(f(&m.pdu));
             }
         }
         Err(Error::Timeout)
+    }
+
+    fn next_id(&mut self) -> i32 {
+        self.next_id = self.next_id.wrapping_add(1) & 0x7fff_ffff;
+        self.next_id
+    }
+
+    /// Sends `msg` and waits for the v3 message answering `msg_id`; retries on timeout.
+    fn exchange_v3(&mut self, t: &Target, msg: &[u8], msg_id: i32) -> Result<Vec<u8>, Error> {
+        for _ in 0..=t.retries {
+            self.sock.send_to(msg, t.addr).map_err(Error::Io)?;
+            let deadline = Instant::now() + t.timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                self.sock.set_read_timeout(Some(left)).map_err(Error::Io)?;
+                let (n, from) = match self.sock.recv_from(&mut self.rbuf) {
+                    Ok(x) => x,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        break;
+                    }
+                    Err(e) => return Err(Error::Io(e)),
+                };
+                if from != t.addr {
+                    continue;
+                }
+                if let Ok(m) = V3Message::decode(&self.rbuf[..n])
+                    && m.msg_id == i64::from(msg_id)
+                {
+                    return Ok(self.rbuf[..n].to_vec());
+                }
+            }
+        }
+        Err(Error::Timeout)
+    }
+
+    /// Engine discovery (RFC 3414 4): an empty, unauthenticated request; the agent's
+    /// Report carries its engine ID, boots and time. Keys are localised to it.
+    fn discover(&mut self, t: &Target, v3: &V3Auth) -> Result<(), Error> {
+        let (msg_id, request_id) = (self.next_id(), self.next_id());
+        let req = V3Request {
+            msg_id,
+            max_size: 65507,
+            flags: flags::REPORTABLE,
+            usm: Usm {
+                engine_id: b"",
+                boots: 0,
+                time: 0,
+                user: b"",
+                auth_params: b"",
+                priv_params: b"",
+            },
+            auth_len: 0,
+            data: V3Data::Plain {
+                context_engine_id: b"",
+                context_name: b"",
+                pdu: PduSpec {
+                    kind: tag::GET,
+                    request_id,
+                    a: 0,
+                    b: 0,
+                    oids: &[],
+                },
+            },
+        };
+        let (msg, _) = req
+            .encode(&mut self.buf)
+            .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
+        let msg = msg.to_vec();
+        let resp = self.exchange_v3(t, &msg, msg_id)?;
+        let m = V3Message::decode(&resp)
+            .map_err(|_| Error::Usm("engine discovery: undecodable answer"))?;
+        if m.usm.engine_id.is_empty() {
+            return Err(Error::Usm("engine discovery: the agent sent no engine ID"));
+        }
+        let key = |p: Option<(AuthProto, &Secret)>| -> Result<Option<usm::Key>, Error> {
+            match p {
+                None => Ok(None),
+                Some((proto, pass)) => {
+                    let ku = usm::password_to_key(proto, pass.expose().as_bytes())
+                        .map_err(|_| Error::Usm("empty password"))?;
+                    Ok(Some(usm::localize(proto, &ku, m.usm.engine_id)))
+                }
+            }
+        };
+        let auth_proto = v3.auth.as_ref().map(|(p, _)| *p);
+        let kauth = key(v3.auth.as_ref().map(|(p, s)| (*p, s)))?;
+        let kpriv = match (auth_proto, &v3.privacy) {
+            (Some(a), Some((_, pass))) => key(Some((a, pass)))?,
+            _ => None,
+        };
+        self.engine = Some(Engine {
+            addr: t.addr,
+            id: m.usm.engine_id.to_vec(),
+            boots: m.usm.boots,
+            time: m.usm.time,
+            at: Instant::now(),
+            kauth,
+            kpriv,
+        });
+        Ok(())
+    }
+
+    fn request_v3<R>(
+        &mut self,
+        t: &Target,
+        v3: &V3Auth,
+        spec: PduSpec<'_>,
+        f: impl FnOnce(&Pdu<'_>) -> R,
+    ) -> Result<R, Error> {
+        if self.engine.as_ref().is_none_or(|e| e.addr != t.addr) {
+            self.discover(t, v3)?;
+        }
+        // One more try after a time-window resynchronisation or a rediscovery.
+        for _ in 0..3 {
+            let eng = self.engine.clone().expect("discovered");
+            let (msg_id, request_id) = (self.next_id(), self.next_id());
+            let pdu = PduSpec { request_id, ..spec };
+            let boots = eng.boots;
+            let time = eng.time + eng.at.elapsed().as_secs() as i64;
+            let mut fl = flags::REPORTABLE;
+            let (auth, privacy) = (
+                v3.auth.as_ref().map(|(p, _)| *p),
+                v3.privacy.as_ref().map(|(p, _)| *p),
+            );
+            if auth.is_some() {
+                fl |= flags::AUTH;
+            }
+            let mut encrypted = Vec::new();
+            let mut salt = [0u8; 8];
+            let data = match (privacy, &eng.kpriv) {
+                (Some(pp), Some(kp)) => {
+                    fl |= flags::PRIV;
+                    let mut sb = vec![0u8; 65535];
+                    let sp = encode_scoped_pdu(&mut sb, &eng.id, b"", pdu)
+                        .map_err(|e| Error::Io(io::Error::other(e.to_string())))?
+                        .to_vec();
+                    let mut b = sp.clone();
+                    b.resize(sp.len() + 8, 0);
+                    self.salt = self.salt.wrapping_add(1);
+                    let (n, s) = usm::encrypt(pp, kp, boots, time, self.salt, &mut b, sp.len())
+                        .map_err(|_| Error::Usm("encryption failed"))?;
+                    salt = s;
+                    encrypted.extend_from_slice(&b[..n]);
+                    V3Data::Encrypted(&encrypted)
+                }
+                _ => V3Data::Plain {
+                    context_engine_id: &eng.id,
+                    context_name: b"",
+                    pdu,
+                },
+            };
+            let req = V3Request {
+                msg_id,
+                max_size: 65507,
+                flags: fl,
+                usm: Usm {
+                    engine_id: &eng.id,
+                    boots,
+                    time,
+                    user: v3.user.as_bytes(),
+                    auth_params: b"",
+                    priv_params: if privacy.is_some() { &salt } else { b"" },
+                },
+                auth_len: auth.map_or(0, |p| p.mac_len()),
+                data,
+            };
+            let (msg, off) = req
+                .encode(&mut self.buf)
+                .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
+            if let (Some(p), Some(k)) = (auth, &eng.kauth) {
+                usm::sign(p, k, msg, off).map_err(|_| Error::Usm("signing failed"))?;
+            }
+            let msg = msg.to_vec();
+            let resp = match self.exchange_v3(t, &msg, msg_id) {
+                // The engine answered discovery, so it is there: an agent that cannot
+                // decrypt a request (AES-CFB cannot tell) drops it without a Report.
+                Err(Error::Timeout) if privacy.is_some() => {
+                    return Err(Error::Usm(
+                        "no answer to the encrypted request though the engine answered discovery: wrong privacy password (or protocol)?",
+                    ));
+                }
+                r => r?,
+            };
+            let m = V3Message::decode(&resp).map_err(|_| Error::Usm("undecodable answer"))?;
+            if m.flags & flags::AUTH != 0 {
+                let (Some(p), Some(k)) = (auth, &eng.kauth) else {
+                    return Err(Error::Usm("unexpected authenticated answer"));
+                };
+                let mut scratch = vec![0u8; resp.len()];
+                if !usm::verify(
+                    p,
+                    k,
+                    &resp,
+                    m.auth_params_offset,
+                    m.usm.auth_params.len(),
+                    &mut scratch,
+                )
+                .unwrap_or(false)
+                {
+                    return Err(Error::Usm(
+                        "the answer failed authentication (wrong authentication password?)",
+                    ));
+                }
+            }
+            let mut plain = Vec::new();
+            let sp = match m.data {
+                ScopedData::Plain(sp) => sp,
+                ScopedData::Encrypted(ct) => {
+                    let (Some(pp), Some(kp)) = (privacy, &eng.kpriv) else {
+                        return Err(Error::Usm("unexpected encrypted answer"));
+                    };
+                    plain.extend_from_slice(ct);
+                    let pt = usm::decrypt(
+                        pp,
+                        kp,
+                        m.usm.boots,
+                        m.usm.time,
+                        m.usm.priv_params,
+                        &mut plain,
+                    )
+                    .map_err(|_| {
+                        Error::Usm("cannot decrypt the answer (wrong privacy password?)")
+                    })?;
+                    ScopedPdu::decode(pt).map_err(|_| {
+                        Error::Usm("cannot decrypt the answer (wrong privacy password?)")
+                    })?
+                }
+            };
+            if sp.pdu.kind == tag::REPORT {
+                let oid = sp
+                    .pdu
+                    .varbinds
+                    .clone()
+                    .next()
+                    .map(|(o, _)| o.to_string())
+                    .unwrap_or_default();
+                match oid.as_str() {
+                    ".1.3.6.1.6.3.15.1.1.2.0" => {
+                        // notInTimeWindow: take the agent's clock and try again.
+                        if let Some(e) = self.engine.as_mut() {
+                            e.boots = m.usm.boots;
+                            e.time = m.usm.time;
+                            e.at = Instant::now();
+                        }
+                        continue;
+                    }
+                    ".1.3.6.1.6.3.15.1.1.4.0" => {
+                        self.discover(t, v3)?;
+                        continue;
+                    }
+                    ".1.3.6.1.6.3.15.1.1.3.0" => return Err(Error::Usm("unknown user name")),
+                    ".1.3.6.1.6.3.15.1.1.5.0" => {
+                        return Err(Error::Usm("wrong authentication password (wrong digest)"));
+                    }
+                    ".1.3.6.1.6.3.15.1.1.6.0" => {
+                        return Err(Error::Usm("wrong privacy password (decryption error)"));
+                    }
+                    ".1.3.6.1.6.3.15.1.1.1.0" => {
+                        return Err(Error::Usm("security level not supported for this user"));
+                    }
+                    _ => return Err(Error::Usm("the agent sent a Report")),
+                }
+            }
+            if sp.pdu.kind != tag::RESPONSE || sp.pdu.request_id != request_id {
+                return Err(Error::Usm("answer to another request"));
+            }
+            if sp.pdu.error_status != 0 {
+                return Err(Error::Status {
+                    status: sp.pdu.error_status,
+                    index: sp.pdu.error_index,
+                });
+            }
+            return Ok(f(&sp.pdu));
+        }
+        Err(Error::Usm("not in time window, even after resynchronising"))
     }
 
     /// GET: calls `out` with each (oid, value).
@@ -175,8 +507,8 @@ impl Client {
         oids: &[OidBuf],
         out: &mut dyn FnMut(&str, &Value<'_>),
     ) -> Result<(), Error> {
-        self.request(t, tag::GET, 0, 0, oids, |m| {
-            for (o, v) in m.pdu.varbinds {
+        self.request(t, tag::GET, 0, 0, oids, |p| {
+            for (o, v) in p.varbinds {
                 out(&o.to_string(), &v);
             }
         })
@@ -205,14 +537,14 @@ impl Client {
             } else {
                 (tag::GET_NEXT, 0)
             };
-            let step = self.request(t, kind, 0, b, std::slice::from_ref(&last), |m| {
+            let step = self.request(t, kind, 0, b, std::slice::from_ref(&last), |pdu| {
                 // As snmpbulkwalk does: every varbind inside the subtree is printed,
                 // exceptions included; one outside it, or an exception, ends the walk
                 // after this response; each OID must follow the one requested.
                 let mut next: Option<OidBuf> = None;
                 let mut n = 0usize;
                 let mut end = false;
-                for (o, v) in m.pdu.varbinds {
+                for (o, v) in pdu.varbinds {
                     if !o.starts_with(root.arcs()) {
                         end = true;
                         continue;
@@ -379,6 +711,10 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     let mut retries = 5u32;
     let mut max_rep = 10u32;
     let mut port: Option<u16> = None;
+    let mut v3 = false;
+    let mut user: Option<String> = None;
+    let mut level: Option<u8> = None;
+    let (mut auth_proto, mut auth_pass, mut priv_proto, mut priv_pass) = (None, None, None, None);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         let v = |p: &mut lexopt::Parser| -> Result<String, String> {
             p.value()
@@ -392,10 +728,8 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
                     "1" => Version::V1,
                     "2c" => Version::V2c,
                     "3" => {
-                        return Err(
-                            "snmp: SNMPv3 is not supported by this build yet (v1 and v2c are)"
-                                .into(),
-                        );
+                        v3 = true;
+                        Version::V2c
                     }
                     x => return Err(format!("snmp: -v {x}: use 1, 2c or 3")),
                 }
@@ -430,11 +764,51 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
                     .filter(|r| (1..=200).contains(r))
                     .ok_or(format!("snmp: -Cr{n}: 1 to 200"))?;
             }
-            Short('u' | 'l' | 'a' | 'A' | 'x' | 'X') => {
-                return Err(
-                    "snmp: SNMPv3 is not supported by this build yet (v1 and v2c are)".into(),
-                );
+            Short('u') => user = Some(v(parser)?),
+            Short('l') => {
+                level = Some(match v(parser)?.as_str() {
+                    "noAuthNoPriv" | "noauth" => 0,
+                    "authNoPriv" | "auth" => 1,
+                    "authPriv" | "priv" => 2,
+                    x => {
+                        return Err(format!(
+                            "snmp: -l {x}: use noAuthNoPriv, authNoPriv or authPriv"
+                        ));
+                    }
+                })
             }
+            Short('a') => {
+                let x = v(parser)?;
+                auth_proto = Some(match x.to_ascii_uppercase().as_str() {
+                    "MD5" => AuthProto::Md5,
+                    "SHA" | "SHA1" | "SHA-1" => AuthProto::Sha1,
+                    "SHA-224" | "SHA224" => AuthProto::Sha224,
+                    "SHA-256" | "SHA256" => AuthProto::Sha256,
+                    "SHA-384" | "SHA384" => AuthProto::Sha384,
+                    "SHA-512" | "SHA512" => AuthProto::Sha512,
+                    _ => {
+                        return Err(format!(
+                            "snmp: -a {x}: use MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512"
+                        ));
+                    }
+                })
+            }
+            Short('A') => auth_pass = Some(Secret::new(v(parser)?)),
+            Short('x') => {
+                let x = v(parser)?;
+                priv_proto = Some(match x.to_ascii_uppercase().as_str() {
+                    "DES" => PrivProto::Des,
+                    "AES" | "AES128" | "AES-128" => PrivProto::Aes128,
+                    "3DES" | "AES192" | "AES-192" | "AES256" | "AES-256" | "AES192C"
+                    | "AES256C" => {
+                        return Err(format!(
+                            "snmp: -x {x}: not supported by this build yet (DES and AES-128 are)"
+                        ));
+                    }
+                    _ => return Err(format!("snmp: -x {x}: use DES or AES")),
+                })
+            }
+            Short('X') => priv_pass = Some(Secret::new(v(parser)?)),
             Long("credential") => {
                 // An snmp credential file (plain or sealed): community, port, timeout, retries.
                 let f = std::path::PathBuf::from(v(parser)?);
@@ -493,6 +867,35 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     if let Some(p) = port.filter(|_| !host.contains(':')) {
         addr.set_port(p);
     }
+    let v3 = if v3 {
+        let user = user.ok_or("snmp: -v 3 needs -u USER")?;
+        let level = level.unwrap_or(if priv_pass.is_some() {
+            2
+        } else if auth_pass.is_some() {
+            1
+        } else {
+            0
+        });
+        let auth = if level >= 1 {
+            let pass = auth_pass.ok_or("snmp: -l authNoPriv/authPriv needs -A PASSWORD")?;
+            Some((auth_proto.unwrap_or(AuthProto::Md5), pass))
+        } else {
+            None
+        };
+        let privacy = if level == 2 {
+            let pass = priv_pass.ok_or("snmp: -l authPriv needs -X PASSWORD")?;
+            Some((priv_proto.unwrap_or(PrivProto::Des), pass))
+        } else {
+            None
+        };
+        Some(V3Auth {
+            user,
+            auth,
+            privacy,
+        })
+    } else {
+        None
+    };
     let t = Target {
         addr,
         version,
@@ -500,6 +903,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
         timeout,
         retries,
         max_repetitions: max_rep,
+        v3,
     };
     let mut client = Client::new().map_err(|e| format!("snmp: {e}"))?;
     if op == "device" {
