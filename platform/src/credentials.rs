@@ -335,6 +335,70 @@ pub fn matching(
     (found, problems)
 }
 
+impl SnmpAuth {
+    /// The SNMPv3 user of this credential, when it names one (`username`), with the
+    /// protocols named as in spec §7. `Ok(None)`: a community credential.
+    pub fn v3(&self) -> Result<Option<crate::snmp::V3Auth>, String> {
+        use ksocket_core::usm::{AuthProto, PrivProto};
+        let Some(user) = &self.username else {
+            return Ok(None);
+        };
+        let auth_proto = match self.auth_protocol.as_deref().unwrap_or("usmNoAuthProtocol") {
+            "usmNoAuthProtocol" => None,
+            "usmHMACMD5AuthProtocol" => Some(AuthProto::Md5),
+            "usmHMACSHAAuthProtocol" => Some(AuthProto::Sha1),
+            "usmHMAC128SHA224AuthProtocol" => Some(AuthProto::Sha224),
+            "usmHMAC192SHA256AuthProtocol" => Some(AuthProto::Sha256),
+            "usmHMAC256SHA384AuthProtocol" => Some(AuthProto::Sha384),
+            "usmHMAC384SHA512AuthProtocol" => Some(AuthProto::Sha512),
+            other => {
+                return Err(format!(
+                    "authProtocol: `{other}` is not a known authentication protocol"
+                ));
+            }
+        };
+        let priv_proto = match self.priv_protocol.as_deref().unwrap_or("usmNoPrivProtocol") {
+            "usmNoPrivProtocol" => None,
+            "usmDESPrivProtocol" => Some(PrivProto::Des),
+            "usmAesCfb128Protocol" => Some(PrivProto::Aes128),
+            p @ ("usm3DESEDEPrivProtocol" | "usmAesCfb192Protocol" | "usmAesCfb256Protocol") => {
+                return Err(format!(
+                    "privProtocol: `{p}` is not supported by this build yet (DES and AES-128 are)"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "privProtocol: `{other}` is not a known privacy protocol"
+                ));
+            }
+        };
+        let auth = match auth_proto {
+            None => None,
+            Some(p) => Some((
+                p,
+                self.auth_key
+                    .clone()
+                    .ok_or("authKey is missing for the authProtocol")?,
+            )),
+        };
+        let privacy = match (priv_proto, &auth) {
+            (None, _) => None,
+            (Some(_), None) => return Err("privProtocol needs an authProtocol".into()),
+            (Some(p), Some(_)) => Some((
+                p,
+                self.priv_key
+                    .clone()
+                    .ok_or("privKey is missing for the privProtocol")?,
+            )),
+        };
+        Ok(Some(crate::snmp::V3Auth {
+            user: user.clone(),
+            auth,
+            privacy,
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

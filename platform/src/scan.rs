@@ -562,6 +562,7 @@ fn credential_dir() -> Result<Option<std::path::PathBuf>, String> {
 /// One way to ask a gateway over SNMP.
 struct SnmpCred {
     label: String,
+    v3: Option<crate::snmp::V3Auth>,
     community: crate::secret::Secret,
     port: u16,
     timeout: Duration,
@@ -573,6 +574,7 @@ fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Ve
     if let Some(c) = &o.community {
         return vec![SnmpCred {
             label: "--community".into(),
+            v3: None,
             community: c.clone(),
             port: 161,
             timeout: Duration::from_secs(1),
@@ -588,22 +590,28 @@ fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Ve
     let mut out = Vec::new();
     for (path, c) in found {
         let Credential::Snmp(s) = c else { continue };
-        let Some(community) = s.auth_data.community else {
-            note(
-                log::Level::Warn,
-                &format!(
-                    "{}: SNMPv3 credentials are not supported by this build yet",
-                    path.display()
-                ),
-            );
-            continue;
+        let v3 = match s.auth_data.v3() {
+            Ok(v) => v,
+            Err(e) => {
+                note(
+                    log::Level::Warn,
+                    &format!("credential file skipped: {}: {e}", path.display()),
+                );
+                continue;
+            }
         };
+        let community = s
+            .auth_data
+            .community
+            .clone()
+            .unwrap_or_else(|| crate::secret::Secret::new(""));
         note(
             log::Level::Info,
             &format!("gateway {gw}: credential {} matches", path.display()),
         );
         out.push(SnmpCred {
             label: path.display().to_string(),
+            v3,
             community,
             port: s.port,
             timeout: Duration::from_secs_f64(s.timeout.clamp(0.05, 600.0)),
@@ -652,7 +660,7 @@ fn gateway_arp(
                 timeout: cred.timeout,
                 retries: cred.retries,
                 max_repetitions: 25,
-                v3: None,
+                v3: cred.v3.clone(),
             };
             log::debug!(
                 "gateway {gw}: reading its ARP table with {t:?} ({})",

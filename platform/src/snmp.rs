@@ -712,6 +712,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     let mut max_rep = 10u32;
     let mut port: Option<u16> = None;
     let mut v3 = false;
+    let mut cred_v3: Option<V3Auth> = None;
     let mut user: Option<String> = None;
     let mut level: Option<u8> = None;
     let (mut auth_proto, mut auth_pass, mut priv_proto, mut priv_pass) = (None, None, None, None);
@@ -819,10 +820,22 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
                 let crate::credentials::Credential::Snmp(c) = c else {
                     unreachable!("parsed as snmp")
                 };
-                community = c.auth_data.community.ok_or(format!(
-                    "snmp: {}: SNMPv3 credentials are not supported by this build yet",
-                    f.display()
-                ))?;
+                match c
+                    .auth_data
+                    .v3()
+                    .map_err(|e| format!("snmp: {}: {e}", f.display()))?
+                {
+                    Some(a) => {
+                        cred_v3 = Some(a);
+                        v3 = true;
+                    }
+                    None => {
+                        community = c.auth_data.community.clone().ok_or(format!(
+                            "snmp: {}: neither a community nor a username",
+                            f.display()
+                        ))?;
+                    }
+                }
                 timeout = Duration::from_secs_f64(c.timeout.clamp(0.01, 600.0));
                 retries = c.retries.min(20);
                 port = Some(c.port);
@@ -867,7 +880,9 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     if let Some(p) = port.filter(|_| !host.contains(':')) {
         addr.set_port(p);
     }
-    let v3 = if v3 {
+    let v3 = if let Some(c) = cred_v3 {
+        Some(c)
+    } else if v3 {
         let user = user.ok_or("snmp: -v 3 needs -u USER")?;
         let level = level.unwrap_or(if priv_pass.is_some() {
             2
