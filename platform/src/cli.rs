@@ -43,7 +43,10 @@ with IPv4 addresses, LLDP neighbours, ARP table, and the tables read incompletel
 Prints numeric OIDs and values as `snmpbulkwalk -On` does, one per line.
 walk without an OID walks 1.3.6.1.2.1 (mib-2); v2c walks use GetBulk, v1 GetNext.\n
 Options (named as net-snmp names them):
-  -v 1|2c        version (default 2c; v3 comes with a later build)
+  -v 1|2c|3      version (default 2c)
+  -u USER -l noAuthNoPriv|authNoPriv|authPriv
+  -a MD5|SHA|SHA-224|SHA-256|SHA-384|SHA-512 -A PASSWORD
+  -x DES|AES -X PASSWORD   SNMPv3 (3DES and AES-192/256 not yet)
   -c COMMUNITY   community (default public)
   -t SECONDS     timeout per try (default 1)
   -r N           retries (default 5)
