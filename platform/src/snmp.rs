@@ -174,47 +174,18 @@ impl Client {
             .encode(&mut self.buf, oids)
             .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
         let msg = msg.to_vec();
-        for _ in 0..=t.retries {
-            self.sock.send_to(&msg, t.addr).map_err(Error::Io)?;
-            let deadline = Instant::now() + t.timeout;
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                self.sock.set_read_timeout(Some(left)).map_err(Error::Io)?;
-                let (n, from) = match self.sock.recv_from(&mut self.rbuf) {
-                    Ok(x) => x,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        break;
-                    }
-                    Err(e) => return Err(Error::Io(e)),
-                };
-                if from != t.addr {
-                    continue;
-                }
-                // Anything that does not decode, or answers another request, is ignored.
-                let Ok(m) = Message::decode(&self.rbuf[..n]) else {
-                    continue;
-                };
-                if m.pdu.kind != tag::RESPONSE || m.pdu.request_id != id {
-                    continue;
-                }
-                if m.pdu.error_status != 0 {
-                    return Err(Error::Status {
-                        status: m.pdu.error_status,
-                        index: m.pdu.error_index,
-                    });
-                }
-                return Ok(f(&m.pdu));
-            }
+        // Anything that does not decode, or answers another request, is ignored.
+        let resp = self.exchange(t, &msg, |b| {
+            Message::decode(b).is_ok_and(|m| m.pdu.kind == tag::RESPONSE && m.pdu.request_id == id)
+        })?;
+        let m = Message::decode(&resp).map_err(|_| Error::Usm("undecodable answer"))?;
+        if m.pdu.error_status != 0 {
+            return Err(Error::Status {
+                status: m.pdu.error_status,
+                index: m.pdu.error_index,
+            });
         }
-        Err(Error::Timeout)
+        Ok(f(&m.pdu))
     }
 
     fn next_id(&mut self) -> i32 {
@@ -222,8 +193,14 @@ impl Client {
         self.next_id
     }
 
-    /// Sends `msg` and waits for the v3 message answering `msg_id`; retries on timeout.
-    fn exchange_v3(&mut self, t: &Target, msg: &[u8], msg_id: i32) -> Result<Vec<u8>, Error> {
+    /// Sends `msg` and waits for a datagram from the target that `accept` takes;
+    /// retries on timeout.
+    fn exchange(
+        &mut self,
+        t: &Target,
+        msg: &[u8],
+        accept: impl Fn(&[u8]) -> bool,
+    ) -> Result<Vec<u8>, Error> {
         for _ in 0..=t.retries {
             self.sock.send_to(msg, t.addr).map_err(Error::Io)?;
             let deadline = Instant::now() + t.timeout;
@@ -245,17 +222,19 @@ impl Client {
                     }
                     Err(e) => return Err(Error::Io(e)),
                 };
-                if from != t.addr {
-                    continue;
-                }
-                if let Ok(m) = V3Message::decode(&self.rbuf[..n])
-                    && m.msg_id == i64::from(msg_id)
-                {
+                if from == t.addr && accept(&self.rbuf[..n]) {
                     return Ok(self.rbuf[..n].to_vec());
                 }
             }
         }
         Err(Error::Timeout)
+    }
+
+    /// As [`Client::exchange`], for the v3 message answering `msg_id`.
+    fn exchange_v3(&mut self, t: &Target, msg: &[u8], msg_id: i32) -> Result<Vec<u8>, Error> {
+        self.exchange(t, msg, |b| {
+            V3Message::decode(b).is_ok_and(|m| m.msg_id == i64::from(msg_id))
+        })
     }
 
     /// Engine discovery (RFC 3414 4): an empty, unauthenticated request; the agent's

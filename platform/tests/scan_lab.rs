@@ -373,7 +373,7 @@ fn gateway_arp_table_over_snmp_adds_hosts() {
     );
     // Secrets never reach a log: a DEBUG log of a scan that used a community from
     // --community, and one that used a credential file, hold neither.
-    let home = std::env::temp_dir().join(format!("{}home", lab.prefix()));
+    let home = lab.scratch_dir("home").unwrap();
     let creds = home.join("etc/ksocket/credentials/snmp");
     std::fs::create_dir_all(&creds).unwrap();
     std::fs::write(
@@ -458,7 +458,6 @@ fn gateway_arp_table_over_snmp_adds_hosts() {
         "sealed credential not used: {out} {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let _ = std::fs::remove_dir_all(&home);
     // Without the community the ARP-only host stays invisible.
     let (recs, _) = scan(&lab, &scanner, &["198.19.6.0/24"]);
     assert!(recs.iter().all(|r| r.ip.to_string() != "198.19.6.11"));

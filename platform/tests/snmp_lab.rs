@@ -430,7 +430,7 @@ fn snmpsim_juniper_like_device() {
             ],
         )
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("{}sim", lab.prefix()));
+    let dir = lab.scratch_dir("sim").unwrap();
     std::fs::create_dir_all(dir.join("data")).unwrap();
     std::fs::create_dir_all(dir.join("cache")).unwrap();
     std::fs::copy(
@@ -538,7 +538,6 @@ fn snmpsim_juniper_like_device() {
     assert_eq!(n["managementAddress"], "198.18.8.1");
     let _ = sim.kill();
     let _ = sim.wait();
-    let _ = std::fs::remove_dir_all(&dir);
     lab.teardown().unwrap();
 }
 

@@ -296,9 +296,7 @@ impl Lab {
     pub fn snmpd(&mut self, ns: &Ns, ip: &str, extra: &str) -> io::Result<std::path::PathBuf> {
         lab_addr(ip)?;
         self.own(ns)?;
-        let dir = std::env::temp_dir().join(format!("{}{}-snmpd", self.prefix, self.scratch.len()));
-        std::fs::create_dir_all(&dir)?;
-        self.scratch.push(dir.clone());
+        let dir = self.scratch_dir("snmpd")?;
         let conf = dir.join("snmpd.conf");
         let extra = extra.replace("{dir}", &dir.display().to_string());
         std::fs::write(&conf, format!("agentaddress udp:{ip}:161\n{extra}\n"))?;
@@ -329,6 +327,16 @@ impl Lab {
             std::thread::sleep(Duration::from_millis(50));
         }
         Err(err(format!("lab: snmpd on {ip} did not start listening")))
+    }
+
+    /// A scratch directory under the system's temporary directory, removed with the
+    /// lab (also when a test fails half-way).
+    pub fn scratch_dir(&mut self, name: &str) -> io::Result<std::path::PathBuf> {
+        let dir =
+            std::env::temp_dir().join(format!("{}{}-{name}", self.prefix, self.scratch.len()));
+        std::fs::create_dir_all(&dir)?;
+        self.scratch.push(dir.clone());
+        Ok(dir)
     }
 
     /// Creates many hosts on switch `sw` at once, each with interface `eth0`.
@@ -466,9 +474,15 @@ impl Lab {
     }
 
     fn reap(&mut self) -> io::Result<()> {
+        let r = self.reap_namespaces();
+        // After the processes of the lab are gone, so none writes there any more.
         for d in self.scratch.drain(..) {
             let _ = std::fs::remove_dir_all(d);
         }
+        r
+    }
+
+    fn reap_namespaces(&mut self) -> io::Result<()> {
         for (stop, h) in self.relays.drain(..) {
             stop.store(true, Ordering::Relaxed);
             let _ = h.join();
