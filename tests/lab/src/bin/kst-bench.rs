@@ -155,6 +155,44 @@ fn print(title: &str, cmd_note: &str, rows: &[Row]) {
     }
 }
 
+/// The peers that probe over IP, the same in every scenario; `masscan_route` tells
+/// masscan where frames go (it does not read the routing table).
+fn ip_peers(net: &str, masscan_route: &[&str]) -> Vec<Tool> {
+    let mut masscan = vec![
+        "masscan", "--ping", "--rate", "10000", "--wait", "1", "-e", "eth0",
+    ];
+    masscan.extend_from_slice(masscan_route);
+    masscan.push(net);
+    vec![
+        tool(
+            "nmap -sn",
+            &["nmap", "-n", "-sn", "-oG", "-", net],
+            ips_nmap,
+        ),
+        tool(
+            "nmap -sn -T5 --min-rate 5000",
+            &[
+                "nmap",
+                "-n",
+                "-sn",
+                "-T5",
+                "--min-rate",
+                "5000",
+                "-oG",
+                "-",
+                net,
+            ],
+            ips_nmap,
+        ),
+        tool(
+            "fping -a -g",
+            &["fping", "-a", "-q", "-g", net],
+            ips_first_field,
+        ),
+        tool("masscan --ping", &masscan, ips_masscan),
+    ]
+}
+
 fn tool(name: &'static str, argv: &[&str], parse: fn(&str) -> BTreeSet<Ipv4Addr>) -> Tool {
     Tool {
         name,
@@ -207,7 +245,7 @@ fn l2(ksocket: &str, runs: usize) {
     let sc = ksocket_lab::scenario::l2_segment(&mut lab, 200).expect("lab");
     let (scanner, live) = (sc.scanner.clone(), sc.live.clone());
     let net = "198.18.0.0/24";
-    let tools = [
+    let mut tools = vec![
         tool(
             "ksocket scan",
             &[ksocket, "scan", "--format", "jsonl", net],
@@ -225,50 +263,9 @@ fn l2(ksocket: &str, runs: usize) {
             ],
             ips_first_field,
         ),
-        tool(
-            "nmap -sn",
-            &["nmap", "-n", "-sn", "-oG", "-", net],
-            ips_nmap,
-        ),
-        tool(
-            "nmap -sn -T5 --min-rate 5000",
-            &[
-                "nmap",
-                "-n",
-                "-sn",
-                "-T5",
-                "--min-rate",
-                "5000",
-                "-oG",
-                "-",
-                net,
-            ],
-            ips_nmap,
-        ),
-        tool(
-            "fping -a -g",
-            &["fping", "-a", "-q", "-g", net],
-            ips_first_field,
-        ),
-        // On a segment without a router, masscan must be told to send to every MAC.
-        tool(
-            "masscan --ping",
-            &[
-                "masscan",
-                "--ping",
-                "--rate",
-                "10000",
-                "--wait",
-                "1",
-                "-e",
-                "eth0",
-                "--router-mac",
-                "ff-ff-ff-ff-ff-ff",
-                net,
-            ],
-            ips_masscan,
-        ),
     ];
+    // On a segment without a router, masscan must be told to send to every MAC.
+    tools.extend(ip_peers(net, &["--router-mac", "ff-ff-ff-ff-ff-ff"]));
     let rows: Vec<Row> = tools
         .iter()
         .map(|t| {
@@ -346,55 +343,12 @@ fn routed(ksocket: &str, runs: usize) {
     let sc = ksocket_lab::scenario::routed_segment(&mut lab).expect("lab");
     let (scanner, live) = (sc.scanner.clone(), sc.live.clone());
     let net = "198.19.2.0/24";
-    let tools = [
-        tool(
-            "ksocket scan",
-            &[ksocket, "scan", "--format", "jsonl", net],
-            ips_json,
-        ),
-        tool(
-            "nmap -sn",
-            &["nmap", "-n", "-sn", "-oG", "-", net],
-            ips_nmap,
-        ),
-        tool(
-            "nmap -sn -T5 --min-rate 5000",
-            &[
-                "nmap",
-                "-n",
-                "-sn",
-                "-T5",
-                "--min-rate",
-                "5000",
-                "-oG",
-                "-",
-                net,
-            ],
-            ips_nmap,
-        ),
-        tool(
-            "fping -a -g",
-            &["fping", "-a", "-q", "-g", net],
-            ips_first_field,
-        ),
-        tool(
-            "masscan --ping",
-            &[
-                "masscan",
-                "--ping",
-                "--rate",
-                "10000",
-                "--wait",
-                "1",
-                "-e",
-                "eth0",
-                "--router-ip",
-                "198.18.1.1",
-                net,
-            ],
-            ips_masscan,
-        ),
-    ];
+    let mut tools = vec![tool(
+        "ksocket scan",
+        &[ksocket, "scan", "--format", "jsonl", net],
+        ips_json,
+    )];
+    tools.extend(ip_peers(net, &["--router-ip", "198.18.1.1"]));
     let rows: Vec<Row> = tools
         .iter()
         .map(|t| {
