@@ -214,13 +214,74 @@ pub fn verify(
     Ok(diff == 0)
 }
 
-/// Privacy protocols implemented so far.
+/// How a localised key shorter than an AES-192/256 key is extended. Both are in the
+/// field: net-snmp's `AES192`/`AES256` follow the Blumenthal draft, Cisco's (and
+/// net-snmp's `AES192C`/`AES256C`) the Reeder draft.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyExtension {
+    /// draft-blumenthal-aes-usm-04 3.1.2.1: Kul' = Kul | H(Kul).
+    Blumenthal,
+    /// draft-reeder-snmpv3-usm-3desede-00 2.1: Kul' = Kul | localize(P2K(Kul)), the
+    /// password-to-key algorithm run again with the key as the password.
+    Reeder,
+}
+
+/// Privacy protocols.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PrivProto {
     /// usmDESPrivProtocol (RFC 3414 8.1): CBC-DES, key and pre-IV from the localised key.
     Des,
+    /// usm3DESEDEPrivProtocol (draft-reeder-snmpv3-usm-3desede-00): CBC-DES-EDE3, 24
+    /// bytes of key and 8 of pre-IV, the key extended as that draft says.
+    TripleDes,
     /// usmAesCfb128Protocol (RFC 3826): AES-128 in 128-bit CFB.
     Aes128,
+    /// AES-192 in 128-bit CFB (draft-blumenthal-aes-usm-04), IV as RFC 3826.
+    Aes192(KeyExtension),
+    /// AES-256 in 128-bit CFB (draft-blumenthal-aes-usm-04), IV as RFC 3826.
+    Aes256(KeyExtension),
+}
+
+impl PrivProto {
+    /// Bytes of localised key material the protocol uses.
+    pub fn key_len(self) -> usize {
+        match self {
+            PrivProto::Des | PrivProto::Aes128 => 16,
+            PrivProto::Aes192(_) => 24,
+            PrivProto::TripleDes | PrivProto::Aes256(_) => 32,
+        }
+    }
+
+    fn extension(self) -> KeyExtension {
+        match self {
+            PrivProto::TripleDes => KeyExtension::Reeder,
+            PrivProto::Aes192(e) | PrivProto::Aes256(e) => e,
+            // Never extended: their keys are at most 16 bytes, the shortest digest.
+            PrivProto::Des | PrivProto::Aes128 => KeyExtension::Blumenthal,
+        }
+    }
+}
+
+/// The privacy key of `proto` from the privacy password's key localised to the engine
+/// (`kul`, made with the authentication protocol's hash): extended while shorter than
+/// the protocol needs, then cut to [`PrivProto::key_len`].
+pub fn privacy_key(auth: AuthProto, proto: PrivProto, kul: &Key, engine_id: &[u8]) -> Key {
+    let need = proto.key_len();
+    let mut k = *kul;
+    while k.len < need && k.len > 0 {
+        let more = match proto.extension() {
+            KeyExtension::Blumenthal => hash(auth, &[k.as_bytes()]),
+            KeyExtension::Reeder => match password_to_key(auth, k.as_bytes()) {
+                Ok(ku) => localize(auth, &ku, engine_id),
+                Err(_) => break,
+            },
+        };
+        let n = more.len.min(MAX_KEY - k.len);
+        k.bytes[k.len..k.len + n].copy_from_slice(&more.as_bytes()[..n]);
+        k.len += n;
+    }
+    k.len = k.len.min(need);
+    k
 }
 
 /// Why a scoped PDU could not be decrypted.
@@ -249,16 +310,16 @@ impl core::fmt::Display for PrivError {
 
 impl core::error::Error for PrivError {}
 
-fn des_cbc(key: &[u8], iv: [u8; 8], data: &mut [u8], encrypt: bool) -> Result<(), PrivError> {
-    use des::cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit as _};
+fn cbc<C>(c: &C, iv: [u8; 8], data: &mut [u8], encrypt: bool) -> Result<(), PrivError>
+where
+    C: des::cipher::BlockCipherEncrypt
+        + des::cipher::BlockCipherDecrypt
+        + des::cipher::BlockSizeUser<BlockSize = des::cipher::consts::U8>,
+{
+    use des::cipher::Array;
     if !data.len().is_multiple_of(8) {
         return Err(PrivError::NotBlocks);
     }
-    let k: [u8; 8] = key
-        .get(..8)
-        .and_then(|k| k.try_into().ok())
-        .ok_or(PrivError::ShortKey)?;
-    let c = des::Des::new(&Array::from(k));
     let mut prev = iv;
     for chunk in data.chunks_exact_mut(8) {
         let mut b = [0u8; 8];
@@ -283,6 +344,70 @@ fn des_cbc(key: &[u8], iv: [u8; 8], data: &mut [u8], encrypt: bool) -> Result<()
     Ok(())
 }
 
+/// CBC with DES (key bytes 0..8, pre-IV 8..16) or DES-EDE3 (key 0..24, pre-IV 24..32),
+/// the IV being the pre-IV XOR the salt.
+fn des_family(
+    proto: PrivProto,
+    k: &[u8],
+    salt: &[u8; 8],
+    data: &mut [u8],
+    encrypt: bool,
+) -> Result<(), PrivError> {
+    use des::cipher::KeyInit as _;
+    let klen = if proto == PrivProto::TripleDes { 24 } else { 8 };
+    let key = k.get(..klen).ok_or(PrivError::ShortKey)?;
+    let pre = k.get(klen..klen + 8).ok_or(PrivError::ShortKey)?;
+    let mut iv = [0u8; 8];
+    for i in 0..8 {
+        iv[i] = pre[i] ^ salt[i];
+    }
+    if proto == PrivProto::TripleDes {
+        let c = des::TdesEde3::new_from_slice(key).map_err(|_| PrivError::ShortKey)?;
+        cbc(&c, iv, data, encrypt)
+    } else {
+        let c = des::Des::new_from_slice(key).map_err(|_| PrivError::ShortKey)?;
+        cbc(&c, iv, data, encrypt)
+    }
+}
+
+/// AES-128/192/256 in 128-bit CFB with the key's first 16/24/32 bytes.
+fn aes_cfb(
+    proto: PrivProto,
+    k: &[u8],
+    iv: [u8; 16],
+    data: &mut [u8],
+    encrypt: bool,
+) -> Result<(), PrivError> {
+    fn run<C>(k: &[u8], iv: [u8; 16], data: &mut [u8], encrypt: bool) -> Result<(), PrivError>
+    where
+        C: cfb_mode::cipher::BlockCipherEncrypt
+            + cfb_mode::cipher::KeyInit
+            + cfb_mode::cipher::BlockSizeUser<BlockSize = cfb_mode::cipher::consts::U16>,
+    {
+        use cfb_mode::cipher::KeyIvInit as _;
+        let iv = &iv[..];
+        if encrypt {
+            cfb_mode::Encryptor::<C>::new_from_slices(k, iv)
+                .map_err(|_| PrivError::ShortKey)?
+                .encrypt(data);
+        } else {
+            cfb_mode::Decryptor::<C>::new_from_slices(k, iv)
+                .map_err(|_| PrivError::ShortKey)?
+                .decrypt(data);
+        }
+        Ok(())
+    }
+    match proto {
+        PrivProto::Aes192(_) => {
+            run::<aes::Aes192>(k.get(..24).ok_or(PrivError::ShortKey)?, iv, data, encrypt)
+        }
+        PrivProto::Aes256(_) => {
+            run::<aes::Aes256>(k.get(..32).ok_or(PrivError::ShortKey)?, iv, data, encrypt)
+        }
+        _ => run::<aes::Aes128>(k.get(..16).ok_or(PrivError::ShortKey)?, iv, data, encrypt),
+    }
+}
+
 fn aes_iv(boots: i64, time: i64, salt: &[u8; 8]) -> [u8; 16] {
     let mut iv = [0u8; 16];
     iv[..4].copy_from_slice(&(boots as u32).to_be_bytes());
@@ -305,28 +430,9 @@ pub fn decrypt<'d>(
     let salt: [u8; 8] = priv_params.try_into().map_err(|_| PrivError::BadSalt)?;
     let k = kul.as_bytes();
     match proto {
-        PrivProto::Des => {
-            let pre: [u8; 8] = k
-                .get(8..16)
-                .and_then(|p| p.try_into().ok())
-                .ok_or(PrivError::ShortKey)?;
-            let mut iv = [0u8; 8];
-            for i in 0..8 {
-                iv[i] = pre[i] ^ salt[i];
-            }
-            des_cbc(k, iv, data, false)?;
-        }
-        PrivProto::Aes128 => {
-            use cfb_mode::cipher::KeyIvInit;
-            let key: [u8; 16] = k
-                .get(..16)
-                .and_then(|p| p.try_into().ok())
-                .ok_or(PrivError::ShortKey)?;
-            cfb_mode::Decryptor::<aes::Aes128>::new(
-                &key.into(),
-                &aes_iv(boots, time, &salt).into(),
-            )
-            .decrypt(data);
+        PrivProto::Des | PrivProto::TripleDes => des_family(proto, k, &salt, data, false)?,
+        PrivProto::Aes128 | PrivProto::Aes192(_) | PrivProto::Aes256(_) => {
+            aes_cfb(proto, k, aes_iv(boots, time, &salt), data, false)?
         }
     }
     Ok(data)
@@ -345,42 +451,25 @@ pub fn encrypt(
     len: usize,
 ) -> Result<(usize, [u8; 8]), PrivError> {
     let k = kul.as_bytes();
+    if len > buf.len() {
+        return Err(PrivError::BufferTooSmall);
+    }
     match proto {
-        PrivProto::Des => {
+        PrivProto::Des | PrivProto::TripleDes => {
             let mut salt = [0u8; 8];
             salt[..4].copy_from_slice(&(boots as u32).to_be_bytes());
             salt[4..].copy_from_slice(&(counter as u32).to_be_bytes());
-            let pre: [u8; 8] = k
-                .get(8..16)
-                .and_then(|p| p.try_into().ok())
-                .ok_or(PrivError::ShortKey)?;
-            let mut iv = [0u8; 8];
-            for i in 0..8 {
-                iv[i] = pre[i] ^ salt[i];
-            }
             let padded = len.div_ceil(8) * 8;
             if padded > buf.len() {
                 return Err(PrivError::BufferTooSmall);
             }
             buf[len..padded].fill(0);
-            des_cbc(k, iv, &mut buf[..padded], true)?;
+            des_family(proto, k, &salt, &mut buf[..padded], true)?;
             Ok((padded, salt))
         }
-        PrivProto::Aes128 => {
-            use cfb_mode::cipher::KeyIvInit;
+        PrivProto::Aes128 | PrivProto::Aes192(_) | PrivProto::Aes256(_) => {
             let salt = counter.to_be_bytes();
-            let key: [u8; 16] = k
-                .get(..16)
-                .and_then(|p| p.try_into().ok())
-                .ok_or(PrivError::ShortKey)?;
-            if len > buf.len() {
-                return Err(PrivError::BufferTooSmall);
-            }
-            cfb_mode::Encryptor::<aes::Aes128>::new(
-                &key.into(),
-                &aes_iv(boots, time, &salt).into(),
-            )
-            .encrypt(&mut buf[..len]);
+            aes_cfb(proto, k, aes_iv(boots, time, &salt), &mut buf[..len], true)?;
             Ok((len, salt))
         }
     }

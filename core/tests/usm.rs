@@ -172,7 +172,7 @@ fn net_snmp_encrypted_responses_decrypt_and_round_trip() {
             PrivProto::Des => u64::from(u32::from_be_bytes(
                 m.usm.priv_params[4..8].try_into().unwrap(),
             )),
-            PrivProto::Aes128 => u64::from_be_bytes(m.usm.priv_params.try_into().unwrap()),
+            _ => u64::from_be_bytes(m.usm.priv_params.try_into().unwrap()),
         };
         let mut buf = [0u8; 256];
         buf[..pt.len()].copy_from_slice(&pt);
@@ -205,5 +205,129 @@ fn net_snmp_encrypted_responses_decrypt_and_round_trip() {
         )
         .unwrap();
         assert!(ScopedPdu::decode(pt).is_err());
+    }
+}
+
+/// Privacy keys extended past the localised key (3DES, AES-192/256 with either key
+/// extension), for password privpass123 and engine 80001f88803c3c8977f0bc046b00000000:
+/// the keys pysnmp 4.4.12 (`localizeKey` of Des3, Aes192/256, AesBlumenthal192/256)
+/// derives.
+#[test]
+fn extended_privacy_keys_equal_pysnmp() {
+    let eid = unhex("80001f88803c3c8977f0bc046b00000000");
+    let b = KeyExtension::Blumenthal;
+    let r = KeyExtension::Reeder;
+    let cases: &[(PrivProto, AuthProto, &str)] = &[
+        (
+            PrivProto::TripleDes,
+            AuthProto::Md5,
+            "77bcbdb146d12d12a61204b40cbd356b6cc4925f4a727dfc6ee2eb848592127b",
+        ),
+        (
+            PrivProto::TripleDes,
+            AuthProto::Sha1,
+            "2c9cf6b8d0c11b58f35d921c27ca1abaee19525295bf4e9491aa23c97fac637b",
+        ),
+        (
+            PrivProto::Aes192(r),
+            AuthProto::Md5,
+            "77bcbdb146d12d12a61204b40cbd356b6cc4925f4a727dfc",
+        ),
+        (
+            PrivProto::Aes192(r),
+            AuthProto::Sha1,
+            "2c9cf6b8d0c11b58f35d921c27ca1abaee19525295bf4e94",
+        ),
+        (
+            PrivProto::Aes256(r),
+            AuthProto::Md5,
+            "77bcbdb146d12d12a61204b40cbd356b6cc4925f4a727dfc6ee2eb848592127b",
+        ),
+        (
+            PrivProto::Aes256(r),
+            AuthProto::Sha1,
+            "2c9cf6b8d0c11b58f35d921c27ca1abaee19525295bf4e9491aa23c97fac637b",
+        ),
+        (
+            PrivProto::Aes192(b),
+            AuthProto::Md5,
+            "77bcbdb146d12d12a61204b40cbd356bcd79b4ce0c85703c",
+        ),
+        (
+            PrivProto::Aes192(b),
+            AuthProto::Sha1,
+            "2c9cf6b8d0c11b58f35d921c27ca1abaee1952524c03b067",
+        ),
+        (
+            PrivProto::Aes256(b),
+            AuthProto::Md5,
+            "77bcbdb146d12d12a61204b40cbd356bcd79b4ce0c85703ce0b096362fdb186c",
+        ),
+        (
+            PrivProto::Aes256(b),
+            AuthProto::Sha1,
+            "2c9cf6b8d0c11b58f35d921c27ca1abaee1952524c03b067efad2ff3fa36310e",
+        ),
+    ];
+    for (privp, auth, want) in cases {
+        let kul = localize(
+            *auth,
+            &password_to_key(*auth, b"privpass123").unwrap(),
+            &eid,
+        );
+        let k = privacy_key(*auth, *privp, &kul, &eid);
+        assert_eq!(k.as_bytes(), &unhex(want)[..], "{privp:?} {auth:?}");
+    }
+    // Keys long enough are only cut: AES-128 with SHA-256 takes the first 16 bytes.
+    let kul = localize(
+        AuthProto::Sha256,
+        &password_to_key(AuthProto::Sha256, b"privpass123").unwrap(),
+        &eid,
+    );
+    let k = privacy_key(AuthProto::Sha256, PrivProto::Aes128, &kul, &eid);
+    assert_eq!(k.as_bytes(), &kul.as_bytes()[..16]);
+}
+
+/// Every privacy protocol decrypts what it encrypts, and DES-family output is padded
+/// to whole blocks; a wrong key gives other bytes.
+#[test]
+fn every_privacy_protocol_round_trips() {
+    let eid = unhex("80001f88803c3c8977f0bc046b00000000");
+    let kul = localize(
+        AuthProto::Sha1,
+        &password_to_key(AuthProto::Sha1, b"privpass123").unwrap(),
+        &eid,
+    );
+    let plain = b"0123456789abcdefghij scoped pdu bytes";
+    for privp in [
+        PrivProto::Des,
+        PrivProto::TripleDes,
+        PrivProto::Aes128,
+        PrivProto::Aes192(KeyExtension::Blumenthal),
+        PrivProto::Aes192(KeyExtension::Reeder),
+        PrivProto::Aes256(KeyExtension::Blumenthal),
+        PrivProto::Aes256(KeyExtension::Reeder),
+    ] {
+        let k = privacy_key(AuthProto::Sha1, privp, &kul, &eid);
+        let mut buf = [0u8; 64];
+        buf[..plain.len()].copy_from_slice(plain);
+        let (n, salt) = encrypt(privp, &k, 3, 1000, 77, &mut buf, plain.len()).unwrap();
+        assert_ne!(&buf[..plain.len()], &plain[..], "{privp:?}");
+        let mut ct = buf[..n].to_vec();
+        let pt = decrypt(privp, &k, 3, 1000, &salt, &mut ct).unwrap();
+        assert_eq!(&pt[..plain.len()], &plain[..], "{privp:?}");
+        let other = privacy_key(
+            AuthProto::Sha1,
+            privp,
+            &localize(
+                AuthProto::Sha1,
+                &password_to_key(AuthProto::Sha1, b"privpass124").unwrap(),
+                &eid,
+            ),
+            &eid,
+        );
+        let mut ct = buf[..n].to_vec();
+        let pt = decrypt(privp, &other, 3, 1000, &salt, &mut ct).unwrap();
+        assert_ne!(&pt[..plain.len()], &plain[..], "{privp:?}");
     }
 }

@@ -46,7 +46,10 @@ Options (named as net-snmp names them):
   -v 1|2c|3      version (default 2c)
   -u USER -l noAuthNoPriv|authNoPriv|authPriv
   -a MD5|SHA|SHA-224|SHA-256|SHA-384|SHA-512 -A PASSWORD
-  -x DES|AES -X PASSWORD   SNMPv3 (3DES and AES-192/256 not yet)
+  -x DES|3DES|AES|AES192|AES256|AES192C|AES256C -X PASSWORD
+                 privacy; AES192/AES256 extend keys as net-snmp does (Blumenthal),
+                 AES192C/AES256C as Cisco does (Reeder)
+  -n CONTEXT     SNMPv3 context name (default empty)
   -c COMMUNITY   community (default public)
   -t SECONDS     timeout per try (default 1)
   -r N           retries (default 5)

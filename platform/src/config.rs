@@ -595,7 +595,10 @@ const SKELETONS: [(&str, &str); 4] = [
          includes = [\"198.18.0.0/24\"]\nexcludes = []\nport = 161\ntimeout = 5.0\nretries = 0\nretryInterval = 1.0\n\n\
          [authData]\ncommunity = \"public\"\n\
          # SNMPv3 instead of a community:\n# username = \"monitor\"\n# authProtocol = \"usmHMACSHAAuthProtocol\"\n\
-         # authKey = \"\"\n# privProtocol = \"usmAesCfb128Protocol\"\n# privKey = \"\"\n",
+         # authKey = \"\"\n# privProtocol = \"usmAesCfb128Protocol\"\n# privKey = \"\"\n\
+         # AES-192/256 keys: \"blumenthal\" (net-snmp's AES192/AES256, the default) or\n\
+         # \"reeder\" (Cisco's; net-snmp's AES192C/AES256C)\n# privKeyExtension = \"blumenthal\"\n\
+         # contextName = \"\"\n",
     ),
     (
         "winrm",

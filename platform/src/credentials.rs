@@ -125,6 +125,13 @@ pub struct SnmpAuth {
     pub priv_protocol: Option<String>,
     #[serde(default)]
     pub priv_key: Option<Secret>,
+    /// How AES-192/256 keys are extended: `blumenthal` (default, net-snmp's AES192 /
+    /// AES256) or `reeder` (Cisco's; net-snmp's AES192C / AES256C).
+    #[serde(default)]
+    pub priv_key_extension: Option<String>,
+    /// SNMPv3 contextName (empty: the agent's default context).
+    #[serde(default)]
+    pub context_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -339,7 +346,7 @@ impl SnmpAuth {
     /// The SNMPv3 user of this credential, when it names one (`username`), with the
     /// protocols named as in spec §7. `Ok(None)`: a community credential.
     pub fn v3(&self) -> Result<Option<crate::snmp::V3Auth>, String> {
-        use ksocket_core::usm::{AuthProto, PrivProto};
+        use ksocket_core::usm::{AuthProto, KeyExtension, PrivProto};
         let Some(user) = &self.username else {
             return Ok(None);
         };
@@ -357,15 +364,24 @@ impl SnmpAuth {
                 ));
             }
         };
+        // AES-192/256 keys are extended as net-snmp does (Blumenthal) unless the file
+        // names Cisco's way (Reeder).
+        let ext = match self.priv_key_extension.as_deref() {
+            None | Some("blumenthal") => KeyExtension::Blumenthal,
+            Some("reeder") => KeyExtension::Reeder,
+            Some(other) => {
+                return Err(format!(
+                    "privKeyExtension: `{other}` is neither `blumenthal` (net-snmp's AES192/AES256) nor `reeder` (Cisco's, net-snmp's AES192C/AES256C)"
+                ));
+            }
+        };
         let priv_proto = match self.priv_protocol.as_deref().unwrap_or("usmNoPrivProtocol") {
             "usmNoPrivProtocol" => None,
             "usmDESPrivProtocol" => Some(PrivProto::Des),
+            "usm3DESEDEPrivProtocol" => Some(PrivProto::TripleDes),
             "usmAesCfb128Protocol" => Some(PrivProto::Aes128),
-            p @ ("usm3DESEDEPrivProtocol" | "usmAesCfb192Protocol" | "usmAesCfb256Protocol") => {
-                return Err(format!(
-                    "privProtocol: `{p}` is not supported by this build yet (DES and AES-128 are)"
-                ));
-            }
+            "usmAesCfb192Protocol" => Some(PrivProto::Aes192(ext)),
+            "usmAesCfb256Protocol" => Some(PrivProto::Aes256(ext)),
             other => {
                 return Err(format!(
                     "privProtocol: `{other}` is not a known privacy protocol"
@@ -395,6 +411,7 @@ impl SnmpAuth {
             user: user.clone(),
             auth,
             privacy,
+            context: self.context_name.clone().unwrap_or_default(),
         }))
     }
 }
@@ -519,6 +536,50 @@ mod tests {
             panic!()
         };
         assert_eq!((s.port, s.retries, s.timeout), (161, 2, 5.0));
+        // Every privacy protocol of spec 7, AES-192/256 keys extended net-snmp's way
+        // unless the file says `reeder` (Cisco's).
+        use ksocket_core::usm::{KeyExtension, PrivProto};
+        for (proto, ext, want) in [
+            ("usmDESPrivProtocol", "", Ok(PrivProto::Des)),
+            ("usm3DESEDEPrivProtocol", "", Ok(PrivProto::TripleDes)),
+            (
+                "usmAesCfb192Protocol",
+                "",
+                Ok(PrivProto::Aes192(KeyExtension::Blumenthal)),
+            ),
+            (
+                "usmAesCfb256Protocol",
+                "blumenthal",
+                Ok(PrivProto::Aes256(KeyExtension::Blumenthal)),
+            ),
+            (
+                "usmAesCfb256Protocol",
+                "reeder",
+                Ok(PrivProto::Aes256(KeyExtension::Reeder)),
+            ),
+            (
+                "usmAesCfb192Protocol",
+                "cisco",
+                Err("privKeyExtension: `cisco`"),
+            ),
+            ("usmAes", "", Err("privProtocol: `usmAes` is not a known")),
+        ] {
+            let mut text = snmp.replace("usmAesCfb128Protocol", proto);
+            if !ext.is_empty() {
+                text.push_str(&format!("privKeyExtension = \"{ext}\"\n"));
+            }
+            let Credential::Snmp(s) = parse(Protocol::Snmp, p, &text).unwrap() else {
+                panic!()
+            };
+            match (s.auth_data.v3(), want) {
+                (Ok(Some(v3)), Ok(w)) => assert_eq!(v3.privacy.unwrap().0, w),
+                (Err(e), Err(w)) => assert!(e.starts_with(w), "{e}"),
+                (got, w) => panic!(
+                    "{proto}/{ext}: {:?} vs {w:?}",
+                    got.map(|v| v.map(|v| v.privacy.map(|p| p.0)))
+                ),
+            }
+        }
         assert!(
             !format!("{s:?}").contains("authpass1"),
             "secrets must not print"

@@ -14,7 +14,7 @@ use ksocket_core::snmp::{
     Message, OidBuf, Pdu, PduSpec, Request, ScopedData, ScopedPdu, Usm, V3Data, V3Message,
     V3Request, Value, Version, encode_scoped_pdu, flags, tag,
 };
-use ksocket_core::usm::{self, AuthProto, PrivProto};
+use ksocket_core::usm::{self, AuthProto, KeyExtension, PrivProto};
 use std::fmt::Write as _;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
@@ -43,6 +43,8 @@ pub struct V3Auth {
     pub auth: Option<(AuthProto, Secret)>,
     /// Only with `auth` (authPriv).
     pub privacy: Option<(PrivProto, Secret)>,
+    /// The contextName of requests (`-n`; empty by default, the agent's default context).
+    pub context: String,
 }
 
 /// What we know of the agent's SNMP engine (RFC 3414 discovery), and the keys
@@ -289,7 +291,9 @@ impl Client {
         let auth_proto = v3.auth.as_ref().map(|(p, _)| *p);
         let kauth = key(v3.auth.as_ref().map(|(p, s)| (*p, s)))?;
         let kpriv = match (auth_proto, &v3.privacy) {
-            (Some(a), Some((_, pass))) => key(Some((a, pass)))?,
+            (Some(a), Some((pp, pass))) => {
+                key(Some((a, pass)))?.map(|k| usm::privacy_key(a, *pp, &k, m.usm.engine_id))
+            }
             _ => None,
         };
         self.engine = Some(Engine {
@@ -335,7 +339,7 @@ impl Client {
                 (Some(pp), Some(kp)) => {
                     fl |= flags::PRIV;
                     let mut sb = vec![0u8; 65535];
-                    let sp = encode_scoped_pdu(&mut sb, &eng.id, b"", pdu)
+                    let sp = encode_scoped_pdu(&mut sb, &eng.id, v3.context.as_bytes(), pdu)
                         .map_err(|e| Error::Io(io::Error::other(e.to_string())))?
                         .to_vec();
                     let mut b = sp.clone();
@@ -349,7 +353,7 @@ impl Client {
                 }
                 _ => V3Data::Plain {
                     context_engine_id: &eng.id,
-                    context_name: b"",
+                    context_name: v3.context.as_bytes(),
                     pdu,
                 },
             };
@@ -695,6 +699,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     let mut user: Option<String> = None;
     let mut level: Option<u8> = None;
     let (mut auth_proto, mut auth_pass, mut priv_proto, mut priv_pass) = (None, None, None, None);
+    let mut context = String::new();
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         let v = |p: &mut lexopt::Parser| -> Result<String, String> {
             p.value()
@@ -745,6 +750,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
                     .ok_or(format!("snmp: -Cr{n}: 1 to 200"))?;
             }
             Short('u') => user = Some(v(parser)?),
+            Short('n') => context = v(parser)?,
             Short('l') => {
                 level = Some(match v(parser)?.as_str() {
                     "noAuthNoPriv" | "noauth" => 0,
@@ -778,14 +784,17 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
                 let x = v(parser)?;
                 priv_proto = Some(match x.to_ascii_uppercase().as_str() {
                     "DES" => PrivProto::Des,
+                    "3DES" | "3DES-EDE" => PrivProto::TripleDes,
                     "AES" | "AES128" | "AES-128" => PrivProto::Aes128,
-                    "3DES" | "AES192" | "AES-192" | "AES256" | "AES-256" | "AES192C"
-                    | "AES256C" => {
+                    "AES192" | "AES-192" => PrivProto::Aes192(KeyExtension::Blumenthal),
+                    "AES256" | "AES-256" => PrivProto::Aes256(KeyExtension::Blumenthal),
+                    "AES192C" | "AES-192-C" => PrivProto::Aes192(KeyExtension::Reeder),
+                    "AES256C" | "AES-256-C" => PrivProto::Aes256(KeyExtension::Reeder),
+                    _ => {
                         return Err(format!(
-                            "snmp: -x {x}: not supported by this build yet (DES and AES-128 are)"
+                            "snmp: -x {x}: use DES, 3DES, AES, AES192, AES256, AES192C or AES256C"
                         ));
                     }
-                    _ => return Err(format!("snmp: -x {x}: use DES or AES")),
                 })
             }
             Short('X') => priv_pass = Some(Secret::new(v(parser)?)),
@@ -886,6 +895,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
             user,
             auth,
             privacy,
+            context,
         })
     } else {
         None

@@ -459,6 +459,27 @@ fn snmpsim_juniper_like_device() {
                 "--process-user=nobody",
                 "--process-group=nogroup",
                 "--logging-method=null",
+                // pysnmp's privacy protocols net-snmp lacks (3DES) or names otherwise.
+                "--v3-user=u3des",
+                "--v3-auth-key=auth-pass-1",
+                "--v3-auth-proto=SHA",
+                "--v3-priv-key=priv-pass-1",
+                "--v3-priv-proto=3DES",
+                "--v3-user=u3desmd5",
+                "--v3-auth-key=auth-pass-1",
+                "--v3-auth-proto=MD5",
+                "--v3-priv-key=priv-pass-1",
+                "--v3-priv-proto=3DES",
+                "--v3-user=u192reeder",
+                "--v3-auth-key=auth-pass-1",
+                "--v3-auth-proto=MD5",
+                "--v3-priv-key=priv-pass-1",
+                "--v3-priv-proto=AES192",
+                "--v3-user=u256blmt",
+                "--v3-auth-key=auth-pass-1",
+                "--v3-auth-proto=SHA",
+                "--v3-priv-key=priv-pass-1",
+                "--v3-priv-proto=AES256BLMT",
             ],
         )
         .stdout(std::process::Stdio::null())
@@ -536,13 +557,86 @@ fn snmpsim_juniper_like_device() {
     assert_eq!(n["portId"], "ge-0/0/12");
     assert_eq!(n["sysName"], "core-sw1");
     assert_eq!(n["managementAddress"], "198.18.8.1");
+    // The same data over SNMPv3 (context "public" selects the recording) with pysnmp's
+    // 3DES-EDE, AES-192 with Cisco's key extension and AES-256 with net-snmp's.
+    let (_, v2, _) = run(
+        &lab,
+        &ns[0],
+        &[
+            "snmpbulkwalk",
+            "-v2c",
+            "-c",
+            "public",
+            "-On",
+            "198.18.8.7",
+            ".1.3.6.1.2.1.1",
+        ],
+    );
+    assert!(v2.lines().count() > 5, "{v2}");
+    for (user, a, x) in [
+        ("u3des", "SHA", "3DES"),
+        ("u3desmd5", "MD5", "3DES"),
+        ("u192reeder", "MD5", "AES192C"),
+        ("u256blmt", "SHA", "AES256"),
+    ] {
+        let base = [
+            KSOCKET,
+            "snmp",
+            "walk",
+            "-v",
+            "3",
+            "-n",
+            "public",
+            "-u",
+            user,
+            "-l",
+            "authPriv",
+            "-a",
+            a,
+            "-A",
+            "auth-pass-1",
+            "-x",
+            x,
+        ];
+        let mut cmd = base.to_vec();
+        cmd.extend(["-X", "priv-pass-1", "198.18.8.7", ".1.3.6.1.2.1.1"]);
+        let (ok, ours, err) = run(&lab, &ns[0], &cmd);
+        assert!(ok, "{user}: {err}");
+        assert_eq!(mask(&v2), mask(&ours), "{user} over SNMPv3 with {x}");
+        // The other key extension is a wrong key: said, not hung.
+        let mut cmd = base.to_vec();
+        let other = match x {
+            "AES192C" => "AES192",
+            "AES256" => "AES256C",
+            _ => "DES",
+        };
+        *cmd.last_mut().unwrap() = other;
+        cmd.extend([
+            "-X",
+            "priv-pass-1",
+            "-t",
+            "0.5",
+            "-r",
+            "1",
+            "198.18.8.7",
+            ".1.3.6.1.2.1.1.5",
+        ]);
+        let t0 = Instant::now();
+        let (ok, _, err) = run(&lab, &ns[0], &cmd);
+        assert!(!ok && err.contains("privacy"), "{user} with {other}: {err}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{user}: {:?}",
+            t0.elapsed()
+        );
+    }
     let _ = sim.kill();
     let _ = sim.wait();
     lab.teardown().unwrap();
 }
 
 /// SNMPv3 against snmpd: one user per authentication protocol, with and without
-/// privacy (DES, AES-128): walks equal snmpbulkwalk's; each mistake says which, fast.
+/// privacy (DES, AES-128/192/256 with both key extensions): walks equal snmpbulkwalk's; each mistake says which, fast.
 #[test]
 fn v3_users_walk_like_net_snmp_and_mistakes_are_named() {
     require_root!();
@@ -577,6 +671,11 @@ fn v3_users_walk_like_net_snmp_and_mistakes_are_named() {
         ("u_sha256aes", "SHA-256", Some("AES")),
         ("u_sha384des", "SHA-384", Some("DES")),
         ("u_sha512aes", "SHA-512", Some("AES")),
+        // AES-192/256 with both key extensions (net-snmp's AES192C/AES256C are Cisco's).
+        ("u_md5aes192", "MD5", Some("AES192")),
+        ("u_shaaes256", "SHA", Some("AES256")),
+        ("u_md5aes256c", "MD5", Some("AES256C")),
+        ("u_sha256aes192c", "SHA-256", Some("AES192C")),
     ];
     let mut conf = String::new();
     for (u, a, x) in users {
