@@ -267,6 +267,56 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
     let if_table = w.table("ifTable", "1.3.6.1.2.1.2.2.1", &[2, 3, 5, 6, 7, 8])?;
     let if_x = w.table("ifXTable", "1.3.6.1.2.1.31.1.1.1", &[1, 15, 18])?;
     let addrs = w.table("ipAddrTable", "1.3.6.1.2.1.4.20.1", &[2, 3])?;
+    // IP-MIB ipAddressTable (RFC 4293; devices that dropped ipAddrTable): index
+    // type(1=ipv4).4.a.b.c.d; ipAddressPrefix points at a prefix row whose last arc is
+    // the prefix length.
+    let addresses = w.table("ipAddressTable", "1.3.6.1.2.1.4.34.1", &[3, 5])?;
+    let mut by_if: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for (ip, a) in &addrs {
+        let (Some(ifx), Some(mask)) = (
+            a.get(&2).and_then(Cell::int),
+            a.get(&3).and_then(Cell::text),
+        ) else {
+            continue;
+        };
+        let bits: u32 = mask
+            .split('.')
+            .filter_map(|o| o.parse::<u8>().ok())
+            .map(|o| o.count_ones())
+            .sum();
+        let ip: Vec<String> = ip.iter().map(u32::to_string).collect();
+        by_if
+            .entry(ifx as u32)
+            .or_default()
+            .push(format!("{}/{bits}", ip.join(".")));
+    }
+    for (idx, a) in &addresses {
+        let [1, 4, a1, a2, a3, a4] = idx[..] else {
+            continue;
+        };
+        let Some(ifx) = a.get(&3).and_then(Cell::int) else {
+            continue;
+        };
+        let bits = match a.get(&5) {
+            Some(Cell::Oid(o)) => o
+                .rsplit('.')
+                .next()
+                .and_then(|b| b.parse::<u32>().ok())
+                .filter(|b| *b <= 32),
+            _ => None,
+        };
+        let ip = format!("{a1}.{a2}.{a3}.{a4}");
+        let list = by_if.entry(ifx as u32).or_default();
+        if !list
+            .iter()
+            .any(|x| x.split('/').next() == Some(ip.as_str()))
+        {
+            list.push(match bits {
+                Some(b) => format!("{ip}/{b}"),
+                None => ip,
+            });
+        }
+    }
     for (idx, r) in &if_table {
         let Some(&index) = idx.first() else { continue };
         let x = if_x.get(idx);
@@ -280,20 +330,7 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
             (None, Some(h)) => Some(h as u64 * 1_000_000),
             _ => None,
         };
-        let ipv4 = addrs
-            .iter()
-            .filter(|(_, a)| a.get(&2).and_then(Cell::int) == Some(i64::from(index)))
-            .filter_map(|(ip, a)| {
-                let ip: Vec<String> = ip.iter().map(u32::to_string).collect();
-                let mask = a.get(&3).and_then(Cell::text)?;
-                let bits: u32 = mask
-                    .split('.')
-                    .filter_map(|o| o.parse::<u8>().ok())
-                    .map(|o| o.count_ones())
-                    .sum();
-                Some(format!("{}/{bits}", ip.join(".")))
-            })
-            .collect();
+        let ipv4 = by_if.remove(&index).unwrap_or_default();
         d.interfaces.push(Interface {
             index,
             name: x.and_then(|x| x.get(&1)).and_then(Cell::text),
@@ -366,23 +403,32 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
         });
     }
 
-    // ARP: ipNetToMediaPhysAddress (index ifIndex.a.b.c.d)
+    // ARP: ipNetToMediaPhysAddress (index ifIndex.a.b.c.d), and IP-MIB's
+    // ipNetToPhysicalPhysAddress (index ifIndex.type(1=ipv4).4.a.b.c.d) for what the
+    // older table lacks.
     let arp = w.table("ipNetToMediaTable", "1.3.6.1.2.1.4.22.1", &[2])?;
-    for (idx, r) in &arp {
-        if idx.len() != 5 {
+    let phys = w.table("ipNetToPhysicalTable", "1.3.6.1.2.1.4.35.1", &[4])?;
+    let old = arp.iter().filter_map(|(idx, r)| match idx[..] {
+        [ifx, a, b, c, e] => Some((ifx, [a, b, c, e], r.get(&2))),
+        _ => None,
+    });
+    let new = phys.iter().filter_map(|(idx, r)| match idx[..] {
+        [ifx, 1, 4, a, b, c, e] => Some((ifx, [a, b, c, e], r.get(&4))),
+        _ => None,
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    for (if_index, ip, cell) in old.chain(new) {
+        let Some(m) = cell.and_then(Cell::bytes).and_then(mac) else {
+            continue;
+        };
+        if m == "00:00:00:00:00:00" || !seen.insert((if_index, ip)) {
             continue;
         }
-        if let Some(m) = r.get(&2).and_then(Cell::bytes).and_then(mac) {
-            d.arp.push(ArpEntry {
-                ip: idx[1..]
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join("."),
-                mac: m,
-                if_index: idx[0],
-            });
-        }
+        d.arp.push(ArpEntry {
+            ip: format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]),
+            mac: m,
+            if_index,
+        });
     }
     d.incomplete = w.incomplete;
     Ok(d)

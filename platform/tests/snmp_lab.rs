@@ -234,24 +234,29 @@ fn wrong_community_and_silence_fail_fast_and_say_so() {
 #[test]
 fn an_agent_answering_garbage_never_hangs_or_crashes() {
     require_root!();
-    let s = snmpd("snmpg");
+    let mut s = snmpd("snmpg");
+    let seen = s.lab.scratch_dir("garbage").unwrap().join("seen");
+    let seen_file = seen.display().to_string();
     // A fake agent on 198.18.5.3:1161 answering every datagram with junk and with
     // truncated and wrong-id SNMP; bounded to 30 s.
-    let script = "import socket,time\n\
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
-s.bind(('198.18.5.3',1161))\n\
-s.settimeout(0.5)\n\
-end=time.time()+30\n\
-while time.time()<end:\n\
-    try:\n\
-        d,a=s.recvfrom(65535)\n\
-    except socket.timeout:\n\
-        continue\n\
-    for junk in [b'', b'\\x30', b'\\x30\\x80\\x02\\x01\\x01', d[:len(d)//2], b'\\xff'*300, d]:\n\
-        s.sendto(junk,a)\n";
+    // (A raw string: a `\` line continuation would strip Python's indentation.)
+    let script = r#"import socket,time
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+s.bind(('198.18.5.3',1161))
+s.settimeout(0.5)
+end=time.time()+30
+while time.time()<end:
+    try:
+        d,a=s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    open(__import__('sys').argv[1],'a').write('x')
+    for junk in [b'', b'\x30', b'\x30\x80\x02\x01\x01', d[:len(d)//2], b'\xff'*300, d]:
+        s.sendto(junk,a)
+"#;
     let mut child = s
         .lab
-        .command(&s.agent, &["python3", "-c", script])
+        .command(&s.agent, &["python3", "-c", script, &seen_file])
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
@@ -275,6 +280,9 @@ while time.time()<end:\n\
     assert!(err.contains("timeout"), "{err}");
     assert!(!err.contains("panicked"));
     assert!(t0.elapsed() < Duration::from_secs(5));
+    // The fake agent did answer (with junk) every request.
+    let answered = std::fs::read_to_string(&seen).unwrap_or_default().len();
+    assert!(answered >= 2, "the garbage agent saw {answered} requests");
     let _ = child.kill();
     let _ = child.wait();
     s.lab.teardown().unwrap();
@@ -546,7 +554,25 @@ fn snmpsim_juniper_like_device() {
         ),
         (Some("ge-0/0/0"), Some("uplink"), Some(1_000_000_000))
     );
-    assert_eq!(ge0["ipv4"][0], "198.18.8.7/24");
+    assert_eq!(
+        ge0["ipv4"],
+        serde_json::json!(["198.18.8.7/24"]),
+        "one address, though in both tables"
+    );
+    // Only in IP-MIB's ipAddressTable / ipNetToPhysicalTable: read from there.
+    assert_eq!(
+        d["interfaces"][1]["ipv4"],
+        serde_json::json!(["198.18.88.7/30"]),
+        "{out}"
+    );
+    assert_eq!(
+        d["arp"],
+        serde_json::json!([
+            {"ip": "198.18.8.1", "mac": "2c:6b:f5:10:00:01", "ifIndex": 513},
+            {"ip": "198.18.88.6", "mac": "2c:6b:f5:10:00:99", "ifIndex": 514},
+        ]),
+        "{out}"
+    );
     assert_eq!(d["interfaces"][2]["operStatus"], "down");
     let n = &d["lldpNeighbors"][0];
     assert_eq!(
