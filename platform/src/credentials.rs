@@ -207,6 +207,19 @@ impl Credential {
             Credential::Vsphere(c) => (&c.includes, &c.excludes),
         }
     }
+
+    /// Durations in seconds, with the range each must be in.
+    fn seconds(&self) -> Vec<(&'static str, f64, f64, f64)> {
+        match self {
+            Credential::Ssh(c) => vec![("timeout", c.timeout, 0.01, 3600.0)],
+            Credential::Snmp(c) => vec![
+                ("timeout", c.timeout, 0.01, 600.0),
+                ("retryInterval", c.retry_interval, 0.0, 600.0),
+            ],
+            Credential::Winrm(c) => vec![("timeout", c.timeout, 0.01, 3600.0)],
+            Credential::Vsphere(c) => vec![("timeout", c.timeout, 0.01, 3600.0)],
+        }
+    }
 }
 
 /// A credential file that could not be used: which, where, why.
@@ -296,6 +309,33 @@ pub fn parse(proto: Protocol, file: &Path, text: &str) -> Result<Credential, Pro
                 });
             }
         }
+    }
+    for (key, v, lo, hi) in c.seconds() {
+        // NaN fails this too.
+        if !(lo..=hi).contains(&v) {
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with(key))
+                .map_or(1, |i| i + 1);
+            return Err(Problem {
+                file: file.into(),
+                line,
+                msg: format!("{key}: {v} is out of range ({lo} to {hi} seconds)"),
+            });
+        }
+    }
+    if let Credential::Snmp(s) = &c
+        && s.retries > 20
+    {
+        let line = text
+            .lines()
+            .position(|l| l.trim_start().starts_with("retries"))
+            .map_or(1, |i| i + 1);
+        return Err(Problem {
+            file: file.into(),
+            line,
+            msg: format!("retries: {} is out of range (0 to 20)", s.retries),
+        });
     }
     Ok(c)
 }
@@ -536,6 +576,22 @@ mod tests {
             panic!()
         };
         assert_eq!((s.port, s.retries, s.timeout), (161, 2, 5.0));
+        for (bad, want) in [
+            ("timeout = nan\n", "timeout: NaN is out of range"),
+            ("timeout = -1.0\n", "timeout: -1 is out of range"),
+            (
+                "retryInterval = 1e9\n",
+                "retryInterval: 1000000000 is out of range",
+            ),
+            ("retries = 99\n", "retries: 99 is out of range"),
+        ] {
+            let text = format!(
+                "{bad}{}",
+                snmp.replace("retries = 2\nretryInterval = 0.5\n", "")
+            );
+            let e = parse(Protocol::Snmp, p, &text).unwrap_err();
+            assert!(e.msg.starts_with(want) && e.line == 1, "{bad}: {e:?}");
+        }
         // Every privacy protocol of spec 7, AES-192/256 keys extended net-snmp's way
         // unless the file says `reeder` (Cisco's).
         use ksocket_core::usm::{KeyExtension, PrivProto};

@@ -567,6 +567,7 @@ struct SnmpCred {
     port: u16,
     timeout: Duration,
     retries: u32,
+    retry_interval: Duration,
 }
 
 fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Vec<SnmpCred> {
@@ -579,6 +580,7 @@ fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Ve
             port: 161,
             timeout: Duration::from_secs(1),
             retries: 1,
+            retry_interval: Duration::ZERO,
         }];
     }
     let Some(dir) = dir else { return Vec::new() };
@@ -616,6 +618,7 @@ fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Ve
             port: s.port,
             timeout: Duration::from_secs_f64(s.timeout.clamp(0.05, 600.0)),
             retries: s.retries,
+            retry_interval: Duration::from_secs_f64(s.retry_interval.clamp(0.0, 600.0)),
         });
     }
     if out.is_empty() {
@@ -659,6 +662,7 @@ fn gateway_arp(
                 community: cred.community.clone(),
                 timeout: cred.timeout,
                 retries: cred.retries,
+                retry_interval: cred.retry_interval,
                 max_repetitions: 25,
                 v3: cred.v3.clone(),
             };

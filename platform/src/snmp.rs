@@ -15,10 +15,13 @@ use ksocket_core::snmp::{
     V3Request, Value, Version, encode_scoped_pdu, flags, tag,
 };
 use ksocket_core::usm::{self, AuthProto, KeyExtension, PrivProto};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// Most rows one walk returns before it stops (and says it is incomplete).
@@ -31,6 +34,8 @@ pub struct Target {
     pub community: Secret,
     pub timeout: Duration,
     pub retries: u32,
+    /// Listening on after a timeout before the next try (credential `retryInterval`).
+    pub retry_interval: Duration,
     pub max_repetitions: u32,
     /// SNMPv3 user security; `None` for v1/v2c.
     pub v3: Option<V3Auth>,
@@ -113,29 +118,89 @@ pub enum WalkEnd {
     Incomplete(String),
 }
 
-pub struct Client {
+/// Who waits for the answer from (address, request-id or msgID).
+type Waiting = HashMap<(SocketAddr, i64), mpsc::Sender<Vec<u8>>>;
+
+/// One UDP socket shared by every [`Client`] made from it (one per thread, each with
+/// at most one request in flight, so their number bounds what is in flight): a
+/// receiver thread hands each datagram to the request waiting for its source address
+/// and request-id (v1/v2c) or msgID (v3). Datagrams nobody waits for are dropped.
+pub struct Mux {
     sock: UdpSocket,
-    next_id: i32,
+    waiting: Mutex<Waiting>,
+    next_id: AtomicI32,
+}
+
+impl Mux {
+    /// Binds the socket and starts the receiver, which ends when the last `Arc` goes.
+    pub fn new() -> io::Result<Arc<Mux>> {
+        let sock = UdpSocket::bind("0.0.0.0:0")?;
+        let rx = sock.try_clone()?;
+        // Bounded wait, so the thread sees the Mux gone within 100 ms.
+        rx.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let mut seed = [0u8; 4];
+        // SAFETY: getrandom writes at most 4 bytes into seed.
+        unsafe { libc::getrandom(seed.as_mut_ptr().cast(), 4, 0) };
+        let mux = Arc::new(Mux {
+            sock,
+            waiting: Mutex::new(HashMap::new()),
+            next_id: AtomicI32::new((i32::from_ne_bytes(seed) & 0x3fff_ffff) + 1),
+        });
+        let weak = Arc::downgrade(&mux);
+        std::thread::Builder::new()
+            .name("snmp-rx".into())
+            .spawn(move || {
+                let mut buf = vec![0u8; 65535];
+                loop {
+                    let got = rx.recv_from(&mut buf);
+                    let Some(mux) = weak.upgrade() else { return };
+                    let Ok((n, from)) = got else { continue };
+                    let d = &buf[..n];
+                    let id = match Message::decode(d) {
+                        Ok(m) => i64::from(m.pdu.request_id),
+                        Err(_) => match V3Message::decode(d) {
+                            Ok(m) => m.msg_id,
+                            Err(_) => continue,
+                        },
+                    };
+                    let w = mux.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(tx) = w.get(&(from, id)) {
+                        let _ = tx.send(d.to_vec());
+                    }
+                }
+            })?;
+        Ok(mux)
+    }
+
+    fn next_id(&self) -> i32 {
+        self.next_id.fetch_add(1, Ordering::Relaxed).wrapping_add(1) & 0x7fff_ffff
+    }
+}
+
+pub struct Client {
+    mux: Arc<Mux>,
     buf: Vec<u8>,
-    rbuf: Vec<u8>,
     engine: Option<Engine>,
     salt: u64,
 }
 
 impl Client {
+    /// A client with a socket of its own.
     pub fn new() -> io::Result<Client> {
-        let sock = UdpSocket::bind("0.0.0.0:0")?;
+        Ok(Client::with(Mux::new()?))
+    }
+
+    /// A client sharing `mux`'s socket.
+    pub fn with(mux: Arc<Mux>) -> Client {
         let mut seed = [0u8; 4];
         // SAFETY: getrandom writes at most 4 bytes into seed.
         unsafe { libc::getrandom(seed.as_mut_ptr().cast(), 4, 0) };
-        Ok(Client {
-            sock,
-            next_id: (i32::from_ne_bytes(seed) & 0x3fff_ffff) + 1,
+        Client {
+            mux,
             buf: vec![0; 65535],
-            rbuf: vec![0; 65535],
             engine: None,
             salt: u64::from(u32::from_ne_bytes(seed)) << 24,
-        })
+        }
     }
 
     /// Sends one request and calls `f` with the matching response; retries on timeout.
@@ -162,8 +227,7 @@ impl Client {
                 f,
             );
         }
-        self.next_id = self.next_id.wrapping_add(1) & 0x7fff_ffff;
-        let id = self.next_id;
+        let id = self.mux.next_id();
         let req = Request {
             version: t.version,
             community: t.community.expose().as_bytes(),
@@ -177,7 +241,7 @@ impl Client {
             .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
         let msg = msg.to_vec();
         // Anything that does not decode, or answers another request, is ignored.
-        let resp = self.exchange(t, &msg, |b| {
+        let resp = self.exchange(t, &msg, i64::from(id), |b| {
             Message::decode(b).is_ok_and(|m| m.pdu.kind == tag::RESPONSE && m.pdu.request_id == id)
         })?;
         let m = Message::decode(&resp).map_err(|_| Error::Usm("undecodable answer"))?;
@@ -191,50 +255,50 @@ impl Client {
     }
 
     fn next_id(&mut self) -> i32 {
-        self.next_id = self.next_id.wrapping_add(1) & 0x7fff_ffff;
-        self.next_id
+        self.mux.next_id()
     }
 
-    /// Sends `msg` and waits for a datagram from the target that `accept` takes;
-    /// retries on timeout.
+    /// Sends `msg` (whose answer carries `id`) and waits for a datagram from the
+    /// target that `accept` takes. On a timeout it goes on listening `retry_interval`
+    /// (a late answer still counts), then sends again, `retries` times.
     fn exchange(
         &mut self,
         t: &Target,
         msg: &[u8],
+        id: i64,
         accept: impl Fn(&[u8]) -> bool,
     ) -> Result<Vec<u8>, Error> {
-        for _ in 0..=t.retries {
-            self.sock.send_to(msg, t.addr).map_err(Error::Io)?;
-            let deadline = Instant::now() + t.timeout;
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                self.sock.set_read_timeout(Some(left)).map_err(Error::Io)?;
-                let (n, from) = match self.sock.recv_from(&mut self.rbuf) {
-                    Ok(x) => x,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        break;
-                    }
-                    Err(e) => return Err(Error::Io(e)),
+        let (tx, rx) = mpsc::channel();
+        let key = (t.addr, id);
+        let waiting = || self.mux.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting().insert(key, tx);
+        let r = (|| {
+            for attempt in 0..=t.retries {
+                self.mux.sock.send_to(msg, t.addr).map_err(Error::Io)?;
+                let wait = if attempt < t.retries {
+                    t.timeout + t.retry_interval
+                } else {
+                    t.timeout
                 };
-                if from == t.addr && accept(&self.rbuf[..n]) {
-                    return Ok(self.rbuf[..n].to_vec());
+                let deadline = Instant::now() + wait;
+                loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match rx.recv_timeout(left) {
+                        Ok(d) if accept(&d) => return Ok(d),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
                 }
             }
-        }
-        Err(Error::Timeout)
+            Err(Error::Timeout)
+        })();
+        waiting().remove(&key);
+        r
     }
 
     /// As [`Client::exchange`], for the v3 message answering `msg_id`.
     fn exchange_v3(&mut self, t: &Target, msg: &[u8], msg_id: i32) -> Result<Vec<u8>, Error> {
-        self.exchange(t, msg, |b| {
+        self.exchange(t, msg, i64::from(msg_id), |b| {
             V3Message::decode(b).is_ok_and(|m| m.msg_id == i64::from(msg_id))
         })
     }
@@ -700,6 +764,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     let mut level: Option<u8> = None;
     let (mut auth_proto, mut auth_pass, mut priv_proto, mut priv_pass) = (None, None, None, None);
     let mut context = String::new();
+    let mut retry_interval = Duration::ZERO;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         let v = |p: &mut lexopt::Parser| -> Result<String, String> {
             p.value()
@@ -826,6 +891,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
                 }
                 timeout = Duration::from_secs_f64(c.timeout.clamp(0.01, 600.0));
                 retries = c.retries.min(20);
+                retry_interval = Duration::from_secs_f64(c.retry_interval.clamp(0.0, 600.0));
                 port = Some(c.port);
             }
             Short('O') => {
@@ -906,6 +972,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
         community,
         timeout,
         retries,
+        retry_interval,
         max_repetitions: max_rep,
         v3,
     };
