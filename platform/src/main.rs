@@ -16,6 +16,7 @@ mod scan;
 mod seal;
 mod secret;
 mod snmp;
+mod sweep;
 mod unpriv;
 
 use std::process::ExitCode;

@@ -765,7 +765,9 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     let (mut auth_proto, mut auth_pass, mut priv_proto, mut priv_pass) = (None, None, None, None);
     let mut context = String::new();
     let mut retry_interval = Duration::ZERO;
+    let mut seen_options = false;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        seen_options |= !matches!(arg, Value(_));
         let v = |p: &mut lexopt::Parser| -> Result<String, String> {
             p.value()
                 .map_err(|e| e.to_string())?
@@ -907,6 +909,12 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
                     .into_string()
                     .map_err(|_| "argument is not UTF-8".to_string())?;
                 if op.is_none() {
+                    if x == "sweep" {
+                        if seen_options {
+                            return Err("snmp: put the options after `sweep`".into());
+                        }
+                        return crate::sweep::run(parser);
+                    }
                     if x != "get" && x != "walk" && x != "device" {
                         return Err(format!(
                             "snmp: `{x}`: use `ksocket snmp get|walk|device TARGET [OID...]`"

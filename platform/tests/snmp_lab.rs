@@ -823,3 +823,82 @@ fn v3_users_walk_like_net_snmp_and_mistakes_are_named() {
     }
     lab.teardown().unwrap();
 }
+
+/// `ksocket snmp sweep` of a /24 with 60 agents (one snmpd on 60 addresses), 20 live
+/// addresses without SNMP and the rest empty: it finds exactly the agents, as
+/// onesixtyone does, with the right community among several; --v3 finds them by
+/// engine discovery; a wrong community finds nothing, within its time bound.
+#[test]
+fn sweep_finds_exactly_the_agents_like_onesixtyone() {
+    require_root!();
+    let mut lab = Lab::new("sweep").unwrap();
+    let sc = ksocket_lab::scenario::snmp_segment(&mut lab, 60).unwrap();
+    let want: Vec<String> = sc.live.iter().map(|a| a.to_string()).collect();
+    let ips = |out: &str| -> Vec<String> {
+        let mut v: Vec<String> = out
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| w.parse::<std::net::Ipv4Addr>().is_ok())
+            .map(str::to_string)
+            .collect();
+        v.sort_by_key(|a| a.parse::<std::net::Ipv4Addr>().unwrap());
+        v.dedup();
+        v
+    };
+    let t0 = Instant::now();
+    let (ok, out, err) = run(
+        &lab,
+        &sc.scanner,
+        &[
+            KSOCKET, "snmp", "sweep", &sc.target, "-c", "private", "-c", "public",
+        ],
+    );
+    let took = t0.elapsed();
+    assert!(ok, "{err}");
+    assert_eq!(ips(&out), want, "{out}\n{err}");
+    assert!(
+        out.lines().all(|l| l.contains(" [c2] Linux")),
+        "the second community, and sysDescr: {out}"
+    );
+    assert!(
+        !out.contains("public") && !err.contains("public"),
+        "communities are not printed"
+    );
+    assert!(took < Duration::from_secs(6), "took {took:?}: {err}");
+    let (_, theirs, _) = run(
+        &lab,
+        &sc.scanner,
+        &["onesixtyone", "-w", "0", &sc.target, "public"],
+    );
+    assert_eq!(ips(&theirs), want, "onesixtyone: {theirs}");
+    // SNMPv3 engine discovery, and JSON.
+    let (ok, out, err) = run(
+        &lab,
+        &sc.scanner,
+        &[KSOCKET, "snmp", "sweep", "--v3", "--json", &sc.target],
+    );
+    assert!(ok, "{err}");
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), want.len(), "{out}");
+    assert!(rows.iter().all(|r| {
+        r["engineID"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("80001f88"))
+    }));
+    // Nobody knows this community: nothing, in bounded time.
+    let t0 = Instant::now();
+    let (ok, out, err) = run(
+        &lab,
+        &sc.scanner,
+        &[
+            KSOCKET, "snmp", "sweep", "-c", "nope", "-t", "0.3", "-r", "1", &sc.target,
+        ],
+    );
+    assert!(ok && out.is_empty(), "{out} {err}");
+    assert!(err.contains(": 0 answered"), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+    lab.teardown().unwrap();
+}

@@ -294,12 +294,31 @@ impl Lab {
     /// Waits (up to 10 s) until it answers. Returns its scratch directory (for an
     /// AgentX socket, say); `{dir}` in `extra` is replaced by it.
     pub fn snmpd(&mut self, ns: &Ns, ip: &str, extra: &str) -> io::Result<std::path::PathBuf> {
-        lab_addr(ip)?;
+        self.snmpd_on(ns, &[ip], extra)
+    }
+
+    /// As [`Lab::snmpd`], one daemon listening on each of `ips` (port 161).
+    pub fn snmpd_on(
+        &mut self,
+        ns: &Ns,
+        ips: &[&str],
+        extra: &str,
+    ) -> io::Result<std::path::PathBuf> {
+        for ip in ips {
+            lab_addr(ip)?;
+        }
+        let ip = *ips
+            .first()
+            .ok_or_else(|| err("lab: snmpd needs an address".into()))?;
         self.own(ns)?;
         let dir = self.scratch_dir("snmpd")?;
         let conf = dir.join("snmpd.conf");
         let extra = extra.replace("{dir}", &dir.display().to_string());
-        std::fs::write(&conf, format!("agentaddress udp:{ip}:161\n{extra}\n"))?;
+        let listen: Vec<String> = ips.iter().map(|a| format!("udp:{a}:161")).collect();
+        std::fs::write(
+            &conf,
+            format!("agentaddress {}\n{extra}\n", listen.join(",")),
+        )?;
         let state = format!("--persistentDir={}", dir.display());
         let pid = dir.join("snmpd.pid");
         let argv = [
@@ -437,6 +456,12 @@ impl Lab {
             .expect("piped")
             .write_all(ruleset.as_bytes())?;
         check(child.wait_with_output()?, "nft -f -")
+    }
+
+    /// Adds another lab address to `dev` in `ns`.
+    pub fn add_addr(&self, ns: &Ns, dev: &str, cidr: &str) -> io::Result<()> {
+        lab_cidr(cidr)?;
+        self.ip(ns, &["addr", "add", cidr, "dev", dev])
     }
 
     /// Runs `ip ARGS` inside `ns`.

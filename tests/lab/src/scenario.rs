@@ -100,3 +100,49 @@ pub fn routed_segment(lab: &mut Lab) -> io::Result<Scenario> {
         target: "198.19.2.0/24".into(),
     })
 }
+
+/// An SNMP segment, 198.18.20.0/24 on one switch: the scanner at .2; `agents`
+/// addresses from .10 up served by one snmpd (community `public`, and an SNMPv3 user);
+/// 20 addresses from .200 up that are live but run no SNMP (ICMP port unreachable);
+/// the rest empty. `live` holds the SNMP agents.
+pub fn snmp_segment(lab: &mut Lab, agents: u8) -> io::Result<Scenario> {
+    let sw = lab.switch("sw")?;
+    let specs = [
+        ("scanner", "198.18.20.2/24"),
+        ("agents", "198.18.20.10/24"),
+        ("quiet", "198.18.20.200/24"),
+    ]
+    .map(|(name, cidr)| HostSpec {
+        name: name.into(),
+        cidr: cidr.into(),
+        gateway: None,
+        role: Role::Full,
+    });
+    let ns = lab.hosts(&sw, &specs)?;
+    let agents = agents.clamp(1, 180);
+    let mut live = BTreeSet::new();
+    let mut ips = Vec::new();
+    for i in 0..agents {
+        let ip = Ipv4Addr::new(198, 18, 20, 10 + i);
+        if i > 0 {
+            lab.add_addr(&ns[1], "eth0", &format!("{ip}/24"))?;
+        }
+        live.insert(ip);
+        ips.push(ip.to_string());
+    }
+    for i in 1..20u8 {
+        lab.add_addr(&ns[2], "eth0", &format!("198.18.20.{}/24", 200 + i))?;
+    }
+    let ips: Vec<&str> = ips.iter().map(String::as_str).collect();
+    lab.snmpd_on(
+        &ns[1],
+        &ips,
+        "rocommunity public 198.18.0.0/15\ncreateUser sweepuser SHA \"auth-pass-1\"\nrouser sweepuser auth\n",
+    )?;
+    Ok(Scenario {
+        scanner: ns[0].clone(),
+        scanner_ip: Ipv4Addr::new(198, 18, 20, 2),
+        live,
+        target: "198.18.20.0/24".into(),
+    })
+}

@@ -1,0 +1,590 @@
+//! SNMP sweep: which addresses answer SNMP, and with which credential, over one UDP
+//! socket (no privileges needed).
+//!
+//! Every (address, credential) pair is one probe: a GET of sysDescr.0 and sysObjectID.0
+//! with a community (v1 or v2c), or an SNMPv3 engine-discovery request (any v3 agent
+//! answers it with a Report carrying its engine ID, whatever its users). The probe's
+//! index, XORed with a per-sweep random key, is its request-id (msgID for v3), so an
+//! answer names its probe; it counts only from the probed address and port, and (v1/v2c)
+//! with the probed community. Probes go out paced at `rate` per second, at most
+//! `window` waiting at once, credential after credential; an address that has answered
+//! is not probed with the next credentials. An unanswered probe is sent again,
+//! `retries` times: after an adaptive RTO (from the answers seen so far, at least
+//! 250 ms) while it has tries left, and its last try waits the whole `timeout`. The
+//! whole sweep is bounded in time.
+
+use crate::secret::Secret;
+use ksocket_core::snmp::{
+    Message, OidBuf, Request, ScopedData, Usm, V3Data, V3Message, V3Request, Value, Version, flags,
+    tag,
+};
+use std::collections::VecDeque;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// How to ask.
+#[derive(Clone, Debug)]
+pub enum Cred {
+    /// A GET with this community (v1 or v2c).
+    Community(Version, Secret),
+    /// SNMPv3 engine discovery (no user needed).
+    V3Discovery,
+}
+
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub port: u16,
+    /// Probes per second.
+    pub rate: u32,
+    /// Most probes waiting for an answer at once.
+    pub window: usize,
+    pub timeout: Duration,
+    pub retries: u32,
+}
+
+impl Default for Opts {
+    fn default() -> Opts {
+        Opts {
+            port: 161,
+            rate: 10_000,
+            window: 4096,
+            timeout: Duration::from_secs(1),
+            retries: 1,
+        }
+    }
+}
+
+/// An address that answered.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub ip: Ipv4Addr,
+    /// Index into the credentials.
+    pub cred: usize,
+    pub sys_descr: Option<String>,
+    pub sys_object_id: Option<String>,
+    /// SNMPv3: the agent's engine ID, boots and time.
+    pub engine: Option<(Vec<u8>, i64, i64)>,
+    pub rtt: Duration,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub sent: u64,
+    pub received: u64,
+    /// Datagrams that matched no probe (other sources, stale or forged ids).
+    pub ignored: u64,
+}
+
+/// Sweeps `targets` with `creds`, calling `hit` for each address on its first answer.
+pub fn sweep(
+    targets: &[Ipv4Addr],
+    creds: &[Cred],
+    o: &Opts,
+    hit: &mut dyn FnMut(&Hit),
+) -> io::Result<Stats> {
+    let n = targets.len();
+    let total = n
+        .checked_mul(creds.len())
+        .filter(|t| *t < 0x4000_0000)
+        .ok_or_else(|| io::Error::other("sweep: too many probes (targets x credentials)"))?;
+    let sock = UdpSocket::bind("0.0.0.0:0")?;
+    sock.set_nonblocking(true)?;
+    // Room for a burst of answers, and for probes the kernel holds while it resolves
+    // on-link neighbours (they count against the send buffer: an empty on-link range
+    // would otherwise stall sending for the 3 s ARP gives up after). The FORCE options
+    // need CAP_NET_ADMIN; without it the plain ones, capped by net.core.*mem_max.
+    for (force, plain) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
+        let size: libc::c_int = 8 << 20;
+        let set = |opt| {
+            // SAFETY: a valid socket and a c_int option value of the given size.
+            unsafe {
+                libc::setsockopt(
+                    sock.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&size as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            }
+        };
+        if set(force) != 0 {
+            set(plain);
+        }
+    }
+    let mut seed = [0u8; 4];
+    // SAFETY: getrandom writes at most 4 bytes into seed.
+    unsafe { libc::getrandom(seed.as_mut_ptr().cast(), 4, 0) };
+    let key = u32::from_ne_bytes(seed) & 0x3fff_ffff;
+    let rate = f64::from(o.rate.max(1));
+    let window = o.window.max(1);
+
+    // The messages, one per credential, with a placeholder id patched per probe.
+    let oids: [OidBuf; 2] = [
+        "1.3.6.1.2.1.1.1.0".parse().expect("valid"),
+        "1.3.6.1.2.1.1.2.0".parse().expect("valid"),
+    ];
+    let mut buf = vec![0u8; 1500];
+    let mut encode = |c: &Cred, id: i32| -> io::Result<Vec<u8>> {
+        let e = |e: ksocket_core::snmp::Error| io::Error::other(e.to_string());
+        Ok(match c {
+            Cred::Community(version, community) => Request {
+                version: *version,
+                community: community.expose().as_bytes(),
+                kind: tag::GET,
+                request_id: id,
+                a: 0,
+                b: 0,
+            }
+            .encode(&mut buf, &oids)
+            .map_err(e)?
+            .to_vec(),
+            Cred::V3Discovery => V3Request {
+                msg_id: id,
+                max_size: 65507,
+                flags: flags::REPORTABLE,
+                usm: Usm {
+                    engine_id: b"",
+                    boots: 0,
+                    time: 0,
+                    user: b"",
+                    auth_params: b"",
+                    priv_params: b"",
+                },
+                auth_len: 0,
+                data: V3Data::Plain {
+                    context_engine_id: b"",
+                    context_name: b"",
+                    pdu: ksocket_core::snmp::PduSpec {
+                        kind: tag::GET,
+                        request_id: id,
+                        a: 0,
+                        b: 0,
+                        oids: &[],
+                    },
+                },
+            }
+            .encode(&mut buf)
+            .map_err(e)?
+            .0
+            .to_vec(),
+        })
+    };
+
+    let mut answered = vec![false; n];
+    let mut tries = vec![0u8; total];
+    let mut sent_at = vec![None::<Instant>; total];
+    let mut next_fresh = 0usize; // probes in order: credential-major
+    let mut again: VecDeque<usize> = VecDeque::new();
+    // Probes waiting, in send order: those with tries left wait the adaptive RTO (as
+    // it is when they are checked: the first answers shorten the wait of probes sent
+    // before them), last tries the whole timeout. Each queue is in deadline order.
+    let mut waiting: [VecDeque<(usize, Instant)>; 2] = [VecDeque::new(), VecDeque::new()];
+    let mut rtt = Rtt::new(o.timeout);
+    let mut stats = Stats::default();
+    let start = Instant::now();
+    // Bound: every probe sent at most retries+1 times at the rate, plus the waits.
+    let per_round = Duration::from_secs_f64(total as f64 / rate);
+    // (3.2 s a round: what the kernel may hold probes to unresolved neighbours for.)
+    let limit = (per_round + o.timeout + Duration::from_millis(3200)) * (o.retries + 1)
+        + Duration::from_secs(5);
+    let mut rbuf = vec![0u8; 65535];
+    let fd = sock.as_raw_fd();
+
+    loop {
+        let now = Instant::now();
+        if now.duration_since(start) > limit {
+            log::warn!("sweep: stopped at its time bound ({limit:?})");
+            break;
+        }
+        // Expire what waited too long.
+        let waits = [rtt.rto(), o.timeout];
+        for (q, wait) in waiting.iter_mut().zip(waits) {
+            while let Some(&(i, t)) = q.front() {
+                if now < t + wait {
+                    break;
+                }
+                q.pop_front();
+                if !answered[i % n] && sent_at[i] == Some(t) && u32::from(tries[i]) <= o.retries {
+                    again.push_back(i);
+                }
+            }
+        }
+        // Send what the rate and the window allow.
+        let allowed = (now.duration_since(start).as_secs_f64() * rate) as u64 + 32;
+        while stats.sent < allowed && waiting[0].len() + waiting[1].len() < window {
+            let i = if let Some(i) = again.pop_front() {
+                i
+            } else {
+                // Skip addresses that already answered.
+                while next_fresh < total && answered[next_fresh % n] {
+                    next_fresh += 1;
+                }
+                if next_fresh == total {
+                    break;
+                }
+                next_fresh += 1;
+                next_fresh - 1
+            };
+            if answered[i % n] {
+                continue;
+            }
+            let id = (i as u32 ^ key) as i32;
+            let msg = encode(&creds[i / n], id)?;
+            let to = SocketAddrV4::new(targets[i % n], o.port);
+            match sock.send_to(&msg, to) {
+                Ok(_) => {}
+                // Unreachable or refused right now (an ICMP error queued on the socket):
+                // counts as a try.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    again.push_front(i);
+                    break;
+                }
+                Err(e) => log::debug!("sweep: send to {to}: {e}"),
+            }
+            let t = Instant::now();
+            tries[i] = tries[i].saturating_add(1);
+            sent_at[i] = Some(t);
+            waiting[usize::from(u32::from(tries[i]) > o.retries)].push_back((i, t));
+            stats.sent += 1;
+        }
+        // Read everything queued.
+        loop {
+            match sock.recv_from(&mut rbuf) {
+                Ok((len, from)) => {
+                    stats.received += 1;
+                    match classify(&rbuf[..len], from, targets, creds, key, o.port) {
+                        Some((i, mut h)) if !answered[i % n] => {
+                            answered[i % n] = true;
+                            h.rtt = sent_at[i].map_or(Duration::ZERO, |t| t.elapsed());
+                            // Karn: only probes sent once say how long an answer takes.
+                            if tries[i] == 1 {
+                                rtt.sample(h.rtt);
+                            }
+                            hit(&h);
+                        }
+                        Some(_) => {}
+                        None => stats.ignored += 1,
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // ICMP errors of earlier sends surface here; they carry nothing to use.
+                Err(_) => {}
+            }
+        }
+        let done_sending = next_fresh == total && again.is_empty();
+        for q in &mut waiting {
+            q.retain(|(i, ..)| !answered[i % n]);
+        }
+        let in_flight = waiting[0].len() + waiting[1].len();
+        if done_sending && in_flight == 0 {
+            break;
+        }
+        // Sleep until an answer comes, the next probe is due, or the oldest expires.
+        let now = Instant::now();
+        let waits = [rtt.rto(), o.timeout];
+        let mut wake = waiting
+            .iter()
+            .zip(waits)
+            .filter_map(|(q, w)| {
+                q.front()
+                    .map(|&(_, t)| (t + w).saturating_duration_since(now))
+            })
+            .min()
+            .unwrap_or(Duration::from_millis(100));
+        if !done_sending && in_flight < window {
+            let due = Duration::from_secs_f64((stats.sent + 1).saturating_sub(32) as f64 / rate);
+            wake = wake.min((start + due).saturating_duration_since(now));
+        }
+        let ms = wake.as_micros().div_ceil(1000).min(1000) as i32;
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        unsafe { libc::poll(&mut pfd, 1, ms) };
+    }
+    Ok(stats)
+}
+
+/// Round-trip estimate (RFC 6298) for probes with tries left: they wait
+/// srtt + 4 rttvar, at least [`Rtt::FLOOR`], at most the timeout; before any answer,
+/// the timeout. Last tries always wait the whole timeout, so an agent slower than the
+/// others is still heard (a late answer to an earlier try counts too).
+struct Rtt {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    ceiling: Duration,
+}
+
+impl Rtt {
+    const FLOOR: Duration = Duration::from_millis(250);
+
+    fn new(ceiling: Duration) -> Rtt {
+        Rtt {
+            srtt: None,
+            rttvar: Duration::ZERO,
+            ceiling,
+        }
+    }
+
+    fn sample(&mut self, r: Duration) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(r);
+                self.rttvar = r / 2;
+            }
+            Some(s) => {
+                let diff = s.abs_diff(r);
+                self.rttvar = (self.rttvar * 3 + diff) / 4;
+                self.srtt = Some((s * 7 + r) / 8);
+            }
+        }
+    }
+
+    fn rto(&self) -> Duration {
+        match self.srtt {
+            None => self.ceiling,
+            Some(s) => (s + self.rttvar * 4).clamp(Rtt::FLOOR.min(self.ceiling), self.ceiling),
+        }
+    }
+}
+
+/// The probe a datagram answers, and what it says.
+fn classify(
+    d: &[u8],
+    from: SocketAddr,
+    targets: &[Ipv4Addr],
+    creds: &[Cred],
+    key: u32,
+    port: u16,
+) -> Option<(usize, Hit)> {
+    let n = targets.len();
+    let SocketAddr::V4(from) = from else {
+        return None;
+    };
+    let probe = |id: i64| -> Option<usize> {
+        let i = (u32::try_from(id).ok()? ^ key) as usize;
+        (i < n * creds.len() && targets[i % n] == *from.ip() && from.port() == port).then_some(i)
+    };
+    if let Ok(m) = Message::decode(d) {
+        let i = probe(i64::from(m.pdu.request_id))?;
+        let Cred::Community(version, community) = &creds[i / n] else {
+            return None;
+        };
+        if m.pdu.kind != tag::RESPONSE
+            || m.version != *version
+            || m.community != community.expose().as_bytes()
+        {
+            return None;
+        }
+        let mut h = Hit {
+            ip: *from.ip(),
+            cred: i / n,
+            sys_descr: None,
+            sys_object_id: None,
+            engine: None,
+            rtt: Duration::ZERO,
+        };
+        for (o, v) in m.pdu.varbinds {
+            let o = o.to_string();
+            match (o.as_str(), v) {
+                (".1.3.6.1.2.1.1.1.0", Value::OctetString(s)) => {
+                    h.sys_descr = Some(String::from_utf8_lossy(s).trim().to_string())
+                }
+                (".1.3.6.1.2.1.1.2.0", Value::Oid(x)) => h.sys_object_id = Some(x.to_string()),
+                _ => {}
+            }
+        }
+        return Some((i, h));
+    }
+    let m = V3Message::decode(d).ok()?;
+    let i = probe(m.msg_id)?;
+    if !matches!(creds[i / n], Cred::V3Discovery) || m.usm.engine_id.is_empty() {
+        return None;
+    }
+    if let ScopedData::Plain(sp) = &m.data
+        && sp.pdu.kind != tag::REPORT
+    {
+        return None;
+    }
+    Some((
+        i,
+        Hit {
+            ip: *from.ip(),
+            cred: i / n,
+            sys_descr: None,
+            sys_object_id: None,
+            engine: Some((m.usm.engine_id.to_vec(), m.usm.boots, m.usm.time)),
+            rtt: Duration::ZERO,
+        },
+    ))
+}
+
+/// `ksocket snmp sweep TARGET... [-c COMMUNITY]... [-v 1|2c] [--v3] [--rate PPS]
+/// [-t SECONDS] [-r N] [--port N] [--json]`.
+pub fn run(parser: &mut lexopt::Parser) -> Result<std::process::ExitCode, String> {
+    use lexopt::prelude::*;
+    let mut ranges: Vec<ksocket_core::addr::Range> = Vec::new();
+    let mut communities: Vec<Secret> = Vec::new();
+    let mut version = Version::V2c;
+    let mut v3 = false;
+    let mut json = false;
+    let mut o = Opts::default();
+    let v = |p: &mut lexopt::Parser| -> Result<String, String> {
+        p.value()
+            .map_err(|e| e.to_string())?
+            .into_string()
+            .map_err(|_| "argument is not UTF-8".to_string())
+    };
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('c') => communities.push(Secret::new(v(parser)?)),
+            Short('v') => {
+                version = match v(parser)?.as_str() {
+                    "1" => Version::V1,
+                    "2c" => Version::V2c,
+                    x => {
+                        return Err(format!(
+                            "snmp sweep: -v {x}: use 1 or 2c (and --v3 for SNMPv3 agents)"
+                        ));
+                    }
+                }
+            }
+            Long("v3") => v3 = true,
+            Long("json") => json = true,
+            Short('t') => {
+                let x = v(parser)?;
+                let s: f64 = x
+                    .parse()
+                    .map_err(|_| format!("snmp sweep: -t {x}: not a number"))?;
+                if !(0.01..=60.0).contains(&s) {
+                    return Err(format!("snmp sweep: -t {x}: out of range (0.01 to 60 s)"));
+                }
+                o.timeout = Duration::from_secs_f64(s);
+            }
+            Short('r') => {
+                let x = v(parser)?;
+                o.retries = x
+                    .parse()
+                    .ok()
+                    .filter(|r| *r <= 10)
+                    .ok_or(format!("snmp sweep: -r {x}: 0 to 10"))?;
+            }
+            Long("rate") => {
+                let x = v(parser)?;
+                o.rate = x
+                    .parse()
+                    .ok()
+                    .filter(|r| (1..=1_000_000).contains(r))
+                    .ok_or(format!("snmp sweep: --rate {x}: 1 to 1000000 per second"))?;
+            }
+            Long("port") => {
+                let x = v(parser)?;
+                o.port = x
+                    .parse()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or(format!("snmp sweep: --port {x}: 1 to 65535"))?;
+            }
+            Value(x) => {
+                let x = x
+                    .into_string()
+                    .map_err(|_| "argument is not UTF-8".to_string())?;
+                ranges.push(
+                    x.parse()
+                        .map_err(|e| format!("snmp sweep: target `{x}`: {e}"))?,
+                );
+            }
+            other => return Err(format!("snmp sweep: {}", other.unexpected())),
+        }
+    }
+    if ranges.is_empty() {
+        return Err("snmp sweep: usage: ksocket snmp sweep TARGET... [-c COMMUNITY]...".into());
+    }
+    let count: u64 = ranges.iter().map(|r| r.len()).sum();
+    if count > 1 << 20 {
+        return Err(format!(
+            "snmp sweep: {count} addresses; at most 1048576 at once"
+        ));
+    }
+    let mut targets: Vec<Ipv4Addr> = Vec::with_capacity(count as usize);
+    let mut seen = std::collections::HashSet::new();
+    for r in &ranges {
+        for a in r.first..=r.last {
+            if seen.insert(a) {
+                targets.push(Ipv4Addr::from(a));
+            }
+        }
+    }
+    if communities.is_empty() && !v3 {
+        communities.push(Secret::new("public"));
+    }
+    let mut creds: Vec<Cred> = communities
+        .into_iter()
+        .map(|c| Cred::Community(version, c))
+        .collect();
+    if v3 {
+        creds.push(Cred::V3Discovery);
+    }
+    let t0 = Instant::now();
+    let mut found = 0usize;
+    let stats = sweep(&targets, &creds, &o, &mut |h| {
+        found += 1;
+        let cred = match &creds[h.cred] {
+            Cred::Community(..) => format!("c{}", h.cred + 1),
+            Cred::V3Discovery => "v3".into(),
+        };
+        let engine = h.engine.as_ref().map(|(id, boots, time)| {
+            (
+                id.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                *boots,
+                *time,
+            )
+        });
+        if json {
+            let mut m = serde_json::Map::new();
+            m.insert("ip".into(), h.ip.to_string().into());
+            m.insert("credential".into(), cred.into());
+            if let Some(d) = &h.sys_descr {
+                m.insert("sysDescr".into(), d.clone().into());
+            }
+            if let Some(d) = &h.sys_object_id {
+                m.insert("sysObjectID".into(), d.clone().into());
+            }
+            if let Some((id, boots, time)) = engine {
+                m.insert("engineID".into(), id.into());
+                m.insert("engineBoots".into(), boots.into());
+                m.insert("engineTime".into(), time.into());
+            }
+            m.insert(
+                "rttMs".into(),
+                ((h.rtt.as_secs_f64() * 1e4).round() / 10.0).into(),
+            );
+            println!("{}", serde_json::Value::Object(m));
+        } else {
+            let what = match (&h.sys_descr, engine) {
+                (Some(d), _) => d.replace(['\r', '\n'], " "),
+                (None, Some((id, ..))) => format!("engine {id}"),
+                (None, None) => String::new(),
+            };
+            println!("{} [{cred}] {what}", h.ip);
+        }
+    })
+    .map_err(|e| format!("snmp sweep: {e}"))?;
+    eprintln!(
+        "sweep: {} addresses, {} credential(s): {found} answered; {} probes sent, {} datagrams received ({} ignored) in {:.2} s",
+        targets.len(),
+        creds.len(),
+        stats.sent,
+        stats.received,
+        stats.ignored,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
