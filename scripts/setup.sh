@@ -2,7 +2,7 @@
 # scripts/setup.sh: install everything ksocket's build, tests and benchmarks need on a
 # fresh Debian machine (as root; apt and cargo only). Safe to re-run.
 #   - the lab and peer tools: iproute2, nftables, ping, tcpdump, arp-scan, nmap, fping,
-#     masscan, net-snmp (snmpd, snmp), lldpd, snmpsim, GNU time
+#     masscan, net-snmp (snmpd, snmp), lldpd, snmpsim (pysnmp: 3DES and AES peers), onesixtyone, GNU time
 #   - the static cross toolchain for x86_64/aarch64/armv7 (targets/setup-cross.sh)
 #   - rustfmt and clippy for the rustup toolchain, when missing
 set -euo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim time file procps"
+PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 time file procps"
 need=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
 if [ -n "$need" ]; then

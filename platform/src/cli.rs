@@ -31,13 +31,24 @@ Options:
   --interface NAME       use only this interface
   --exclude TARGET       leave these addresses out (repeatable)
   --max-prefix N         largest attached network scanned without a TARGET (default 22)
-  --community STRING     read the default gateway's ARP table over SNMP v2c first;
-                         its hosts are added to the targets (via \"snmp-arp\")",
+  --community STRING     SNMP v2c community instead of the snmp credential files: the
+                         default gateway's ARP table is read first (its hosts are
+                         added, via \"snmp-arp\"), and found hosts are asked for details
+  --no-details           do not ask found hosts for SNMP details\n
+After discovery, every host an snmp credential (or --community) matches is swept with
+it, and those that answer are asked for their device record (system, chassis,
+interfaces, LLDP neighbours, ARP table): \"snmp\" in the jsonl output.",
     },
     Command {
         name: "snmp",
-        summary: "SNMP get/walk with net-snmp style options (operator's check tool)",
-        usage: "ksocket snmp get|walk|device TARGET[:PORT] [OID...] [OPTIONS]\n
+        summary: "SNMP get/walk/device/sweep with net-snmp style options (operator's check tool)",
+        usage: "ksocket snmp get|walk|device TARGET[:PORT] [OID...] [OPTIONS]
+ksocket snmp sweep TARGET... [-c COMMUNITY]... [-v 1|2c] [--v3] [--rate PPS] [-t S] [-r N]
+                   [--port N] [--json]\n
+sweep asks every address of the targets for sysDescr with each community (one UDP
+socket, paced, adaptive timeouts) and prints who answers, as onesixtyone does (the
+community by its number, [c1], never by its text); --v3 finds SNMPv3 engines without
+a user. Defaults: public, 10000 probes/s, -t 1, -r 1.
 device prints the device record as JSON: system group, chassis (ENTITY-MIB), interfaces
 with IPv4 addresses, LLDP neighbours, ARP table, and the tables read incompletely.
 Prints numeric OIDs and values as `snmpbulkwalk -On` does, one per line.

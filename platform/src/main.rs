@@ -7,6 +7,7 @@
 mod cli;
 mod config;
 mod credentials;
+mod details;
 mod device;
 mod diagnostics;
 mod logging;

@@ -41,6 +41,8 @@ struct Opts {
     max_prefix: u8,
     /// SNMP v2c community for the gateway's ARP table (until credential files exist).
     community: Option<crate::secret::Secret>,
+    /// Do not ask found hosts for their SNMP details.
+    no_details: bool,
 }
 
 fn parse_opts(parser: &mut lexopt::Parser) -> Result<Opts, String> {
@@ -53,6 +55,7 @@ fn parse_opts(parser: &mut lexopt::Parser) -> Result<Opts, String> {
         excludes: Vec::new(),
         max_prefix: 22,
         community: None,
+        no_details: false,
     };
     let num = |name: &str, v: String, lo: u64, hi: u64| -> Result<u64, String> {
         let n: u64 = v
@@ -126,6 +129,7 @@ fn parse_opts(parser: &mut lexopt::Parser) -> Result<Opts, String> {
             }
             Long("max-prefix") => o.max_prefix = num("max-prefix", val(parser)?, 8, 32)? as u8,
             Long("community") => o.community = Some(crate::secret::Secret::new(val(parser)?)),
+            Long("no-details") => o.no_details = true,
             Value(v) => {
                 let t = v
                     .into_string()
@@ -155,6 +159,8 @@ struct Host {
     via: Vec<String>,
     rtt: Option<Duration>,
     iface: u8,
+    /// Its SNMP device record (JSON) and the credential that read it.
+    snmp: Option<(String, String)>,
 }
 
 fn method_name(m: Method) -> String {
@@ -215,7 +221,7 @@ fn scan(o: Opts) -> Result<(), String> {
     // the gateway, tried in order until one answers.
     let cred_dir = credential_dir()?;
     let snmp_arp = gateway_arp(&o, &snap, &|gw| {
-        snmp_credentials(&o, cred_dir.as_deref(), gw)
+        snmp_credentials(&o, cred_dir.as_deref(), gw, true)
     });
     let plan = plan(&o, &snap, &snmp_arp)?;
     let format = o.format.unwrap_or(if io::stdout().is_terminal() {
@@ -282,6 +288,7 @@ fn scan(o: Opts) -> Result<(), String> {
                     via: f.via,
                     rtt: f.rtt,
                     iface: i,
+                    snmp: None,
                 },
             );
         }
@@ -350,6 +357,29 @@ fn scan(o: Opts) -> Result<(), String> {
             h.mac = *mac;
         }
         h.via.push("snmp-arp".into());
+    }
+    // Device details over SNMP of every host some credential matches (spec §6).
+    let mut detailed = 0usize;
+    if !o.no_details {
+        let t0 = std::time::Instant::now();
+        let wanted: BTreeMap<Ipv4Addr, Vec<SnmpCred>> = hosts
+            .keys()
+            .map(|ip| (*ip, snmp_credentials(&o, cred_dir.as_deref(), *ip, false)))
+            .filter(|(_, c)| !c.is_empty())
+            .collect();
+        if !wanted.is_empty() {
+            for (ip, c) in crate::details::collect(&wanted) {
+                if let (Some(h), Ok(j)) = (hosts.get_mut(&ip), serde_json::to_string(&c.device)) {
+                    h.snmp = Some((c.credential, j));
+                    detailed += 1;
+                }
+            }
+            log::info!(
+                "snmp details: {detailed} of {} hosts with a matching credential, {:.2} s",
+                wanted.len(),
+                t0.elapsed().as_secs_f64()
+            );
+        }
     }
     for (ip, h) in &hosts {
         log::debug!(
@@ -551,7 +581,9 @@ fn drain(eng: &mut Engine<SET_RANGES, WINDOW>, hosts: &mut BTreeMap<Ipv4Addr, Ho
 fn credential_dir() -> Result<Option<std::path::PathBuf>, String> {
     let file = crate::config::path();
     if !file.exists() {
-        return Ok(None);
+        // No configuration: the default layout under $KSOCKET_HOME.
+        let d = crate::config::expand(&crate::config::Config::default().directories.credentials);
+        return Ok(Some(d.into()));
     }
     let l = crate::config::load(&file).map_err(|e| e.to_string())?;
     Ok(Some(
@@ -559,18 +591,42 @@ fn credential_dir() -> Result<Option<std::path::PathBuf>, String> {
     ))
 }
 
-/// One way to ask a gateway over SNMP.
-struct SnmpCred {
-    label: String,
-    v3: Option<crate::snmp::V3Auth>,
-    community: crate::secret::Secret,
-    port: u16,
-    timeout: Duration,
-    retries: u32,
-    retry_interval: Duration,
+/// One way to ask a device over SNMP.
+#[derive(Clone, Debug)]
+pub struct SnmpCred {
+    pub label: String,
+    pub v3: Option<crate::snmp::V3Auth>,
+    pub community: crate::secret::Secret,
+    pub port: u16,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub retry_interval: Duration,
 }
 
-fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Vec<SnmpCred> {
+/// The SNMP credentials for `ip` in the order spec §7 tries them. `gateway`: say on
+/// stderr which matched and which did not (there is one gateway; for every scanned host
+/// that goes to the log only).
+fn snmp_credentials(
+    o: &Opts,
+    dir: Option<&std::path::Path>,
+    gw: Ipv4Addr,
+    gateway: bool,
+) -> Vec<SnmpCred> {
+    let who = if gateway { "gateway" } else { "host" };
+    let say = |level: log::Level, msg: &str| {
+        if gateway {
+            note(level, msg)
+        } else {
+            log::log!(
+                if level == log::Level::Warn {
+                    log::Level::Debug
+                } else {
+                    level
+                },
+                "{msg}"
+            )
+        }
+    };
     use crate::credentials::{Credential, Protocol, matching};
     if let Some(c) = &o.community {
         return vec![SnmpCred {
@@ -587,7 +643,7 @@ fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Ve
     let read = crate::seal::read_credential;
     let (found, problems) = matching(Protocol::Snmp, &dir.join("snmp"), gw, &read);
     for p in problems {
-        note(log::Level::Warn, &format!("credential file skipped: {p}"));
+        say(log::Level::Warn, &format!("credential file skipped: {p}"));
     }
     let mut out = Vec::new();
     for (path, c) in found {
@@ -595,7 +651,7 @@ fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Ve
         let v3 = match s.auth_data.v3() {
             Ok(v) => v,
             Err(e) => {
-                note(
+                say(
                     log::Level::Warn,
                     &format!("credential file skipped: {}: {e}", path.display()),
                 );
@@ -607,10 +663,12 @@ fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Ve
             .community
             .clone()
             .unwrap_or_else(|| crate::secret::Secret::new(""));
-        note(
-            log::Level::Info,
-            &format!("gateway {gw}: credential {} matches", path.display()),
-        );
+        let m = format!("{who} {gw}: credential {} matches", path.display());
+        if gateway {
+            note(log::Level::Info, &m);
+        } else {
+            log::debug!("{m}");
+        }
         out.push(SnmpCred {
             label: path.display().to_string(),
             v3,
@@ -621,7 +679,7 @@ fn snmp_credentials(o: &Opts, dir: Option<&std::path::Path>, gw: Ipv4Addr) -> Ve
             retry_interval: Duration::from_secs_f64(s.retry_interval.clamp(0.0, 600.0)),
         });
     }
-    if out.is_empty() {
+    if out.is_empty() && gateway {
         note(
             log::Level::Warn,
             &format!("gateway {gw}: no snmp credential file matches; its ARP table is not read"),
@@ -999,6 +1057,12 @@ fn json(ip: &Ipv4Addr, h: &Host, names: &[String]) -> String {
     }
     if let Some(n) = names.get(usize::from(h.iface)) {
         s.push_str(&format!(", \"iface\": \"{}\"", escape(n)));
+    }
+    if let Some((cred, device)) = &h.snmp {
+        s.push_str(&format!(
+            ", \"snmpCredential\": \"{}\", \"snmp\": {device}",
+            escape(cred)
+        ));
     }
     s.push('}');
     s

@@ -902,3 +902,105 @@ fn sweep_finds_exactly_the_agents_like_onesixtyone() {
     assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
     lab.teardown().unwrap();
 }
+
+/// `ksocket scan` asks the hosts it finds for their device record, with the snmp
+/// credential files each host matches, in their order: a wrong community is passed
+/// over, a v3 user works where its file applies, hosts without SNMP get no record,
+/// and no secret reaches stderr.
+#[test]
+fn scan_collects_device_details_with_matching_credentials() {
+    require_root!();
+    let mut lab = Lab::new("details").unwrap();
+    let sc = ksocket_lab::scenario::snmp_segment(&mut lab, 10).unwrap();
+    let home = lab.scratch_dir("home").unwrap();
+    let creds = home.join("etc/ksocket/credentials/snmp");
+    std::fs::create_dir_all(&creds).unwrap();
+    for (name, text) in [
+        (
+            "00-wrong.toml",
+            "includes = [\"198.18.20.0/24\"]\ntimeout = 0.5\n[authData]\ncommunity = \"wr0ng-c0mmunity\"\n",
+        ),
+        (
+            "10-public.toml",
+            "includes = [\"198.18.20.10-14\", \"198.18.20.200\"]\ntimeout = 0.5\n[authData]\ncommunity = \"public\"\n",
+        ),
+        (
+            "20-v3.toml",
+            "includes = [\"198.18.20.15-19\"]\ntimeout = 0.5\n[authData]\nusername = \"sweepuser\"\n\
+             authProtocol = \"usmHMACSHAAuthProtocol\"\nauthKey = \"auth-pass-1\"\n",
+        ),
+    ] {
+        std::fs::write(creds.join(name), text).unwrap();
+    }
+    let mut c = lab.command(
+        &sc.scanner,
+        &[KSOCKET, "scan", "--format", "jsonl", &sc.target],
+    );
+    c.env("KSOCKET_HOME", &home).env_remove("KSOCKET_CONFIG");
+    let t0 = Instant::now();
+    let o = ksocket_lab::wait_output(
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let took = t0.elapsed();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let get = |ip: &str| rows.iter().find(|r| r["ip"] == ip);
+    for i in 10..20 {
+        let ip = format!("198.18.20.{i}");
+        let r = get(&ip).unwrap_or_else(|| panic!("{ip} not found: {out}"));
+        let want = if i < 15 {
+            "10-public.toml"
+        } else {
+            "20-v3.toml"
+        };
+        assert!(
+            r["snmpCredential"]
+                .as_str()
+                .is_some_and(|c| c.ends_with(want)),
+            "{ip}: {r}"
+        );
+        assert!(
+            r["snmp"]["sysDescr"].as_str().unwrap().starts_with("Linux"),
+            "{r}"
+        );
+        // The agent's interface carries this address (ipAddrTable/ipAddressTable).
+        let addrs = r["snmp"]["interfaces"].to_string();
+        assert!(addrs.contains(&format!("\"{ip}/24\"")), "{ip}: {addrs}");
+    }
+    let quiet = get("198.18.20.200").expect("the host without SNMP is found");
+    assert!(quiet.get("snmp").is_none(), "{quiet}");
+    for secret in ["wr0ng-c0mmunity", "auth-pass-1", "public\""] {
+        assert!(!err.contains(secret), "{secret}: {err}");
+    }
+    assert!(took < Duration::from_secs(15), "took {took:?}: {err}");
+    // --no-details: discovery only.
+    let mut c = lab.command(
+        &sc.scanner,
+        &[
+            KSOCKET,
+            "scan",
+            "--format",
+            "jsonl",
+            "--no-details",
+            &sc.target,
+        ],
+    );
+    c.env("KSOCKET_HOME", &home).env_remove("KSOCKET_CONFIG");
+    let o = ksocket_lab::wait_output(
+        c.stdout(std::process::Stdio::piped()).spawn().unwrap(),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("\"snmp\""));
+    lab.teardown().unwrap();
+}

@@ -1,0 +1,160 @@
+//! Device details of scanned hosts over SNMP (spec §6: after discovery, every host that
+//! answers is asked for its model, versions, interfaces, neighbours).
+//!
+//! 1. One sweep per credential, all at once (each on its own socket, with that
+//!    credential's port, timeout and retries), over only the hosts the credential
+//!    matches: a community is never sent to a host its file does not include. A
+//!    community credential is a GET of sysDescr; a v3 one is engine discovery.
+//! 2. Each host that answered is collected by one of a few workers sharing one UDP
+//!    socket ([`crate::snmp::Mux`]), trying the credentials that answered in the host's
+//!    matching order; the first that yields a record wins. A v3 user that the engine
+//!    refuses fails fast with the reason (logged), and the next credential is tried.
+
+use crate::device::{self, Device};
+use crate::scan::SnmpCred;
+use crate::snmp::{Client, Mux, Target};
+use crate::sweep::{self, Cred};
+use ksocket_core::snmp::Version;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Mutex;
+
+/// Most devices collected at once (each has one request in flight).
+const WORKERS: usize = 8;
+
+/// What came back for one host.
+pub struct Collected {
+    /// The credential that worked (its file, or `--community`).
+    pub credential: String,
+    pub device: Device,
+}
+
+/// Collects the device record of every host in `hosts` that answers one of its
+/// credentials (given in matching order).
+pub fn collect(hosts: &BTreeMap<Ipv4Addr, Vec<SnmpCred>>) -> BTreeMap<Ipv4Addr, Collected> {
+    // Distinct credentials (by label), and the hosts each one matches.
+    let mut creds: Vec<SnmpCred> = Vec::new();
+    let mut members: Vec<Vec<Ipv4Addr>> = Vec::new();
+    for (ip, list) in hosts {
+        for c in list {
+            let k = match creds.iter().position(|x| x.label == c.label) {
+                Some(k) => k,
+                None => {
+                    creds.push(c.clone());
+                    members.push(Vec::new());
+                    creds.len() - 1
+                }
+            };
+            members[k].push(*ip);
+        }
+    }
+    if creds.is_empty() {
+        return BTreeMap::new();
+    }
+    // 1. Who answers which credential.
+    let answered: Vec<BTreeSet<Ipv4Addr>> = std::thread::scope(|s| {
+        let jobs: Vec<_> = creds
+            .iter()
+            .zip(&members)
+            .map(|(c, ips)| {
+                s.spawn(move || {
+                    let probe = match &c.v3 {
+                        Some(_) => Cred::V3Discovery,
+                        None => Cred::Community(Version::V2c, c.community.clone()),
+                    };
+                    let o = sweep::Opts {
+                        port: c.port,
+                        timeout: c.timeout,
+                        retries: c.retries,
+                        ..sweep::Opts::default()
+                    };
+                    let mut got = BTreeSet::new();
+                    if let Err(e) = sweep::sweep(ips, &[probe], &o, &mut |h| {
+                        got.insert(h.ip);
+                    }) {
+                        log::warn!("snmp sweep with {}: {e}", c.label);
+                    }
+                    log::info!(
+                        "snmp: {} of {} hosts answer credential {}",
+                        got.len(),
+                        ips.len(),
+                        c.label
+                    );
+                    got
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|j| j.join().unwrap_or_default())
+            .collect()
+    });
+    // 2. Collect each host that answered, credentials in its own order.
+    let queue: Mutex<VecDeque<(Ipv4Addr, Vec<SnmpCred>)>> = Mutex::new(
+        hosts
+            .iter()
+            .filter_map(|(ip, list)| {
+                let ok: Vec<SnmpCred> = list
+                    .iter()
+                    .filter(|c| {
+                        creds
+                            .iter()
+                            .position(|x| x.label == c.label)
+                            .is_some_and(|k| answered[k].contains(ip))
+                    })
+                    .cloned()
+                    .collect();
+                (!ok.is_empty()).then_some((*ip, ok))
+            })
+            .collect(),
+    );
+    let out = Mutex::new(BTreeMap::new());
+    let mux = match Mux::new() {
+        Ok(m) => m,
+        Err(e) => {
+            log::warn!("snmp: cannot open a UDP socket: {e}");
+            return BTreeMap::new();
+        }
+    };
+    let workers = queue.lock().map(|q| q.len()).unwrap_or(0).clamp(1, WORKERS);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let mut client = Client::with(mux.clone());
+            let (queue, out) = (&queue, &out);
+            s.spawn(move || {
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                    let Some((ip, list)) = next else { return };
+                    for c in list {
+                        let t = Target {
+                            addr: SocketAddr::from((ip, c.port)),
+                            version: Version::V2c,
+                            community: c.community.clone(),
+                            timeout: c.timeout,
+                            retries: c.retries,
+                            retry_interval: c.retry_interval,
+                            max_repetitions: 25,
+                            v3: c.v3.clone(),
+                        };
+                        match device::collect(&mut client, &t) {
+                            Ok(d) => {
+                                log::info!("host {ip}: SNMP details read with {}", c.label);
+                                if let Ok(mut o) = out.lock() {
+                                    o.insert(
+                                        ip,
+                                        Collected {
+                                            credential: c.label.clone(),
+                                            device: d,
+                                        },
+                                    );
+                                }
+                                break;
+                            }
+                            Err(e) => log::warn!("host {ip}: SNMP with {}: {e}", c.label),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    out.into_inner().unwrap_or_default()
+}
