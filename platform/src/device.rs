@@ -162,10 +162,15 @@ fn lldp_id(subtype: Option<i64>, b: Option<&[u8]>, mac_subtype: i64) -> Option<S
     {
         return Some(m);
     }
-    if !b.is_empty() && b.iter().all(|c| (0x20..0x7f).contains(c)) {
-        return Some(String::from_utf8_lossy(b).into_owned());
-    }
-    Some(b.iter().map(|x| format!("{x:02x}")).collect())
+    text_id(b).or_else(|| Some(b.iter().map(|x| format!("{x:02x}")).collect()))
+}
+
+/// An id that is printable text, once NUL padding is cut (NX-OS pads port ids).
+fn text_id(b: &[u8]) -> Option<String> {
+    let end = b.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
+    let b = &b[..end];
+    (!b.is_empty() && b.iter().all(|c| (0x20..0x7f).contains(c)))
+        .then(|| String::from_utf8_lossy(b).into_owned())
 }
 
 struct Walker<'a> {
@@ -354,7 +359,7 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
         "1.0.8802.1.1.2.1.4.1.1",
         &[4, 5, 6, 7, 8, 9, 10],
     )?;
-    let loc = w.table("lldpLocPortTable", "1.0.8802.1.1.2.1.3.7.1", &[3, 4])?;
+    let loc = w.table("lldpLocPortTable", "1.0.8802.1.1.2.1.3.7.1", &[2, 3, 4])?;
     let man = w.table("lldpRemManAddrTable", "1.0.8802.1.1.2.1.4.2.1", &[3])?;
     for (idx, r) in &rem {
         if idx.len() < 3 {
@@ -364,9 +369,14 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
         let local_port = loc
             .get(&vec![port])
             .and_then(|l| {
-                l.get(&4)
-                    .and_then(Cell::text)
-                    .or_else(|| l.get(&3).and_then(Cell::text))
+                // The port's name: its id when that is an interface name (JunOS),
+                // else its description (NX-OS ids are MACs), else the id.
+                let id = l.get(&3).and_then(Cell::bytes).and_then(text_id);
+                let desc = l.get(&4).and_then(Cell::text);
+                match l.get(&2).and_then(Cell::int) {
+                    Some(5) => id.or(desc),
+                    _ => desc.or(id),
+                }
             })
             .or_else(|| {
                 d.interfaces

@@ -1022,14 +1022,10 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
             printed += 1;
             print(o, v)
         });
-        // As snmpwalk does: an empty subtree may be a leaf; ask for it.
+        // As snmpwalk does: an empty subtree may be a leaf; ask for it and print the
+        // answer, exceptions included.
         if matches!(r, Ok(WalkEnd::Complete)) && printed == 0 {
-            let mut exact = |o: &str, v: &ksocket_core::snmp::Value<'_>| {
-                if !v.is_exception() {
-                    print(o, v)
-                }
-            };
-            let _ = client.get(&t, std::slice::from_ref(&root), &mut exact);
+            let _ = client.get(&t, std::slice::from_ref(&root), &mut print);
         }
         r
     };
