@@ -24,9 +24,11 @@ const WORKERS: usize = 8;
 
 /// What came back for one host.
 pub struct Collected {
-    /// The credential that worked (its file, or `--community`).
+    /// The credential that worked (its file, or `--community`), or the last one tried.
     pub credential: String,
-    pub device: Device,
+    /// The record, or why no credential that answered the sweep could read it (say, a
+    /// v3 user the engine does not know).
+    pub device: Result<Device, String>,
 }
 
 /// Collects the device record of every host in `hosts` that answers one of its
@@ -124,6 +126,7 @@ pub fn collect(hosts: &BTreeMap<Ipv4Addr, Vec<SnmpCred>>) -> BTreeMap<Ipv4Addr, 
                 loop {
                     let next = queue.lock().ok().and_then(|mut q| q.pop_front());
                     let Some((ip, list)) = next else { return };
+                    let mut last = None;
                     for c in list {
                         let t = Target {
                             addr: SocketAddr::from((ip, c.port)),
@@ -138,19 +141,23 @@ pub fn collect(hosts: &BTreeMap<Ipv4Addr, Vec<SnmpCred>>) -> BTreeMap<Ipv4Addr, 
                         match device::collect(&mut client, &t) {
                             Ok(d) => {
                                 log::info!("host {ip}: SNMP details read with {}", c.label);
-                                if let Ok(mut o) = out.lock() {
-                                    o.insert(
-                                        ip,
-                                        Collected {
-                                            credential: c.label.clone(),
-                                            device: d,
-                                        },
-                                    );
-                                }
+                                last = Some(Collected {
+                                    credential: c.label.clone(),
+                                    device: Ok(d),
+                                });
                                 break;
                             }
-                            Err(e) => log::warn!("host {ip}: SNMP with {}: {e}", c.label),
+                            Err(e) => {
+                                log::warn!("host {ip}: SNMP with {}: {e}", c.label);
+                                last = Some(Collected {
+                                    credential: c.label.clone(),
+                                    device: Err(e.to_string()),
+                                });
+                            }
                         }
+                    }
+                    if let (Some(c), Ok(mut o)) = (last, out.lock()) {
+                        o.insert(ip, c);
                     }
                 }
             });

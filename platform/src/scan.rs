@@ -159,8 +159,9 @@ struct Host {
     via: Vec<String>,
     rtt: Option<Duration>,
     iface: u8,
-    /// Its SNMP device record (JSON) and the credential that read it.
-    snmp: Option<(String, String)>,
+    /// The credential that read its SNMP device record, and the record (JSON), or
+    /// why it could not be read.
+    snmp: Option<(String, Result<String, String>)>,
 }
 
 fn method_name(m: Method) -> String {
@@ -369,9 +370,12 @@ fn scan(o: Opts) -> Result<(), String> {
             .collect();
         if !wanted.is_empty() {
             for (ip, c) in crate::details::collect(&wanted) {
-                if let (Some(h), Ok(j)) = (hosts.get_mut(&ip), serde_json::to_string(&c.device)) {
-                    h.snmp = Some((c.credential, j));
-                    detailed += 1;
+                if let Some(h) = hosts.get_mut(&ip) {
+                    let rec = c
+                        .device
+                        .and_then(|d| serde_json::to_string(&d).map_err(|e| e.to_string()));
+                    detailed += usize::from(rec.is_ok());
+                    h.snmp = Some((c.credential, rec));
                 }
             }
             log::info!(
@@ -1058,11 +1062,17 @@ fn json(ip: &Ipv4Addr, h: &Host, names: &[String]) -> String {
     if let Some(n) = names.get(usize::from(h.iface)) {
         s.push_str(&format!(", \"iface\": \"{}\"", escape(n)));
     }
-    if let Some((cred, device)) = &h.snmp {
-        s.push_str(&format!(
+    match &h.snmp {
+        Some((cred, Ok(device))) => s.push_str(&format!(
             ", \"snmpCredential\": \"{}\", \"snmp\": {device}",
             escape(cred)
-        ));
+        )),
+        Some((cred, Err(e))) => s.push_str(&format!(
+            ", \"snmpCredential\": \"{}\", \"snmpError\": \"{}\"",
+            escape(cred),
+            escape(e)
+        )),
+        None => {}
     }
     s.push('}');
     s

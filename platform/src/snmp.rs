@@ -628,6 +628,16 @@ impl Client {
                 Err(Error::Status { status: 1, .. }) if bulk && reps > 1 => {
                     reps = (reps / 2).max(1)
                 }
+                // Any other error to a GetBulk (genErr, say, from agents that mishandle
+                // it): walk on from here with GetNext.
+                Err(Error::Status { status, .. }) if bulk => {
+                    log::debug!(
+                        "{}: GetBulk answered {}; walking on with GetNext",
+                        t.addr,
+                        status_name(status)
+                    );
+                    bulk = false;
+                }
                 Err(Error::Timeout) if bulk => {
                     // A large response may be what is lost: retry small, and on a
                     // device that answered before, fall back to GetNext. A device that

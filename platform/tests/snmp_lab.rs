@@ -926,8 +926,13 @@ fn scan_collects_device_details_with_matching_credentials() {
         ),
         (
             "20-v3.toml",
-            "includes = [\"198.18.20.15-19\"]\ntimeout = 0.5\n[authData]\nusername = \"sweepuser\"\n\
+            "includes = [\"198.18.20.15-18\"]\ntimeout = 0.5\n[authData]\nusername = \"sweepuser\"\n\
              authProtocol = \"usmHMACSHAAuthProtocol\"\nauthKey = \"auth-pass-1\"\n",
+        ),
+        (
+            "30-v3-wrong.toml",
+            "includes = [\"198.18.20.19\"]\ntimeout = 0.5\n[authData]\nusername = \"sweepuser\"\n\
+             authProtocol = \"usmHMACSHAAuthProtocol\"\nauthKey = \"wrong-pass-9\"\n",
         ),
     ] {
         std::fs::write(creds.join(name), text).unwrap();
@@ -955,7 +960,7 @@ fn scan_collects_device_details_with_matching_credentials() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
     let get = |ip: &str| rows.iter().find(|r| r["ip"] == ip);
-    for i in 10..20 {
+    for i in 10..19 {
         let ip = format!("198.18.20.{i}");
         let r = get(&ip).unwrap_or_else(|| panic!("{ip} not found: {out}"));
         let want = if i < 15 {
@@ -977,9 +982,18 @@ fn scan_collects_device_details_with_matching_credentials() {
         let addrs = r["snmp"]["interfaces"].to_string();
         assert!(addrs.contains(&format!("\"{ip}/24\"")), "{ip}: {addrs}");
     }
+    // An engine answered, but the user's password is wrong: said in the result.
+    let bad = get("198.18.20.19").unwrap();
+    assert!(bad.get("snmp").is_none(), "{bad}");
+    assert!(
+        bad["snmpError"]
+            .as_str()
+            .is_some_and(|e| e.contains("wrong authentication password")),
+        "{bad}"
+    );
     let quiet = get("198.18.20.200").expect("the host without SNMP is found");
     assert!(quiet.get("snmp").is_none(), "{quiet}");
-    for secret in ["wr0ng-c0mmunity", "auth-pass-1", "public\""] {
+    for secret in ["wr0ng-c0mmunity", "auth-pass-1", "wrong-pass-9", "public\""] {
         assert!(!err.contains(secret), "{secret}: {err}");
     }
     assert!(took < Duration::from_secs(15), "took {took:?}: {err}");
@@ -1229,4 +1243,73 @@ fn recorded_devices_walk_like_snmpbulkwalk_and_read_as_records() {
     let _ = sim.kill();
     let _ = sim.wait();
     lab.teardown().unwrap();
+}
+
+/// An agent that answers every GetBulk with genErr (a proxy in front of snmpd that
+/// turns GetBulk requests into genErr responses and relays the rest): the walk goes on
+/// with GetNext and equals snmpwalk's (GetNext) walk.
+#[test]
+fn an_agent_failing_getbulk_is_walked_with_getnext() {
+    require_root!();
+    let mut s = snmpd("snmpbulk");
+    let seen = s.lab.scratch_dir("proxy").unwrap().join("bulk");
+    let seen_file = seen.display().to_string();
+    let script = r#"import socket,select,time,sys
+def tlv(d,i):
+    # (start of value, end of value) of the TLV at i
+    n=d[i+1]; j=i+2
+    if n&0x80:
+        k=n&0x7f; n=int.from_bytes(d[j:j+k],'big'); j+=k
+    return j,j+n
+c=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); c.bind(('198.18.5.3',1161))
+u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+end=time.time()+60; last=None
+while time.time()<end:
+    r,_,_=select.select([c,u],[],[],0.5)
+    for s in r:
+        d,a=s.recvfrom(65535)
+        if s is u:
+            c.sendto(d,last); continue
+        v0,_=tlv(d,0); _,v1=tlv(d,v0); _,c1=tlv(d,v1)
+        if d[c1]==0xa5:
+            p0,_=tlv(d,c1); _,r1=tlv(d,p0)
+            m=bytearray(d); m[c1]=0xa2; m[r1+2]=5
+            open(sys.argv[1],'a').write('b')
+            c.sendto(bytes(m),a)
+        else:
+            last=a; u.sendto(d,('198.18.5.3',161))
+"#;
+    let mut child = s
+        .lab
+        .command(&s.agent, &["python3", "-c", script, &seen_file])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let root = ".1.3.6.1.2.1.2";
+    let (ok1, theirs, e1) = run(
+        &s.lab,
+        &s.client,
+        &[
+            "snmpwalk",
+            "-v2c",
+            "-c",
+            "public",
+            "-On",
+            "198.18.5.3:161",
+            root,
+        ],
+    );
+    let (ok2, ours, e2) = run(
+        &s.lab,
+        &s.client,
+        &[KSOCKET, "snmp", "walk", "198.18.5.3:1161", root],
+    );
+    assert!(ok1 && ok2, "{e1} / {e2}");
+    assert!(theirs.lines().count() > 10, "{theirs}");
+    assert_eq!(mask(&theirs), mask(&ours));
+    let bulks = std::fs::read_to_string(&seen).unwrap_or_default().len();
+    assert_eq!(bulks, 1, "one GetBulk, answered genErr, then GetNext only");
+    let _ = child.kill();
+    let _ = child.wait();
+    s.lab.teardown().unwrap();
 }
