@@ -361,6 +361,7 @@ fn scan(o: Opts) -> Result<(), String> {
     }
     // Device details over SNMP of every host some credential matches (spec §6).
     let mut detailed = 0usize;
+    let mut details_note = String::new();
     if !o.no_details {
         let t0 = std::time::Instant::now();
         let wanted: BTreeMap<Ipv4Addr, Vec<SnmpCred>> = hosts
@@ -378,11 +379,12 @@ fn scan(o: Opts) -> Result<(), String> {
                     h.snmp = Some((c.credential, rec));
                 }
             }
-            log::info!(
-                "snmp details: {detailed} of {} hosts with a matching credential, {:.2} s",
+            details_note = format!(
+                "; SNMP details of {detailed} of the {} hosts a credential matches, {:.2} s",
                 wanted.len(),
                 t0.elapsed().as_secs_f64()
             );
+            log::info!("snmp{details_note}");
         }
     }
     for (ip, h) in &hosts {
@@ -410,14 +412,29 @@ fn scan(o: Opts) -> Result<(), String> {
         Format::Table => {
             writeln!(
                 out,
-                "{:<16} {:<18} {:>9}  {:<8} VIA",
-                "IP", "MAC", "RTT(ms)", "IFACE"
+                "{:<16} {:<18} {:>9}  {:<8} {:<24} SNMP",
+                "IP", "MAC", "RTT(ms)", "IFACE", "VIA"
             )
             .map_err(|e| e.to_string())?;
             for (ip, h) in &hosts {
+                // What SNMP said: the device's name and model, or why it could not.
+                let snmp = match &h.snmp {
+                    Some((_, Ok(j))) => serde_json::from_str::<serde_json::Value>(j)
+                        .ok()
+                        .map(|d| {
+                            let name = d["sysName"].as_str().unwrap_or("-").to_string();
+                            match d["chassis"]["model"].as_str() {
+                                Some(m) => format!("{name} ({m})"),
+                                None => name,
+                            }
+                        })
+                        .unwrap_or_default(),
+                    Some((_, Err(e))) => format!("error: {e}"),
+                    None => String::new(),
+                };
                 writeln!(
                     out,
-                    "{:<16} {:<18} {:>9}  {:<8} {}",
+                    "{:<16} {:<18} {:>9}  {:<8} {:<24} {}",
                     ip.to_string(),
                     h.mac.map(mac_str).unwrap_or_else(|| "-".into()),
                     h.rtt
@@ -427,7 +444,8 @@ fn scan(o: Opts) -> Result<(), String> {
                         .get(usize::from(h.iface))
                         .map(String::as_str)
                         .unwrap_or("-"),
-                    h.via.join(",")
+                    h.via.join(","),
+                    snmp
                 )
                 .map_err(|e| e.to_string())?;
             }
@@ -454,8 +472,11 @@ fn scan(o: Opts) -> Result<(), String> {
         } else {
             String::new()
         },
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
     );
+    if !details_note.is_empty() {
+        eprintln!("ksocket scan: {}", &details_note[2..]);
+    }
     Ok(())
 }
 

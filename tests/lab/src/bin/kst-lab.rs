@@ -98,7 +98,8 @@ fn demo(ksocket: &str) -> std::io::Result<i32> {
             role,
         });
     }
-    let scanner = lab.hosts(&sw1, &specs)?.remove(0);
+    let near = lab.hosts(&sw1, &specs)?;
+    let scanner = near[0].clone();
     let far: Vec<HostSpec> = (0..10u8)
         .map(|i| HostSpec {
             name: format!("b{i}"),
@@ -107,30 +108,58 @@ fn demo(ksocket: &str) -> std::io::Result<i32> {
             role: if i % 2 == 1 { Role::NoIcmp } else { Role::Full },
         })
         .collect();
-    lab.hosts(&sw2, &far)?;
+    let far_ns = lab.hosts(&sw2, &far)?;
+    // SNMP agents: the router and one host on each side.
+    lab.snmpd(
+        &router,
+        "198.18.0.1",
+        "rocommunity public 198.18.0.0/15\nsysname demo-router\nsyslocation lab rack 1",
+    )?;
+    for (ns, ip, name) in [
+        (near[3].clone(), "198.18.0.12", "demo-a2"),
+        (far_ns[4].clone(), "198.19.2.14", "demo-b4"),
+    ] {
+        lab.snmpd(
+            &ns,
+            ip,
+            &format!("rocommunity public 198.18.0.0/15\nsysname {name}"),
+        )?;
+    }
     println!(
         "Lab {}*: scanner 198.18.0.2 on 198.18.0.0/24 with 30 hosts (every 6th answers ARP only,",
         lab.prefix()
     );
     println!(
-        "the next ignores ICMP) and router 198.18.0.1; 198.19.2.0/24 behind it has 10 hosts (odd ones ignore ICMP).\n"
+        "the next ignores ICMP) and router 198.18.0.1; 198.19.2.0/24 behind it has 10 hosts (odd ones ignore ICMP)."
+    );
+    println!(
+        "snmpd (community public) runs on the router, 198.18.0.12 and 198.19.2.14.\n"
     );
     let mut code = 0;
     for (title, extra) in [
         (
-            "ksocket scan   (no target: the attached network and the default gateway)",
-            None,
+            "ksocket scan --community public   (no target: the attached network and the default gateway;\n  the gateway's ARP table over SNMP first, then SNMP details of every host that answers)",
+            &["--community", "public"][..],
         ),
         (
-            "ksocket scan 198.19.2.0/24   (routed: ICMP, TCP and SNMP through the gateway)",
-            Some("198.19.2.0/24"),
+            "ksocket scan --community public 198.19.2.0/24   (routed: ICMP, TCP and SNMP through the gateway)",
+            &["--community", "public", "198.19.2.0/24"][..],
+        ),
+        (
+            "ksocket snmp sweep 198.18.0.0/24 198.19.2.0/24   (who answers SNMP, as onesixtyone does)",
+            &[][..],
         ),
     ] {
         println!("$ {title}");
-        let mut c = lab.command(&scanner, &[&ksocket, "scan", "--format", "table"]);
-        if let Some(t) = extra {
-            c.arg(t);
-        }
+        let mut c = if extra.is_empty() {
+            lab.command(
+                &scanner,
+                &[&ksocket, "snmp", "sweep", "198.18.0.0/24", "198.19.2.0/24"],
+            )
+        } else {
+            lab.command(&scanner, &[&ksocket, "scan", "--format", "table"])
+        };
+        c.args(extra);
         let st = c.status()?;
         println!();
         if !st.success() {
