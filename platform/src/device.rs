@@ -271,11 +271,22 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
     // IF-MIB
     let if_table = w.table("ifTable", "1.3.6.1.2.1.2.2.1", &[2, 3, 5, 6, 7, 8])?;
     let if_x = w.table("ifXTable", "1.3.6.1.2.1.31.1.1.1", &[1, 15, 18])?;
-    let addrs = w.table("ipAddrTable", "1.3.6.1.2.1.4.20.1", &[2, 3])?;
-    // IP-MIB ipAddressTable (RFC 4293; devices that dropped ipAddrTable): index
-    // type(1=ipv4).4.a.b.c.d; ipAddressPrefix points at a prefix row whose last arc is
-    // the prefix length.
+    // IP-MIB ipAddressTable (RFC 4293): index type(1=ipv4).4.a.b.c.d; ipAddressPrefix
+    // points at a prefix row whose last arc is the prefix length. The older
+    // ipAddrTable only when that does not give every IPv4 address with its prefix
+    // (older devices lack the new table; net-snmp answers the old one ~40x slower,
+    // 0.9 s for 120 addresses).
     let addresses = w.table("ipAddressTable", "1.3.6.1.2.1.4.34.1", &[3, 5])?;
+    let v4 = addresses.iter().filter(|(i, _)| i.starts_with(&[1, 4]));
+    let complete = v4.clone().count() > 0
+        && v4.clone().all(|(_, a)| {
+            matches!(a.get(&5), Some(Cell::Oid(o)) if o.rsplit('.').next().and_then(|b| b.parse::<u32>().ok()).is_some_and(|b| b <= 32))
+        });
+    let addrs = if complete {
+        Table::new()
+    } else {
+        w.table("ipAddrTable", "1.3.6.1.2.1.4.20.1", &[2, 3])?
+    };
     let mut by_if: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for (ip, a) in &addrs {
         let (Some(ifx), Some(mask)) = (

@@ -132,9 +132,7 @@ fn demo(ksocket: &str) -> std::io::Result<i32> {
     println!(
         "the next ignores ICMP) and router 198.18.0.1; 198.19.2.0/24 behind it has 10 hosts (odd ones ignore ICMP)."
     );
-    println!(
-        "snmpd (community public) runs on the router, 198.18.0.12 and 198.19.2.14.\n"
-    );
+    println!("snmpd (community public) runs on the router, 198.18.0.12 and 198.19.2.14.\n");
     let mut code = 0;
     for (title, extra) in [
         (
