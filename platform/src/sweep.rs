@@ -588,3 +588,91 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<std::process::ExitCode, String
     );
     Ok(std::process::ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(version: Version, community: &[u8], id: i32) -> Vec<u8> {
+        let oids: [OidBuf; 1] = ["1.3.6.1.2.1.1.1.0".parse().unwrap()];
+        let mut buf = vec![0u8; 512];
+        Request {
+            version,
+            community,
+            kind: tag::RESPONSE,
+            request_id: id,
+            a: 0,
+            b: 0,
+        }
+        .encode(&mut buf, &oids)
+        .unwrap()
+        .to_vec()
+    }
+
+    #[test]
+    fn an_answer_counts_only_from_its_probe_address_port_version_and_community() {
+        let targets = [Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2)];
+        let creds = [
+            Cred::Community(Version::V2c, Secret::new("c-one")),
+            Cred::Community(Version::V1, Secret::new("c-two")),
+        ];
+        let key = 0x1234_5678;
+        let from = |a: Ipv4Addr, p: u16| SocketAddr::from((a, p));
+        // Probe 3 = credential 1 (v1, c-two) to target 1.
+        let id = (3u32 ^ key) as i32;
+        let ok = response(Version::V1, b"c-two", id);
+        let (i, h) = classify(&ok, from(targets[1], 161), &targets, &creds, key, 161).unwrap();
+        assert_eq!((i, h.ip, h.cred), (3, targets[1], 1));
+        for (what, d, src) in [
+            ("other source", ok.clone(), from(targets[0], 161)),
+            ("other port", ok.clone(), from(targets[1], 1161)),
+            (
+                "other community",
+                response(Version::V1, b"c-one", id),
+                from(targets[1], 161),
+            ),
+            (
+                "other version",
+                response(Version::V2c, b"c-two", id),
+                from(targets[1], 161),
+            ),
+            (
+                "id of no probe",
+                response(Version::V1, b"c-two", (9u32 ^ key) as i32),
+                from(targets[1], 161),
+            ),
+            (
+                "garbage",
+                b"\x30\x03\x02\x01".to_vec(),
+                from(targets[1], 161),
+            ),
+        ] {
+            assert!(
+                classify(&d, src, &targets, &creds, key, 161).is_none(),
+                "{what} must not count"
+            );
+        }
+    }
+
+    #[test]
+    fn rto_starts_at_the_timeout_then_follows_answers_between_floor_and_timeout() {
+        let mut r = Rtt::new(Duration::from_secs(1));
+        assert_eq!(r.rto(), Duration::from_secs(1));
+        for _ in 0..20 {
+            r.sample(Duration::from_millis(1));
+        }
+        assert_eq!(r.rto(), Rtt::FLOOR);
+        for _ in 0..20 {
+            r.sample(Duration::from_millis(400));
+        }
+        assert!(r.rto() > Duration::from_millis(400) && r.rto() <= Duration::from_secs(1));
+        for _ in 0..20 {
+            r.sample(Duration::from_secs(5));
+        }
+        assert_eq!(r.rto(), Duration::from_secs(1));
+        // A timeout below the floor is the floor's ceiling.
+        let mut r = Rtt::new(Duration::from_millis(100));
+        r.sample(Duration::from_millis(1));
+        assert_eq!(r.rto(), Duration::from_millis(100));
+    }
+}
