@@ -880,6 +880,23 @@ fn sweep_finds_exactly_the_agents_like_onesixtyone() {
         &["onesixtyone", "-w", "0", &sc.target, "public"],
     );
     assert_eq!(ips(&theirs), want, "onesixtyone: {theirs}");
+    // No privileges needed (one UDP socket; the buffer sizes fall back quietly).
+    let (ok, out, err) = run(
+        &lab,
+        &sc.scanner,
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            KSOCKET,
+            "snmp",
+            "sweep",
+            &sc.target,
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(ips(&out), want, "as nobody: {err}");
     // SNMPv3 engine discovery, and JSON.
     let (ok, out, err) = run(
         &lab,
