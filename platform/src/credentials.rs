@@ -324,6 +324,22 @@ pub fn parse(proto: Protocol, file: &Path, text: &str) -> Result<Credential, Pro
             });
         }
     }
+    // SNMPv3 protocol names and their keys: checked here so the problem has a line.
+    if let Credential::Snmp(s) = &c
+        && let Err(msg) = s.auth_data.v3()
+    {
+        let key = msg.split([':', ' ']).next().unwrap_or("").to_string();
+        let line = text
+            .lines()
+            .position(|l| !key.is_empty() && l.trim_start().starts_with(key.as_str()))
+            .or_else(|| text.lines().position(|l| l.trim() == "[authData]"))
+            .map_or(1, |i| i + 1);
+        return Err(Problem {
+            file: file.into(),
+            line,
+            msg,
+        });
+    }
     if let Credential::Snmp(s) = &c
         && s.retries > 20
     {
@@ -624,16 +640,18 @@ mod tests {
             if !ext.is_empty() {
                 text.push_str(&format!("privKeyExtension = \"{ext}\"\n"));
             }
-            let Credential::Snmp(s) = parse(Protocol::Snmp, p, &text).unwrap() else {
-                panic!()
-            };
-            match (s.auth_data.v3(), want) {
-                (Ok(Some(v3)), Ok(w)) => assert_eq!(v3.privacy.unwrap().0, w),
-                (Err(e), Err(w)) => assert!(e.starts_with(w), "{e}"),
-                (got, w) => panic!(
-                    "{proto}/{ext}: {:?} vs {w:?}",
-                    got.map(|v| v.map(|v| v.privacy.map(|p| p.0)))
-                ),
+            match (parse(Protocol::Snmp, p, &text), want) {
+                (Ok(Credential::Snmp(s)), Ok(w)) => {
+                    assert_eq!(s.auth_data.v3().unwrap().unwrap().privacy.unwrap().0, w)
+                }
+                (Err(e), Err(w)) => {
+                    assert!(e.msg.starts_with(w), "{e:?}");
+                    // The line of the key at fault.
+                    let key = w.split(':').next().unwrap();
+                    let line = text.lines().nth(e.line - 1).unwrap();
+                    assert!(line.starts_with(key), "{e:?}: {line}");
+                }
+                (got, w) => panic!("{proto}/{ext}: {:?} vs {w:?}", got.map(|_| ())),
             }
         }
         assert!(
