@@ -78,6 +78,15 @@ pub const EVENT_QUEUE: usize = 64;
 /// HTTPS, SMB, submission, WinRM.
 pub const DEFAULT_PORTS: [u16; 11] = [22, 23, 25, 53, 80, 135, 139, 443, 445, 587, 5985];
 
+/// TCP ports a retry round re-probes, at most [`RETRY_PORTS`] of them: these first
+/// (the services most often left open by host firewalls), then the configured ports in
+/// their order. The first round probes every configured port; a retry exists for a
+/// lost probe or answer, and re-sending every port to every silent address doubled the
+/// packets of a routed scan for nothing the lab could find.
+pub const RETRY_PREFERENCE: [u16; 4] = [443, 80, 22, 445];
+/// Most TCP ports in a retry round.
+pub const RETRY_PORTS: usize = 4;
+
 /// An interface the engine sends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Iface {
@@ -355,6 +364,8 @@ pub struct Engine<const T: usize, const W: usize> {
     interval: u64,
     ip_id: u16,
     stats: Stats,
+    /// The TCP ports of retry rounds (see [`RETRY_PREFERENCE`]).
+    retry_ports: heapless::Vec<u16, RETRY_PORTS>,
 }
 
 impl<const T: usize, const W: usize> Engine<T, W> {
@@ -377,6 +388,16 @@ impl<const T: usize, const W: usize> Engine<T, W> {
         }
         let order = Permutation::new(targets.len(), cfg.key);
         let interval = (1_000_000_000 / u64::from(cfg.rate)).max(1);
+        let mut retry_ports = heapless::Vec::new();
+        for p in RETRY_PREFERENCE
+            .iter()
+            .filter(|p| cfg.ports.contains(p))
+            .chain(cfg.ports.iter().filter(|p| !RETRY_PREFERENCE.contains(p)))
+        {
+            if retry_ports.push(*p).is_err() {
+                break;
+            }
+        }
         Ok(Engine {
             cfg,
             ifaces,
@@ -390,6 +411,7 @@ impl<const T: usize, const W: usize> Engine<T, W> {
             tat: 0,
             interval,
             ip_id: 1,
+            retry_ports,
             stats: Stats::default(),
         })
     }
@@ -478,19 +500,30 @@ impl<const T: usize, const W: usize> Engine<T, W> {
         }
     }
 
-    fn probes(&self, class: usize) -> u8 {
+    /// Probes of a round: ARP alone on-link; routed, ICMP, the TCP ports (all in the
+    /// first round, [`Engine::retry_ports`] in retries) and SNMP, as enabled.
+    fn probes(&self, class: usize, round: u8) -> u8 {
         if class == ONLINK {
             return 1;
         }
         let m = self.cfg.methods;
         let n = usize::from(m.icmp)
-            + if m.tcp { self.cfg.ports.len() } else { 0 }
+            + if m.tcp { self.ports(round).len() } else { 0 }
             + usize::from(m.snmp);
         n as u8
     }
 
+    /// The TCP ports of a round.
+    fn ports(&self, round: u8) -> &[u16] {
+        if round > 1 {
+            &self.retry_ports
+        } else {
+            &self.cfg.ports
+        }
+    }
+
     fn is_sending(&self, class: usize, s: &Slot) -> bool {
-        !s.answered && s.next < self.probes(class)
+        !s.answered && s.next < self.probes(class, s.rounds)
     }
 
     fn class_of(&self, route: u8) -> usize {
@@ -599,7 +632,7 @@ impl<const T: usize, const W: usize> Engine<T, W> {
             if self.rings[class].is_full() {
                 return None;
             }
-            if class == ROUTED && self.probes(ROUTED) == 0 {
+            if class == ROUTED && self.probes(ROUTED, 1) == 0 {
                 // Every routed method is off: nothing to send, finished at once.
                 self.next_target += 1;
                 self.stats.started += 1;
@@ -654,9 +687,10 @@ impl<const T: usize, const W: usize> Engine<T, W> {
                 }
             } else {
                 k -= u8::from(m.icmp);
-                let nports = if m.tcp { self.cfg.ports.len() as u8 } else { 0 };
+                let ports = self.ports(s.rounds);
+                let nports = if m.tcp { ports.len() as u8 } else { 0 };
                 if k < nports {
-                    let dport = self.cfg.ports[usize::from(k)];
+                    let dport = ports[usize::from(k)];
                     self.stats.sent_tcp += 1;
                     Probe::Syn {
                         sport: self.cfg.sport,

@@ -618,9 +618,13 @@ fn routed_targets_are_never_arped_and_go_through_the_gateway() {
         assert_eq!(&f[0..6], &GW_MAC, "routed frame not sent to the gateway");
         assert_eq!(&f[12..14], &[0x08, 0x00]);
     }
-    // A host that answered stops getting probes: 14 probes a round (icmp + 11 tcp + snmp... )
-    let per_round = 1 + 11 + 1;
-    assert_eq!(net.sent_to[&Ipv4Addr::new(198, 19, 0, 14)], 2 * per_round);
+    // A silent host gets every probe (icmp + 11 tcp + snmp), then a retry round of
+    // icmp, 4 tcp ports and snmp; a host that answered stops getting probes.
+    let per_round: u32 = 1 + 11 + 1;
+    assert_eq!(
+        net.sent_to[&Ipv4Addr::new(198, 19, 0, 14)],
+        per_round + 1 + RETRY_PORTS as u32 + 1
+    );
     assert!(net.sent_to[&Ipv4Addr::new(198, 19, 0, 10)] <= per_round);
 }
 
@@ -793,4 +797,45 @@ fn memory_does_not_depend_on_the_target_set() {
     let o = run(&mut eng, &mut net, &mut |_, _| {});
     assert_eq!(o.up(), hosts.keys().copied().collect());
     assert_eq!(o.done.len(), 65536);
+}
+
+/// A routed host that answers only on 443 and 5985 (no ICMP, no RST) and loses every
+/// probe of the first round is found by the retry round, which re-probes 443 (a
+/// preferred port) but not 5985 (the retry round is ICMP, 443, 80, 22, 445 and SNMP).
+#[test]
+fn the_retry_round_reprobes_the_preferred_ports() {
+    let mut hosts = HashMap::new();
+    for (i, open) in [(20u8, vec![443, 5985]), (21, vec![5985])] {
+        hosts.insert(
+            Ipv4Addr::new(198, 19, 0, i),
+            Host {
+                open,
+                ..Host::default()
+            },
+        );
+    }
+    let mut net = Net::new(hosts);
+    // The whole first round (13 probes) is lost.
+    net.drop = Box::new(|_, k| k < 13);
+    let mut set: AddrSet<4> = AddrSet::new();
+    set.insert("198.19.0.20-198.19.0.21".parse().unwrap())
+        .unwrap();
+    let mut eng: Engine<4, 256> = Engine::new(
+        Config::default(),
+        &[eth_iface()],
+        &[onlink_route(), routed()],
+        set,
+    )
+    .unwrap();
+    let o = run(&mut eng, &mut net, &mut |_, _| {});
+    assert_eq!(
+        o.up(),
+        [Ipv4Addr::new(198, 19, 0, 20)].into_iter().collect()
+    );
+    assert!(
+        o.replies
+            .contains(&(Ipv4Addr::new(198, 19, 0, 20), Method::Tcp(443), None))
+    );
+    // 13 + 6 to the silent one.
+    assert_eq!(net.sent_to[&Ipv4Addr::new(198, 19, 0, 21)], 13 + 6);
 }

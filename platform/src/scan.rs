@@ -734,6 +734,9 @@ fn gateway_arp(
         })
         .filter_map(|r| r.gateway)
         .collect();
+    if gws.is_empty() {
+        return found;
+    }
     let Ok(mut client) = Client::new() else {
         return found;
     };
