@@ -214,6 +214,89 @@ impl Walker<'_> {
     }
 }
 
+/// Where a device lacks ENTITY-MIB (or its chassis entry lacks a serial number): the
+/// vendor's own scalars, by the enterprise of sysObjectID, as (enterprise, serial OID,
+/// model/description OID).
+const VENDOR_SCALARS: &[(u32, &str, Option<&str>)] = &[
+    // Cisco OLD-CISCO-CHASSIS-MIB chassisSerialNumberString.
+    (9, "1.3.6.1.4.1.9.3.6.3.0", None),
+    // Juniper JUNIPER-MIB jnxBoxSerialNo, jnxBoxDescr.
+    (
+        2636,
+        "1.3.6.1.4.1.2636.3.1.3.0",
+        Some("1.3.6.1.4.1.2636.3.1.2.0"),
+    ),
+    // Brocade/Foundry FOUNDRY-SN-AGENT-MIB snChasSerNum.
+    (1991, "1.3.6.1.4.1.1991.1.1.1.1.2.0", None),
+];
+
+/// Printer-MIB prtGeneralSerialNumber.1: printers of every vendor.
+const PRINTER_SERIAL: &str = "1.3.6.1.2.1.43.5.1.1.17.1";
+
+/// The software version a sysDescr states: the token after `Version` (Cisco IOS,
+/// NX-OS, Brocade IronWare, ...) or after `JUNOS`.
+pub fn version_in_descr(descr: &str) -> Option<String> {
+    let words: Vec<&str> = descr.split_whitespace().collect();
+    words.windows(2).find_map(|w| {
+        let key = w[0].trim_end_matches(':');
+        (key.eq_ignore_ascii_case("version") || key == "JUNOS")
+            .then(|| w[1].trim_end_matches([',', ';', '.']).to_string())
+            .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()))
+    })
+}
+
+/// Fills what ENTITY-MIB did not give: serial number and model from the vendor's
+/// scalars or Printer-MIB, the software version from sysDescr.
+fn fallbacks(client: &mut Client, target: &Target, d: &mut Device) {
+    let has_serial = d
+        .chassis
+        .as_ref()
+        .is_some_and(|c| c.serial_number.is_some());
+    let enterprise = d
+        .sys_object_id
+        .as_deref()
+        .and_then(|o| o.trim_start_matches('.').strip_prefix("1.3.6.1.4.1."))
+        .and_then(|r| r.split('.').next())
+        .and_then(|e| e.parse::<u32>().ok());
+    if !has_serial {
+        let mut oids: Vec<&str> = vec![PRINTER_SERIAL];
+        let vendor = VENDOR_SCALARS.iter().find(|v| Some(v.0) == enterprise);
+        if let Some((_, serial, model)) = vendor {
+            oids.push(serial);
+            oids.extend(model.iter());
+        }
+        let parsed: Vec<OidBuf> = oids.iter().filter_map(|o| o.parse().ok()).collect();
+        let mut got: BTreeMap<String, String> = BTreeMap::new();
+        // One GET; agents without these answer noSuchObject (v2c) or noSuchName (v1:
+        // then nothing is filled).
+        let _ = client.get(target, &parsed, &mut |o, v| {
+            if let Some(t) = Cell::from(v).and_then(|c| c.text()) {
+                got.insert(o.trim_start_matches('.').to_string(), t);
+            }
+        });
+        let serial = vendor
+            .and_then(|v| got.get(v.1))
+            .or_else(|| got.get(PRINTER_SERIAL))
+            .cloned();
+        let model = vendor.and_then(|v| v.2).and_then(|m| got.get(m)).cloned();
+        if serial.is_some() || model.is_some() {
+            let c = d.chassis.get_or_insert_with(Chassis::default);
+            c.serial_number = c.serial_number.take().or(serial);
+            c.model = c.model.take().or(model);
+        }
+    }
+    let from_descr = d.sys_descr.as_deref().and_then(version_in_descr);
+    if from_descr.is_some()
+        && d.chassis
+            .as_ref()
+            .is_none_or(|c| c.software_version.is_none())
+    {
+        d.chassis
+            .get_or_insert_with(Chassis::default)
+            .software_version = from_descr;
+    }
+}
+
 /// Collects a device record. Fails only when the device does not answer at all.
 pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
     let mut d = Device::default();
@@ -267,6 +350,7 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
             model: t(13),
         }
     });
+    fallbacks(w.client, target, &mut d);
 
     // IF-MIB
     let if_table = w.table("ifTable", "1.3.6.1.2.1.2.2.1", &[2, 3, 5, 6, 7, 8])?;
@@ -453,4 +537,39 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
     }
     d.incomplete = w.incomplete;
     Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_in_descr;
+
+    /// sysDescr values of the recorded devices (tests/data/recorded) and of snmpd.
+    #[test]
+    fn software_versions_read_from_sys_descr() {
+        for (descr, want) in [
+            (
+                "Cisco IOS Software, C3560 Software (C3560-IPSERVICESK9-M), Version 12.2(55)SE3, RELEASE SOFTWARE (fc1)",
+                Some("12.2(55)SE3"),
+            ),
+            (
+                "Cisco NX-OS(tm) n5000, Software (n5000-uk9), Version 6.0(2)N2(3), RELEASE SOFTWARE Copyright (c) 2002-2012",
+                Some("6.0(2)N2(3)"),
+            ),
+            (
+                "Brocade Communications Systems, Inc. ICX6430-24, IronWare Version 08.0.30tT311 Compiled on Oct 23 2015",
+                Some("08.0.30tT311"),
+            ),
+            (
+                "Juniper Networks, Inc. mx960 internet router, kernel JUNOS 16.1R6.7, Build date: 2017-12-14",
+                Some("16.1R6.7"),
+            ),
+            (
+                "Linux vm 6.1.0-13-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 x86_64",
+                None,
+            ),
+            ("Version of nothing", None),
+        ] {
+            assert_eq!(version_in_descr(descr).as_deref(), want, "{descr}");
+        }
+    }
 }
