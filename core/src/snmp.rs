@@ -989,6 +989,39 @@ pub struct V3Request<'s> {
     pub data: V3Data<'s>,
 }
 
+impl V3Request<'static> {
+    /// The engine-discovery request of RFC 3414 4: no user, no engine, reportable, an
+    /// empty GET; every v3 agent answers it with a Report carrying its engine ID,
+    /// boots and time.
+    pub const fn discovery(msg_id: i32, request_id: i32) -> V3Request<'static> {
+        V3Request {
+            msg_id,
+            max_size: 65507,
+            flags: flags::REPORTABLE,
+            usm: Usm {
+                engine_id: b"",
+                boots: 0,
+                time: 0,
+                user: b"",
+                auth_params: b"",
+                priv_params: b"",
+            },
+            auth_len: 0,
+            data: V3Data::Plain {
+                context_engine_id: b"",
+                context_name: b"",
+                pdu: PduSpec {
+                    kind: tag::GET,
+                    request_id,
+                    a: 0,
+                    b: 0,
+                    oids: &[],
+                },
+            },
+        }
+    }
+}
+
 impl V3Request<'_> {
     /// Encodes the message at the end of `buf`; returns it and the offset of the
     /// authentication parameters in it.

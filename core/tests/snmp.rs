@@ -329,31 +329,7 @@ fn v3_discovery_and_report_from_net_snmp_decode() {
 fn v3_requests_encode_like_net_snmp_and_round_trip() {
     // Our discovery probe is byte for byte net-snmp's (same msgID and request-id).
     let mut buf = [0u8; 256];
-    let req = V3Request {
-        msg_id: 0x5817_15c1,
-        max_size: 65507,
-        flags: flags::REPORTABLE,
-        usm: Usm {
-            engine_id: b"",
-            boots: 0,
-            time: 0,
-            user: b"",
-            auth_params: b"",
-            priv_params: b"",
-        },
-        auth_len: 0,
-        data: V3Data::Plain {
-            context_engine_id: b"",
-            context_name: b"",
-            pdu: PduSpec {
-                kind: tag::GET,
-                request_id: 0x5d3f_b2eb,
-                a: 0,
-                b: 0,
-                oids: &[],
-            },
-        },
-    };
+    let req = V3Request::discovery(0x5817_15c1, 0x5d3f_b2eb);
     let (m, _) = req.encode(&mut buf).unwrap();
     assert_eq!(&m[..], &unhex(NETSNMP_DISCOVERY)[..]);
 

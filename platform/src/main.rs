@@ -13,6 +13,7 @@ mod diagnostics;
 mod logging;
 mod netlink;
 mod packet;
+mod random;
 mod scan;
 mod seal;
 mod secret;

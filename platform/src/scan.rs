@@ -234,7 +234,7 @@ fn scan(o: Opts) -> Result<(), String> {
         reserve_port().map_err(|e| format!("cannot reserve a source port: {e}"))?;
     let mut cfg = o.cfg.clone();
     cfg.sport = sport;
-    cfg.key = random_key();
+    cfg.key = crate::random::u64();
     let mut socks = Vec::new();
     let mut unprivileged = false;
     for (i, ifc) in plan.ifaces.iter().enumerate() {
@@ -1050,20 +1050,6 @@ fn note(level: log::Level, msg: &str) {
         }
     );
     log::log!(level, "{msg}");
-}
-
-fn random_key() -> u64 {
-    let mut b = [0u8; 8];
-    // SAFETY: getrandom writes at most b.len() bytes into b.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
-    if n == 8 {
-        u64::from_ne_bytes(b)
-    } else {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        t.as_nanos() as u64 ^ u64::from(std::process::id()) << 32
-    }
 }
 
 fn mac_str(m: Mac) -> String {

@@ -138,13 +138,10 @@ impl Mux {
         let rx = sock.try_clone()?;
         // Bounded wait, so the thread sees the Mux gone within 100 ms.
         rx.set_read_timeout(Some(Duration::from_millis(100)))?;
-        let mut seed = [0u8; 4];
-        // SAFETY: getrandom writes at most 4 bytes into seed.
-        unsafe { libc::getrandom(seed.as_mut_ptr().cast(), 4, 0) };
         let mux = Arc::new(Mux {
             sock,
             waiting: Mutex::new(HashMap::new()),
-            next_id: AtomicI32::new((i32::from_ne_bytes(seed) & 0x3fff_ffff) + 1),
+            next_id: AtomicI32::new((crate::random::u64() & 0x3fff_ffff) as i32 + 1),
         });
         let weak = Arc::downgrade(&mux);
         std::thread::Builder::new()
@@ -192,14 +189,13 @@ impl Client {
 
     /// A client sharing `mux`'s socket.
     pub fn with(mux: Arc<Mux>) -> Client {
-        let mut seed = [0u8; 4];
-        // SAFETY: getrandom writes at most 4 bytes into seed.
-        unsafe { libc::getrandom(seed.as_mut_ptr().cast(), 4, 0) };
         Client {
             mux,
             buf: vec![0; 65535],
             engine: None,
-            salt: u64::from(u32::from_ne_bytes(seed)) << 24,
+            // The privacy salt counter starts anywhere (RFC 3826 wants it unpredictable
+            // across restarts), its low bits left to count.
+            salt: (crate::random::u64() & 0xffff_ffff) << 24,
         }
     }
 
@@ -307,31 +303,7 @@ impl Client {
     /// Report carries its engine ID, boots and time. Keys are localised to it.
     fn discover(&mut self, t: &Target, v3: &V3Auth) -> Result<(), Error> {
         let (msg_id, request_id) = (self.next_id(), self.next_id());
-        let req = V3Request {
-            msg_id,
-            max_size: 65507,
-            flags: flags::REPORTABLE,
-            usm: Usm {
-                engine_id: b"",
-                boots: 0,
-                time: 0,
-                user: b"",
-                auth_params: b"",
-                priv_params: b"",
-            },
-            auth_len: 0,
-            data: V3Data::Plain {
-                context_engine_id: b"",
-                context_name: b"",
-                pdu: PduSpec {
-                    kind: tag::GET,
-                    request_id,
-                    a: 0,
-                    b: 0,
-                    oids: &[],
-                },
-            },
-        };
+        let req = V3Request::discovery(msg_id, request_id);
         let (msg, _) = req
             .encode(&mut self.buf)
             .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;

@@ -15,8 +15,7 @@
 
 use crate::secret::Secret;
 use ksocket_core::snmp::{
-    Message, OidBuf, Request, ScopedData, Usm, V3Data, V3Message, V3Request, Value, Version, flags,
-    tag,
+    Message, OidBuf, Request, ScopedData, V3Message, V3Request, Value, Version, tag,
 };
 use std::collections::VecDeque;
 use std::io;
@@ -123,7 +122,7 @@ pub fn sweep(
     let rate = f64::from(o.rate.max(1));
     let window = o.window.max(1);
 
-    // The messages, one per credential, with a placeholder id patched per probe.
+    // Each probe's message, encoded when it is sent (its id is the probe's).
     let oids: [OidBuf; 2] = [
         "1.3.6.1.2.1.1.1.0".parse().expect("valid"),
         "1.3.6.1.2.1.1.2.0".parse().expect("valid"),
@@ -143,35 +142,11 @@ pub fn sweep(
             .encode(&mut buf, &oids)
             .map_err(e)?
             .to_vec(),
-            Cred::V3Discovery => V3Request {
-                msg_id: id,
-                max_size: 65507,
-                flags: flags::REPORTABLE,
-                usm: Usm {
-                    engine_id: b"",
-                    boots: 0,
-                    time: 0,
-                    user: b"",
-                    auth_params: b"",
-                    priv_params: b"",
-                },
-                auth_len: 0,
-                data: V3Data::Plain {
-                    context_engine_id: b"",
-                    context_name: b"",
-                    pdu: ksocket_core::snmp::PduSpec {
-                        kind: tag::GET,
-                        request_id: id,
-                        a: 0,
-                        b: 0,
-                        oids: &[],
-                    },
-                },
-            }
-            .encode(&mut buf)
-            .map_err(e)?
-            .0
-            .to_vec(),
+            Cred::V3Discovery => V3Request::discovery(id, id)
+                .encode(&mut buf)
+                .map_err(e)?
+                .0
+                .to_vec(),
         })
     };
 
