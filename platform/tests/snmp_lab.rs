@@ -40,24 +40,102 @@ struct Snmpd {
     client: Ns,
 }
 
-fn snmpd(tag: &str) -> Snmpd {
+/// A lab with two hosts on one switch: a client and an agent (both /24).
+fn client_agent(tag: &str, client: &str, agent: &str) -> (Lab, Ns, Ns) {
     let mut lab = Lab::new(tag).unwrap();
     let sw = lab.switch("sw").unwrap();
-    let specs = [
-        HostSpec {
-            name: "client".into(),
-            cidr: "198.18.5.2/24".into(),
-            gateway: None,
-            role: Role::Full,
-        },
-        HostSpec {
-            name: "agent".into(),
-            cidr: "198.18.5.3/24".into(),
-            gateway: None,
-            role: Role::Full,
-        },
+    let spec = |name: &str, ip: &str| HostSpec {
+        name: name.into(),
+        cidr: format!("{ip}/24"),
+        gateway: None,
+        role: Role::Full,
+    };
+    let ns = lab
+        .hosts(&sw, &[spec("client", client), spec("agent", agent)])
+        .unwrap();
+    (lab, ns[0].clone(), ns[1].clone())
+}
+
+/// Starts snmpsimd in `agent` on `ip`:161 serving `files` (name in the data directory,
+/// contents), with `extra` arguments; waits (20 s at most) until each file's community
+/// answers from `client`. It runs as nobody, so its directories are opened up.
+fn snmpsim(
+    lab: &mut Lab,
+    client: &Ns,
+    agent: &Ns,
+    ip: &str,
+    files: &[(String, Vec<u8>)],
+    extra: &[&str],
+) -> std::process::Child {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = lab.scratch_dir("sim").unwrap();
+    for d in ["data", "cache"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    for (name, data) in files {
+        std::fs::write(dir.join("data").join(name), data).unwrap();
+    }
+    for p in [dir.clone(), dir.join("data"), dir.join("cache")] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    for (name, _) in files {
+        let f = dir.join("data").join(name);
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let data = format!("--data-dir={}", dir.join("data").display());
+    let cache = format!("--cache-dir={}", dir.join("cache").display());
+    let endpoint = format!("--agent-udpv4-endpoint={ip}:161");
+    let mut argv = vec![
+        "snmpsimd",
+        &data,
+        &cache,
+        &endpoint,
+        "--process-user=nobody",
+        "--process-group=nogroup",
+        "--logging-method=null",
     ];
-    let ns = lab.hosts(&sw, &specs).unwrap();
+    argv.extend(extra);
+    let child = lab
+        .command(agent, &argv)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    for (name, _) in files {
+        // snmpsim indexes each recording on first use; its community is its name.
+        let community = name.trim_end_matches(".snmprec");
+        while !run(
+            lab,
+            client,
+            &[
+                "snmpget",
+                "-v2c",
+                "-c",
+                community,
+                "-t",
+                "1",
+                "-r",
+                "0",
+                ip,
+                "1.3.6.1.2.1.1.5.0",
+            ],
+        )
+        .0
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "snmpsimd did not serve {name}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    child
+}
+
+fn snmpd(tag: &str) -> Snmpd {
+    let (mut lab, client, agent) = client_agent(tag, "198.18.5.2", "198.18.5.3");
+    let ns = [client, agent];
     lab.snmpd(
         &ns[1],
         "198.18.5.3",
@@ -416,109 +494,43 @@ fn device_record_with_real_lldp_neighbours() {
 #[test]
 fn snmpsim_juniper_like_device() {
     require_root!();
-    use std::os::unix::fs::PermissionsExt;
-    let mut lab = Lab::new("sim").unwrap();
-    let sw = lab.switch("sw").unwrap();
-    let ns = lab
-        .hosts(
-            &sw,
-            &[
-                HostSpec {
-                    name: "client".into(),
-                    cidr: "198.18.8.2/24".into(),
-                    gateway: None,
-                    role: Role::Full,
-                },
-                HostSpec {
-                    name: "agent".into(),
-                    cidr: "198.18.8.7/24".into(),
-                    gateway: None,
-                    role: Role::Full,
-                },
-            ],
-        )
-        .unwrap();
-    let dir = lab.scratch_dir("sim").unwrap();
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::create_dir_all(dir.join("cache")).unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/juniper-ex.snmprec"),
-        dir.join("data/public.snmprec"),
-    )
+    let (mut lab, client, agent) = client_agent("sim", "198.18.8.2", "198.18.8.7");
+    let ns = [client, agent];
+    let rec = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/juniper-ex.snmprec"
+    ))
     .unwrap();
-    for p in [
-        dir.clone(),
-        dir.join("data"),
-        dir.join("cache"),
-        dir.join("data/public.snmprec"),
-    ] {
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
-    }
-    let data = format!("--data-dir={}", dir.join("data").display());
-    let cache = format!("--cache-dir={}", dir.join("cache").display());
-    let mut sim = lab
-        .command(
-            &ns[1],
-            &[
-                "snmpsimd",
-                &data,
-                &cache,
-                "--agent-udpv4-endpoint=198.18.8.7:161",
-                "--process-user=nobody",
-                "--process-group=nogroup",
-                "--logging-method=null",
-                // pysnmp's privacy protocols net-snmp lacks (3DES) or names otherwise.
-                "--v3-user=u3des",
-                "--v3-auth-key=auth-pass-1",
-                "--v3-auth-proto=SHA",
-                "--v3-priv-key=priv-pass-1",
-                "--v3-priv-proto=3DES",
-                "--v3-user=u3desmd5",
-                "--v3-auth-key=auth-pass-1",
-                "--v3-auth-proto=MD5",
-                "--v3-priv-key=priv-pass-1",
-                "--v3-priv-proto=3DES",
-                "--v3-user=u192reeder",
-                "--v3-auth-key=auth-pass-1",
-                "--v3-auth-proto=MD5",
-                "--v3-priv-key=priv-pass-1",
-                "--v3-priv-proto=AES192",
-                "--v3-user=u256blmt",
-                "--v3-auth-key=auth-pass-1",
-                "--v3-auth-proto=SHA",
-                "--v3-priv-key=priv-pass-1",
-                "--v3-priv-proto=AES256BLMT",
-            ],
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !run(
-        &lab,
+    let mut sim = snmpsim(
+        &mut lab,
         &ns[0],
+        &ns[1],
+        "198.18.8.7",
+        &[("public.snmprec".into(), rec)],
         &[
-            "snmpget",
-            "-v2c",
-            "-c",
-            "public",
-            "-t",
-            "0.3",
-            "-r",
-            "0",
-            "198.18.8.7",
-            "1.3.6.1.2.1.1.5.0",
+            // pysnmp's privacy protocols net-snmp lacks (3DES) or names otherwise.
+            "--v3-user=u3des",
+            "--v3-auth-key=auth-pass-1",
+            "--v3-auth-proto=SHA",
+            "--v3-priv-key=priv-pass-1",
+            "--v3-priv-proto=3DES",
+            "--v3-user=u3desmd5",
+            "--v3-auth-key=auth-pass-1",
+            "--v3-auth-proto=MD5",
+            "--v3-priv-key=priv-pass-1",
+            "--v3-priv-proto=3DES",
+            "--v3-user=u192reeder",
+            "--v3-auth-key=auth-pass-1",
+            "--v3-auth-proto=MD5",
+            "--v3-priv-key=priv-pass-1",
+            "--v3-priv-proto=AES192",
+            "--v3-user=u256blmt",
+            "--v3-auth-key=auth-pass-1",
+            "--v3-auth-proto=SHA",
+            "--v3-priv-key=priv-pass-1",
+            "--v3-priv-proto=AES256BLMT",
         ],
-    )
-    .0
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "snmpsimd did not start"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    );
     for root in [".1.3.6.1.2.1", ".1.0.8802", ".1"] {
         let (_, theirs, _) = run(
             &lab,
@@ -666,27 +678,8 @@ fn snmpsim_juniper_like_device() {
 #[test]
 fn v3_users_walk_like_net_snmp_and_mistakes_are_named() {
     require_root!();
-    let mut lab = Lab::new("snmpv3").unwrap();
-    let sw = lab.switch("sw").unwrap();
-    let ns = lab
-        .hosts(
-            &sw,
-            &[
-                HostSpec {
-                    name: "client".into(),
-                    cidr: "198.18.10.2/24".into(),
-                    gateway: None,
-                    role: Role::Full,
-                },
-                HostSpec {
-                    name: "agent".into(),
-                    cidr: "198.18.10.3/24".into(),
-                    gateway: None,
-                    role: Role::Full,
-                },
-            ],
-        )
-        .unwrap();
+    let (mut lab, client, agent) = client_agent("snmpv3", "198.18.10.2", "198.18.10.3");
+    let ns = [client, agent];
     // Every combination net-snmp supports: no auth; each authentication protocol with
     // no privacy and with each privacy protocol (AES192/AES256 are net-snmp's
     // Blumenthal key extension, AES192C/AES256C Cisco's Reeder one). u_sha and
@@ -1070,34 +1063,8 @@ fn snmprec_text(v: &str) -> String {
 fn recorded_devices_walk_like_snmpbulkwalk_and_read_as_records() {
     require_root!();
     use std::collections::{BTreeMap, BTreeSet};
-    use std::os::unix::fs::PermissionsExt;
-    let mut lab = Lab::new("rec").unwrap();
-    let sw = lab.switch("sw").unwrap();
-    let ns = lab
-        .hosts(
-            &sw,
-            &[
-                HostSpec {
-                    name: "client".into(),
-                    cidr: "198.18.11.2/24".into(),
-                    gateway: None,
-                    role: Role::Full,
-                },
-                HostSpec {
-                    name: "agent".into(),
-                    cidr: "198.18.11.7/24".into(),
-                    gateway: None,
-                    role: Role::Full,
-                },
-            ],
-        )
-        .unwrap();
-    let dir = lab.scratch_dir("rec").unwrap();
-    for d in ["data", "cache"] {
-        std::fs::create_dir_all(dir.join(d)).unwrap();
-        std::fs::set_permissions(dir.join(d), std::fs::Permissions::from_mode(0o777)).unwrap();
-    }
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (mut lab, client, agent) = client_agent("rec", "198.18.11.2", "198.18.11.7");
+    let ns = [client, agent];
     let devices = [
         "cisco-c3560",
         "cisco-n5000",
@@ -1106,6 +1073,7 @@ fn recorded_devices_walk_like_snmpbulkwalk_and_read_as_records() {
         "brocade-icx6430-24",
     ];
     let mut recs: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
+    let mut files = Vec::new();
     for d in devices {
         let src = format!(
             "{}/tests/data/recorded/{d}.snmprec.bz2",
@@ -1116,9 +1084,6 @@ fn recorded_devices_walk_like_snmpbulkwalk_and_read_as_records() {
             .output()
             .unwrap();
         assert!(o.status.success(), "bzcat {src}");
-        let dst = dir.join(format!("data/{d}.snmprec"));
-        std::fs::write(&dst, &o.stdout).unwrap();
-        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o644)).unwrap();
         recs.insert(
             d,
             String::from_utf8_lossy(&o.stdout)
@@ -1127,54 +1092,9 @@ fn recorded_devices_walk_like_snmpbulkwalk_and_read_as_records() {
                 .map(|(o, v)| (o.to_string(), v.to_string()))
                 .collect(),
         );
+        files.push((format!("{d}.snmprec"), o.stdout));
     }
-    let data = format!("--data-dir={}", dir.join("data").display());
-    let cache = format!("--cache-dir={}", dir.join("cache").display());
-    let mut sim = lab
-        .command(
-            &ns[1],
-            &[
-                "snmpsimd",
-                &data,
-                &cache,
-                "--agent-udpv4-endpoint=198.18.11.7:161",
-                "--process-user=nobody",
-                "--process-group=nogroup",
-                "--logging-method=null",
-            ],
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    for d in devices {
-        // snmpsim indexes each recording on first use.
-        while !run(
-            &lab,
-            &ns[0],
-            &[
-                "snmpget",
-                "-v2c",
-                "-c",
-                d,
-                "-t",
-                "1",
-                "-r",
-                "0",
-                "198.18.11.7",
-                "1.3.6.1.2.1.1.5.0",
-            ],
-        )
-        .0
-        {
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "snmpsimd did not serve {d}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+    let mut sim = snmpsim(&mut lab, &ns[0], &ns[1], "198.18.11.7", &files, &[]);
     for d in devices {
         for root in [
             ".1.3.6.1.2.1.1",
