@@ -673,8 +673,9 @@ fn snmpsim_juniper_like_device() {
     lab.teardown().unwrap();
 }
 
-/// SNMPv3 against snmpd: one user per authentication protocol, with and without
-/// privacy (DES, AES-128/192/256 with both key extensions): walks equal snmpbulkwalk's; each mistake says which, fast.
+/// SNMPv3 against snmpd: a user for every combination of authentication and privacy
+/// protocol net-snmp supports (AES-192/256 with both key extensions): walks equal
+/// snmpbulkwalk's; each mistake says which, fast.
 #[test]
 fn v3_users_walk_like_net_snmp_and_mistakes_are_named() {
     require_root!();
