@@ -4,7 +4,8 @@
 //! 1. One sweep per credential, all at once (each on its own socket, with that
 //!    credential's port, timeout and retries), over only the hosts the credential
 //!    matches: a community is never sent to a host its file does not include. A
-//!    community credential is a GET of sysDescr; a v3 one is engine discovery.
+//!    community credential is a GET of sysDescr in v2c, then in v1 where v2c is not
+//!    answered; a v3 one is engine discovery.
 //! 2. Each host that answered is collected by one of a few workers sharing one UDP
 //!    socket ([`crate::snmp::Mux`]), trying the credentials that answered in the host's
 //!    matching order; the first that yields a record wins. A v3 user that the engine
@@ -15,12 +16,16 @@ use crate::scan::SnmpCred;
 use crate::snmp::{Client, Mux, Target};
 use crate::sweep::{self, Cred};
 use ksocket_core::snmp::Version;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 
 /// Most devices collected at once (each has one request in flight).
 const WORKERS: usize = 8;
+
+/// A host to collect, with the credentials that answered it (in its matching order)
+/// and the SNMP version each answered with.
+type Work = (Ipv4Addr, Vec<(SnmpCred, Version)>);
 
 /// What came back for one host.
 pub struct Collected {
@@ -54,15 +59,21 @@ pub fn collect(hosts: &BTreeMap<Ipv4Addr, Vec<SnmpCred>>) -> BTreeMap<Ipv4Addr, 
         return BTreeMap::new();
     }
     // 1. Who answers which credential.
-    let answered: Vec<BTreeSet<Ipv4Addr>> = std::thread::scope(|s| {
+    // Community credentials are tried with v2c and, where that is not answered, v1
+    // (old printers, UPSs and switches speak only v1); the version that answered is
+    // the one the record is read with.
+    let answered: Vec<BTreeMap<Ipv4Addr, Version>> = std::thread::scope(|s| {
         let jobs: Vec<_> = creds
             .iter()
             .zip(&members)
             .map(|(c, ips)| {
                 s.spawn(move || {
-                    let probe = match &c.v3 {
-                        Some(_) => Cred::V3Discovery,
-                        None => Cred::Community(Version::V2c, c.community.clone()),
+                    let probes = match &c.v3 {
+                        Some(_) => vec![Cred::V3Discovery],
+                        None => vec![
+                            Cred::Community(Version::V2c, c.community.clone()),
+                            Cred::Community(Version::V1, c.community.clone()),
+                        ],
                     };
                     let o = sweep::Opts {
                         port: c.port,
@@ -70,9 +81,13 @@ pub fn collect(hosts: &BTreeMap<Ipv4Addr, Vec<SnmpCred>>) -> BTreeMap<Ipv4Addr, 
                         retries: c.retries,
                         ..sweep::Opts::default()
                     };
-                    let mut got = BTreeSet::new();
-                    if let Err(e) = sweep::sweep(ips, &[probe], &o, &mut |h| {
-                        got.insert(h.ip);
+                    let mut got = BTreeMap::new();
+                    if let Err(e) = sweep::sweep(ips, &probes, &o, &mut |h| {
+                        let v = match probes[h.cred] {
+                            Cred::Community(v, _) => v,
+                            Cred::V3Discovery => Version::V2c,
+                        };
+                        got.insert(h.ip, v);
                     }) {
                         log::warn!("snmp sweep with {}: {e}", c.label);
                     }
@@ -91,19 +106,16 @@ pub fn collect(hosts: &BTreeMap<Ipv4Addr, Vec<SnmpCred>>) -> BTreeMap<Ipv4Addr, 
             .collect()
     });
     // 2. Collect each host that answered, credentials in its own order.
-    let queue: Mutex<VecDeque<(Ipv4Addr, Vec<SnmpCred>)>> = Mutex::new(
+    let queue: Mutex<VecDeque<Work>> = Mutex::new(
         hosts
             .iter()
             .filter_map(|(ip, list)| {
-                let ok: Vec<SnmpCred> = list
+                let ok: Vec<(SnmpCred, Version)> = list
                     .iter()
-                    .filter(|c| {
-                        creds
-                            .iter()
-                            .position(|x| x.label == c.label)
-                            .is_some_and(|k| answered[k].contains(ip))
+                    .filter_map(|c| {
+                        let k = creds.iter().position(|x| x.label == c.label)?;
+                        answered[k].get(ip).map(|v| (c.clone(), *v))
                     })
-                    .cloned()
                     .collect();
                 (!ok.is_empty()).then_some((*ip, ok))
             })
@@ -127,10 +139,10 @@ pub fn collect(hosts: &BTreeMap<Ipv4Addr, Vec<SnmpCred>>) -> BTreeMap<Ipv4Addr, 
                     let next = queue.lock().ok().and_then(|mut q| q.pop_front());
                     let Some((ip, list)) = next else { return };
                     let mut last = None;
-                    for c in list {
+                    for (c, version) in list {
                         let t = Target {
                             addr: SocketAddr::from((ip, c.port)),
-                            version: Version::V2c,
+                            version,
                             community: c.community.clone(),
                             timeout: c.timeout,
                             retries: c.retries,

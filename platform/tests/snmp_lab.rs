@@ -950,6 +950,10 @@ fn scan_collects_device_details_with_matching_credentials() {
              authProtocol = \"usmHMACSHAAuthProtocol\"\nauthKey = \"auth-pass-1\"\n",
         ),
         (
+            "40-v1-only.toml",
+            "includes = [\"198.18.20.201\"]\ntimeout = 0.5\n[authData]\ncommunity = \"0ld-c0mm\"\n",
+        ),
+        (
             "30-v3-wrong.toml",
             "includes = [\"198.18.20.19\"]\ntimeout = 0.5\n[authData]\nusername = \"sweepuser\"\n\
              authProtocol = \"usmHMACSHAAuthProtocol\"\nauthKey = \"wrong-pass-9\"\n",
@@ -957,6 +961,18 @@ fn scan_collects_device_details_with_matching_credentials() {
     ] {
         std::fs::write(creds.join(name), text).unwrap();
     }
+    // An old agent that speaks only v1 (VACM: the community maps to a v1-only group),
+    // on the quiet host's second address.
+    let quiet_ns = ksocket_lab::Ns {
+        name: format!("{}quiet", lab.prefix()),
+    };
+    lab.snmpd(
+        &quiet_ns,
+        "198.18.20.201",
+        "com2sec oldnet default 0ld-c0mm\ngroup oldgrp v1 oldnet\nview all included .1\n\
+         access oldgrp \"\" v1 noauth exact all none none",
+    )
+    .unwrap();
     let mut c = lab.command(
         &sc.scanner,
         &[KSOCKET, "scan", "--format", "jsonl", &sc.target],
@@ -1011,9 +1027,30 @@ fn scan_collects_device_details_with_matching_credentials() {
             .is_some_and(|e| e.contains("wrong authentication password")),
         "{bad}"
     );
+    // The v1-only agent: found by the v1 probe, its record read with v1.
+    let old = get("198.18.20.201").unwrap_or_else(|| panic!("v1 agent not found: {out}"));
+    assert!(
+        old["snmpCredential"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("40-v1-only.toml")),
+        "{old}"
+    );
+    assert!(
+        old["snmp"]["sysDescr"]
+            .as_str()
+            .unwrap()
+            .starts_with("Linux"),
+        "{old}"
+    );
     let quiet = get("198.18.20.200").expect("the host without SNMP is found");
     assert!(quiet.get("snmp").is_none(), "{quiet}");
-    for secret in ["wr0ng-c0mmunity", "auth-pass-1", "wrong-pass-9", "public\""] {
+    for secret in [
+        "wr0ng-c0mmunity",
+        "auth-pass-1",
+        "wrong-pass-9",
+        "0ld-c0mm",
+        "public\"",
+    ] {
         assert!(!err.contains(secret), "{secret}: {err}");
     }
     assert!(took < Duration::from_secs(15), "took {took:?}: {err}");
