@@ -482,65 +482,19 @@ pub fn snmp_probe(request_id: u32) -> [u8; SNMP_PROBE_LEN] {
     ]
 }
 
-/// The request-id of an SNMP v1/v2c message (any PDU), read leniently; `None` when the
-/// bytes are not such a message.
+/// The request-id of an SNMP v1/v2c message (any PDU), read leniently: only the
+/// header down to the request-id is checked (the BER reader of [`crate::snmp`]), since
+/// any answer carrying our cookie proves the host is up. `None` when the bytes are not
+/// such a message or the id is outside 32 bits.
 pub fn snmp_request_id(msg: &[u8]) -> Option<u32> {
-    // SEQUENCE { INTEGER version, OCTET STRING community, PDU { INTEGER request-id ... } }
-    let mut r = Tlv { b: msg };
-    let mut seq = Tlv { b: r.expect(0x30)? };
-    let _version = seq.expect(0x02)?;
-    let _community = seq.expect(0x04)?;
-    let (tag, pdu) = seq.any()?;
+    use crate::snmp::Reader;
+    let mut seq = Reader::new(msg).sub(0x30).ok()?;
+    seq.integer().ok()?; // version
+    seq.expect(0x04).ok()?; // community
+    let (tag, pdu, _) = seq.tlv().ok()?;
     if !(0xa0..=0xa8).contains(&tag) {
         return None;
     }
-    let id = Tlv { b: pdu }.expect(0x02)?;
-    if id.is_empty() || id.len() > 5 {
-        return None;
-    }
-    // Sign-extend the big-endian two's complement value into 32 bits.
-    let mut v: i64 = if id[0] & 0x80 != 0 { -1 } else { 0 };
-    for &b in id {
-        v = (v << 8) | i64::from(b);
-    }
-    Some(v as u32)
-}
-
-/// A minimal BER reader over one level of TLVs (definite lengths only).
-struct Tlv<'a> {
-    b: &'a [u8],
-}
-
-impl<'a> Tlv<'a> {
-    fn any(&mut self) -> Option<(u8, &'a [u8])> {
-        let (&tag, rest) = self.b.split_first()?;
-        let (&l0, mut rest) = rest.split_first()?;
-        let len = if l0 < 0x80 {
-            usize::from(l0)
-        } else {
-            let n = usize::from(l0 & 0x7f);
-            if n == 0 || n > 4 || rest.len() < n {
-                return None;
-            }
-            let mut len = 0usize;
-            for &b in &rest[..n] {
-                len = (len << 8) | usize::from(b);
-            }
-            rest = &rest[n..];
-            len
-        };
-        if rest.len() < len {
-            return None;
-        }
-        let (v, after) = rest.split_at(len);
-        self.b = after;
-        Some((tag, v))
-    }
-
-    fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
-        match self.any()? {
-            (t, v) if t == tag => Some(v),
-            _ => None,
-        }
-    }
+    let id = Reader::new(pdu).integer().ok()?;
+    i32::try_from(id).ok().map(|v| v as u32)
 }
