@@ -20,13 +20,9 @@ if [ -n "$need" ]; then
     apt-get install -y -q --no-install-recommends $need >>/tmp/ksocket-setup-apt.log 2>&1 \
         || { tail -20 /tmp/ksocket-setup-apt.log >&2; exit 1; }
 fi
-# snmpd and lldpd must not run in the root namespace: tests start their own in labs.
-for s in snmpd lldpd; do
-    if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q "$s" 2>/dev/null; then
-        systemctl stop "$s" || true
-    fi
-    pkill -x "$s" 2>/dev/null || true
-done
+# An snmpd or lldpd already running on this machine (the operator's own, or another
+# lab's) is left alone: the tests start their own inside lab namespaces, with their own
+# sockets and PID files, and stop them by PID.
 
 if [ -x /opt/ksocket-cross/bin/xcargo ] && [ -f /usr/lib/rustlib/src/rust/library/std/Cargo.toml ]; then
     say "cross toolchain present"

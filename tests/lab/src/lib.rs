@@ -130,6 +130,8 @@ pub struct Lab {
     made: Vec<String>,
     relays: Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
     scratch: Vec<std::path::PathBuf>,
+    /// PID files of the daemons this lab started: stopped by PID at teardown.
+    pidfiles: Vec<std::path::PathBuf>,
 }
 
 impl Lab {
@@ -166,6 +168,7 @@ impl Lab {
             made: Vec::new(),
             relays: Vec::new(),
             scratch: Vec::new(),
+            pidfiles: Vec::new(),
         })
     }
 
@@ -335,6 +338,7 @@ impl Lab {
         ];
         let o = self.exec(ns, &argv, Duration::from_secs(10))?;
         check(o, "snmpd")?;
+        self.pidfiles.push(pid);
         // Ready when it has bound its port: look for it in the namespace's UDP table.
         let t0 = Instant::now();
         let want = format!("{ip}:161");
@@ -512,6 +516,7 @@ impl Lab {
             stop.store(true, Ordering::Relaxed);
             let _ = h.join();
         }
+        self.stop_daemons();
         let Some(mut r) = self.reaper.take() else {
             return Ok(());
         };
@@ -541,6 +546,45 @@ impl Lab {
             )));
         }
         Ok(())
+    }
+
+    /// Stops the daemons this lab started, by the PIDs they wrote, and only those
+    /// still inside one of this lab's namespaces (a PID may have been reused). A
+    /// daemon of the same name elsewhere on the machine is never touched.
+    fn stop_daemons(&mut self) {
+        let ours = |pid: u32| {
+            let Ok(ns) = std::fs::metadata(format!("/proc/{pid}/ns/net")) else {
+                return false;
+            };
+            self.made.iter().any(|n| {
+                std::fs::metadata(format!("/run/netns/{n}"))
+                    .is_ok_and(|m| (m.dev(), m.ino()) == (ns.dev(), ns.ino()))
+            })
+        };
+        let pids: Vec<u32> = self
+            .pidfiles
+            .drain(..)
+            .filter_map(|f| std::fs::read_to_string(f).ok()?.trim().parse().ok())
+            .filter(|&p| p > 1 && ours(p))
+            .collect();
+        // Gone, or a zombie waiting for its parent.
+        let alive = |p: u32| {
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|st| {
+                st.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+            })
+        };
+        for sig in [libc::SIGTERM, libc::SIGKILL] {
+            let live: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+            for &p in &live {
+                // SAFETY: kill has no memory preconditions; p is a daemon of this lab.
+                unsafe { libc::kill(p as libc::pid_t, sig) };
+            }
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(2) && live.iter().any(|&p| alive(p)) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
     }
 
     fn full(&self, name: &str) -> io::Result<String> {
@@ -687,4 +731,5 @@ pub fn wait_output(mut child: Child, limit: Duration) -> io::Result<Output> {
     })
 }
 
+use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::process::CommandExt as _;

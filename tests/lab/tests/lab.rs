@@ -164,3 +164,54 @@ fn dropping_a_lab_removes_it() {
         0
     );
 }
+
+/// Issue 10, class 12: the suite stops only what it started. An `snmpd` and an
+/// `lldpd` already running in the root namespace (stand-ins: copies of `sleep` under
+/// those names) outlive `scripts/setup.sh` and a lab whose own snmpd is stopped by PID.
+#[test]
+fn daemons_the_tests_did_not_start_are_left_alone() {
+    require_root!();
+    let dir = std::env::temp_dir().join(format!("kst-bystander-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut bystanders = Vec::new();
+    for name in ["snmpd", "lldpd"] {
+        let exe = dir.join(name);
+        std::fs::copy("/bin/sleep", &exe).unwrap();
+        bystanders.push(Command::new(&exe).arg("300").spawn().unwrap());
+    }
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let setup = Command::new("bash")
+        .arg(format!("{root}/scripts/setup.sh"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(setup.success(), "scripts/setup.sh failed");
+    let mut lab = Lab::new("bystand").unwrap();
+    let sw = lab.switch("sw").unwrap();
+    let h = lab.ns("h").unwrap();
+    lab.attach(&sw, "p0", &h, "eth0", "198.18.77.2/24").unwrap();
+    let scratch = lab.snmpd(&h, "198.18.77.2", "rocommunity public").unwrap();
+    let pid: u32 = std::fs::read_to_string(scratch.join("snmpd.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    lab.teardown().unwrap();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z")),
+        "the lab's own snmpd outlived its lab"
+    );
+    for mut b in bystanders {
+        assert!(
+            b.try_wait().unwrap().is_none(),
+            "a daemon the tests did not start was stopped"
+        );
+        b.kill().unwrap();
+        b.wait().unwrap();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
