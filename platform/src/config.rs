@@ -2,7 +2,7 @@
 //! file, line, column and key, and `ksocket config [NAME [VALUE]]`, which edits the file
 //! in place keeping its comments and order (toml_edit).
 
-use crate::secret::Secret;
+use crate::secret::{Secret, redact_toml_error};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -270,27 +270,6 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
-/// Keys whose values are secrets: an error about them never quotes the value.
-pub const SECRET_KEYS: [&str; 7] = [
-    "token",
-    "password",
-    "passphrase",
-    "community",
-    "authKey",
-    "privKey",
-    "secret",
-];
-
-/// The error message, or a value-free one when `key` names a secret.
-pub fn redact(key: Option<&str>, msg: &str) -> String {
-    let last = key.and_then(|k| k.rsplit('.').next()).unwrap_or("");
-    if SECRET_KEYS.contains(&last) {
-        "invalid value (not shown: this key holds a secret; it must be a string)".to_string()
-    } else {
-        msg.to_string()
-    }
-}
-
 /// A loaded configuration and the document it came from (for editing).
 pub struct Loaded {
     pub config: Config,
@@ -300,7 +279,8 @@ pub struct Loaded {
 /// Loads and validates `file`: bytes, UTF-8, TOML, then a valid configuration.
 pub fn load(file: &Path) -> Result<Loaded, Error> {
     let at = |line, col, key, msg| Error::new(file, line, col, key, msg);
-    let bytes = std::fs::read(file).map_err(|e| at(0, 0, None, format!("cannot read: {e}")))?;
+    let bytes = crate::files::read_bounded(file, crate::files::MAX_FILE)
+        .map_err(|e| at(0, 0, None, format!("cannot read: {e}")))?;
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -338,20 +318,19 @@ pub fn parse(file: &Path, text: &str) -> Result<Loaded, Error> {
                 .into(),
         ));
     }
+    // Messages of both kinds pass through redact_toml_error: a broken token line
+    // must not print the token.
     let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-        let (l, c) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-        at(
-            l,
-            c,
-            e.span().and_then(|s| key_at(text, s.start)),
-            format!("TOML syntax: {}", e.message().trim()),
-        )
+        let off = e.span().map_or(0, |s| s.start);
+        let (l, c) = line_col(text, off);
+        let msg = redact_toml_error(text, off, e.message().trim());
+        at(l, c, key_at(text, off), format!("TOML syntax: {msg}"))
     })?;
     let config: Config = toml_edit::de::from_str(text).map_err(|e| {
-        let (l, c) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-        let key = e.span().and_then(|s| key_at(text, s.start));
-        let msg = redact(key.as_deref(), e.message().trim());
-        at(l, c, key, msg)
+        let off = e.span().map_or(0, |s| s.start);
+        let (l, c) = line_col(text, off);
+        let msg = redact_toml_error(text, off, e.message().trim());
+        at(l, c, key_at(text, off), msg)
     })?;
     validate(&config).map_err(|(key, msg)| {
         let (l, c) = span_of(&doc, text, key).unwrap_or((1, 1));
@@ -466,12 +445,11 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
         }
     }
     let file = path();
-    let (config, doc, text) = if file.exists() {
+    let (config, doc) = if file.exists() {
         let l = load(&file).map_err(|e| e.to_string())?;
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        (l.config, Some(l.doc), text)
+        (l.config, Some(l.doc))
     } else {
-        (Config::default(), None, String::new())
+        (Config::default(), None)
     };
     match args.as_slice() {
         [] => {
@@ -560,11 +538,9 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
             let new_text = doc.to_string();
             // Validate the whole new file before writing it.
             parse(&file, &new_text).map_err(|e| format!("config: not written: {e}"))?;
-            let tmp = file.with_extension("toml.tmp");
-            std::fs::write(&tmp, &new_text)
-                .and_then(|_| std::fs::rename(&tmp, &file))
+            // Owner, mode and a symlink are kept; a new file would hold the token: 0600.
+            crate::files::write_atomic(&file, new_text.as_bytes(), crate::files::SECRET_MODE)
                 .map_err(|e| format!("config: cannot write {}: {e}", file.display()))?;
-            let _ = text;
             let shown = if name == "connect.token" {
                 "***".to_string()
             } else {
@@ -617,24 +593,25 @@ const SKELETONS: [(&str, &str); 4] = [
 /// `ksocket init`: creates the `$KSOCKET_HOME` layout (spec §2) where it is missing;
 /// never overwrites a file.
 pub fn init() -> Result<ExitCode, String> {
+    use crate::files::{self, LOG_DIR_MODE, PRIVATE_DIR_MODE, SECRET_MODE};
     let home = home();
-    let mk = |p: &Path| {
-        std::fs::create_dir_all(p).map_err(|e| format!("init: cannot create {}: {e}", p.display()))
+    let mk = |p: &Path, mode: u32| {
+        files::create_dirs(p, mode).map_err(|e| format!("init: cannot create {}: {e}", p.display()))
     };
+    // Every file init writes holds a secret or the place for one: 0600, never replaced.
     let write_new = |p: &Path, text: &str| -> Result<bool, String> {
-        if p.exists() {
-            return Ok(false);
+        match files::create_new(p, text.as_bytes(), SECRET_MODE) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(format!("init: cannot write {}: {e}", p.display())),
         }
-        std::fs::write(p, text).map_err(|e| format!("init: cannot write {}: {e}", p.display()))?;
-        Ok(true)
     };
-    let etc = home.join("etc/ksocket");
-    for d in [home.join("bin"), home.join("var/log/ksocket"), etc.clone()] {
-        mk(&d)?;
-    }
+    mk(&home.join("bin"), 0o755)?;
+    mk(&home.join("var/log/ksocket"), LOG_DIR_MODE)?;
+    mk(&home.join("etc/ksocket"), PRIVATE_DIR_MODE)?;
     let cfg = path();
     if let Some(parent) = cfg.parent() {
-        mk(parent)?;
+        mk(parent, PRIVATE_DIR_MODE)?;
     }
     let mut made = Vec::new();
     if write_new(&cfg, DEFAULT_TOML)? {
@@ -643,7 +620,7 @@ pub fn init() -> Result<ExitCode, String> {
     let creds = std::path::PathBuf::from(expand(&Config::default().directories.credentials));
     for (proto, skel) in SKELETONS {
         let d = creds.join(proto);
-        mk(&d)?;
+        mk(&d, PRIVATE_DIR_MODE)?;
         let f = d.join("999-example.toml.skeleton");
         if write_new(&f, skel)? {
             made.push(f);

@@ -279,13 +279,12 @@ pub fn parse(proto: Protocol, file: &Path, text: &str) -> Result<Credential, Pro
         });
     }
     let problem = |e: toml_edit::de::Error| {
-        let line = e.span().map_or(1, |s| {
-            text[..s.start.min(text.len())].matches('\n').count() + 1
-        });
+        let off = e.span().map_or(0, |s| s.start.min(text.len()));
         Problem {
             file: file.into(),
-            line,
-            msg: e.message().trim().to_string(),
+            line: text[..off].matches('\n').count() + 1,
+            // A community, password or key typed as a number must not print.
+            msg: crate::secret::redact_toml_error(text, off, e.message().trim()),
         }
     };
     let c = match proto {

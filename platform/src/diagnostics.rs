@@ -181,7 +181,7 @@ fn free_space(p: &Path) -> Result<String, String> {
 
 fn config_checks(r: &mut Report) {
     let file = config::path();
-    let bytes = match std::fs::read(&file) {
+    let bytes = match crate::files::read_bounded(&file, crate::files::MAX_FILE) {
         Ok(b) => {
             r.line(
                 "Read the config file as bytes",
@@ -192,10 +192,11 @@ fn config_checks(r: &mut Report) {
         Err(e) => {
             r.line(
                 "Read the config file as bytes",
-                Err(format!(
-                    "{}: {e}; `ksocket init` creates it",
-                    file.display()
-                )),
+                Err(if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("{}: {e}; `ksocket init` creates it", file.display())
+                } else {
+                    format!("{}: {e}", file.display())
+                }),
             );
             return;
         }
@@ -216,10 +217,12 @@ fn config_checks(r: &mut Report) {
             return;
         }
     };
-    if let Err(e) = text.parse::<toml_edit::DocumentMut>() {
+    if text.parse::<toml_edit::DocumentMut>().is_err() {
+        // config::parse says where, with secrets redacted (the parser's own Display
+        // would quote the line).
         let detail = config::parse(&file, &text)
             .err()
-            .map_or_else(|| e.to_string(), |e| e.to_string());
+            .map_or_else(|| "TOML syntax error".to_string(), |e| e.to_string());
         r.line("Parse it as TOML", Err(detail));
         return;
     }

@@ -10,6 +10,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -165,12 +166,15 @@ pub fn init(file: &str, level: Level, format: &str, filters: &str) -> Result<(),
     } else {
         let p = std::path::Path::new(file);
         if let Some(dir) = p.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("log file {file}: {e}"))?;
+            crate::files::create_dirs(dir, crate::files::LOG_DIR_MODE)
+                .map_err(|e| format!("log file {file}: {e}"))?;
         }
+        // 0640 as umask 027 makes it: the log names hosts and credential files.
         Sink::File(
             OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(crate::files::LOG_MODE)
                 .open(p)
                 .map_err(|e| format!("log file {file}: {e}"))?,
         )

@@ -10,6 +10,7 @@ mod credentials;
 mod details;
 mod device;
 mod diagnostics;
+mod files;
 mod logging;
 mod netlink;
 mod packet;

@@ -15,8 +15,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use x25519_dalek::{PublicKey, StaticSecret};
@@ -61,7 +60,8 @@ pub fn agent_key(path: &Path, create: bool) -> Result<StaticSecret, String> {
                     path.display()
                 ));
             }
-            let b = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let b = crate::files::read_bounded(path, 64)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             let k: [u8; 32] = b
                 .try_into()
                 .map_err(|_| format!("{}: not an agent key (32 bytes expected)", path.display()))?;
@@ -69,7 +69,8 @@ pub fn agent_key(path: &Path, create: bool) -> Result<StaticSecret, String> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
             if let Some(d) = path.parent() {
-                std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+                crate::files::create_dirs(d, crate::files::PRIVATE_DIR_MODE)
+                    .map_err(|e| format!("{}: {e}", d.display()))?;
             }
             let k: [u8; 32] = random()?;
             write_new(path, &k)?;
@@ -158,7 +159,8 @@ pub fn open(sealed: &[u8], key: &StaticSecret) -> Result<Vec<u8>, String> {
 
 /// Reads a credential file: plain text, or sealed (`.kscrypt`) with the agent key.
 pub fn read_credential(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let bytes = crate::files::read_bounded(path, crate::files::MAX_FILE)
+        .map_err(|e| format!("cannot read: {e}"))?;
     let plain = if path.extension().is_some_and(|e| e == "kscrypt") {
         let key = agent_key(&key_path(), false)?;
         open(&bytes, &key)?
@@ -170,13 +172,7 @@ pub fn read_credential(path: &Path) -> Result<String, String> {
 
 /// Writes `data` to a new file (0600), refusing to overwrite.
 fn write_new(path: &Path, data: &[u8]) -> Result<(), String> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(data)
+    crate::files::create_new(path, data, crate::files::SECRET_MODE)
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -196,7 +192,7 @@ pub fn run(decrypt: bool, parser: &mut lexopt::Parser) -> Result<ExitCode, Strin
         eprintln!("ksocket {cmd}: {}: {e}", file.display());
         Ok(ExitCode::from(1))
     };
-    let input = match std::fs::read(&file) {
+    let input = match crate::files::read_bounded(&file, crate::files::MAX_FILE) {
         Ok(b) => b,
         Err(e) => return fail(e.to_string()),
     };

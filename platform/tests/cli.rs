@@ -206,3 +206,250 @@ fn encrypt_decrypt_round_trip_and_refusals() {
             .contains("chmod 600")
     );
 }
+
+/// Runs `ksocket ARGS` with `env`, killed after `limit`: (exit code, stdout, stderr).
+fn run_bounded(
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+    limit: u64,
+) -> (i32, String, String) {
+    use std::io::Read;
+    let mut c = Command::new(KSOCKET);
+    c.args(args)
+        .env_remove("KSOCKET_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t0.elapsed() > std::time::Duration::from_secs(limit) {
+            let _ = child.kill();
+            panic!("ksocket {args:?} ran over {limit} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code().unwrap_or(-1), out, err)
+}
+
+/// Issue 10, class 3: a secret typed wrong (integer, float, array, unterminated
+/// string) never reaches stdout, stderr or the log, in ksocket.toml or in any
+/// credential file.
+#[test]
+fn mistyped_secrets_never_reach_messages_or_logs() {
+    let forms: [(&str, &str); 4] = [
+        ("86753091", "86753091"),
+        ("3.14159265", "3.14159265"),
+        ("[\"arr-s3cret\"]", "arr-s3cret"),
+        ("\"unterm-s3cret", "unterm-s3cret"),
+    ];
+    let h = Home::new("s");
+    assert!(h.run(&["init"]).status.success());
+    let good = std::fs::read_to_string(h.config()).unwrap();
+    let creds = h.0.join("etc/ksocket/credentials");
+    let log = h.0.join("debug.log");
+    let cases: [(&str, &str, &str); 6] = [
+        ("ksocket.toml", "token", ""),
+        (
+            "ssh/10-a.toml",
+            "password",
+            "includes = [\"198.18.0.0/24\"]\n[account]\nusername = \"u\"\n",
+        ),
+        (
+            "ssh/11-b.toml",
+            "passphrase",
+            "includes = [\"198.18.0.0/24\"]\n[account]\nusername = \"u\"\n[[account.clientKeys]]\nfilename = \"k\"\n",
+        ),
+        (
+            "snmp/10-c.toml",
+            "community",
+            "includes = [\"198.18.0.0/24\"]\n[authData]\n",
+        ),
+        (
+            "snmp/11-d.toml",
+            "authKey",
+            "includes = [\"198.18.0.0/24\"]\n[authData]\nusername = \"u\"\nauthProtocol = \"usmHMACSHAAuthProtocol\"\n",
+        ),
+        (
+            "snmp/12-e.toml",
+            "privKey",
+            "includes = [\"198.18.0.0/24\"]\n[authData]\nusername = \"u\"\nauthProtocol = \"usmHMACSHAAuthProtocol\"\nauthKey = \"authpass1\"\nprivProtocol = \"usmAesCfb128Protocol\"\n",
+        ),
+    ];
+    for (file, key, head) in cases {
+        for (value, secret) in forms {
+            let path = if file == "ksocket.toml" {
+                let t = good.replace("token = \"YourKsocketToken\"", &format!("token = {value}"));
+                assert_ne!(t, good, "the example has a token line");
+                std::fs::write(h.config(), t).unwrap();
+                h.config()
+            } else {
+                std::fs::write(h.config(), &good).unwrap();
+                let p = creds.join(file);
+                std::fs::write(&p, format!("{head}{key} = {value}\n")).unwrap();
+                p
+            };
+            let _ = std::fs::remove_file(&log);
+            let mut seen = String::new();
+            for args in [
+                vec![
+                    "--logfile",
+                    log.to_str().unwrap(),
+                    "--loglevel",
+                    "DEBUG",
+                    "diagnostics",
+                    "config",
+                ],
+                vec![
+                    "--logfile",
+                    log.to_str().unwrap(),
+                    "--loglevel",
+                    "DEBUG",
+                    "config",
+                ],
+                vec!["config", "connect.name"],
+            ] {
+                let (_, out, err) = run_bounded(&args, &[("KSOCKET_HOME", h.0.as_os_str())], 20);
+                seen.push_str(&out);
+                seen.push_str(&err);
+            }
+            seen.push_str(&std::fs::read_to_string(&log).unwrap_or_default());
+            assert!(!seen.contains(secret), "{key} = {value} leaked:\n{seen}");
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(
+                seen.contains(&name),
+                "{key} = {value}: the file is not named:\n{seen}"
+            );
+            if file != "ksocket.toml" {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+}
+
+/// Issue 10, class 4: init creates secrets 0600 and directories 0700; `config NAME
+/// VALUE` keeps the file's mode, owner and symlink; logs are 0640.
+#[test]
+fn files_keep_owner_mode_and_symlinks() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().mode() & 0o7777;
+    let h = Home::new("m");
+    assert!(h.run(&["init"]).status.success());
+    let etc = h.0.join("etc/ksocket");
+    assert_eq!(mode(&h.config()), 0o600, "ksocket.toml holds the token");
+    assert_eq!(mode(&etc), 0o700);
+    for p in ["ssh", "snmp", "winrm", "vsphere"] {
+        assert_eq!(mode(&etc.join("credentials").join(p)), 0o700, "{p}");
+    }
+    assert_eq!(mode(&etc.join("credentials/snmp/999-default.toml")), 0o600);
+    assert_eq!(
+        mode(&etc.join("credentials/ssh/999-example.toml.skeleton")),
+        0o600
+    );
+    // An edit keeps a mode the operator chose, and the symlink.
+    let real = h.0.join("etc/ksocket/real.toml");
+    std::fs::rename(h.config(), &real).unwrap();
+    std::os::unix::fs::symlink("real.toml", h.config()).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        // nobody:nogroup (65534) must still own it after an edit by root.
+        std::os::unix::fs::lchown(&real, Some(65534), Some(65534)).unwrap();
+    }
+    let o = h.run(&["config", "connect.name", "edge-1"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let link = std::fs::symlink_metadata(h.config()).unwrap();
+    assert!(link.file_type().is_symlink(), "the symlink was replaced");
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("name = \"edge-1\"")
+    );
+    assert_eq!(mode(&real), 0o640);
+    if root {
+        let m = std::fs::metadata(&real).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "owner lost on edit");
+    }
+    let left: Vec<_> = std::fs::read_dir(&etc)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    // A log file is created 0640.
+    let log = h.0.join("var/log/ksocket/x.log");
+    let o = h.run(&["--logfile", log.to_str().unwrap(), "diagnostics", "config"]);
+    assert!(!text(&o).1.contains("panicked"));
+    assert_eq!(mode(&log), 0o640);
+}
+
+/// Issue 10, class 7: /dev/zero, a FIFO, a directory and a huge file as the
+/// configuration or as a credential file: a clear error naming it, at once.
+#[test]
+fn file_reads_are_bounded() {
+    let h = Home::new("z");
+    assert!(h.run(&["init"]).status.success());
+    let fifo = h.0.join("fifo.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let big = h.0.join("big.toml");
+    std::fs::write(&big, vec![b'#'; 2 << 20]).unwrap();
+    let dir = h.0.join("etc");
+    for (cfg, what) in [
+        ("/dev/zero", "character device"),
+        (fifo.to_str().unwrap(), "FIFO"),
+        (big.to_str().unwrap(), "1 MiB"),
+        (dir.to_str().unwrap(), "directory"),
+    ] {
+        let env = [
+            ("KSOCKET_HOME", h.0.as_os_str()),
+            ("KSOCKET_CONFIG", std::ffi::OsStr::new(cfg)),
+        ];
+        let (code, _, err) = run_bounded(&["config"], &env, 10);
+        assert!(
+            code != 0 && err.contains(cfg) && err.contains(what),
+            "config {cfg}: {err}"
+        );
+        let (code, out, _) = run_bounded(&["diagnostics", "config"], &env, 10);
+        assert!(code == 1 && out.contains(what), "diagnostics {cfg}: {out}");
+    }
+    // A credential file that is a link to /dev/zero, or a FIFO, is reported and skipped.
+    let creds = h.0.join("etc/ksocket/credentials/snmp");
+    std::os::unix::fs::symlink("/dev/zero", creds.join("00-zero.toml")).unwrap();
+    std::os::unix::fs::symlink(&fifo, creds.join("01-fifo.toml")).unwrap();
+    let (code, out, _) = run_bounded(
+        &["diagnostics", "config"],
+        &[("KSOCKET_HOME", h.0.as_os_str())],
+        10,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("00-zero.toml") && out.contains("character device"),
+        "{out}"
+    );
+    assert!(
+        out.contains("01-fifo.toml") && out.contains("FIFO"),
+        "{out}"
+    );
+}
