@@ -94,7 +94,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
 fn system(r: &mut Report) {
     r.line(
         "Read interfaces and routes (netlink)",
-        match crate::netlink::Snapshot::read() {
+        match crate::sys::netlink::Snapshot::read() {
             Ok(s) => Ok(format!(
                 "{} interfaces, {} routes",
                 s.links.len(),
@@ -181,7 +181,7 @@ fn free_space(p: &Path) -> Result<String, String> {
 
 fn config_checks(r: &mut Report) {
     let file = config::path();
-    let bytes = match crate::files::read_bounded(&file, crate::files::MAX_FILE) {
+    let bytes = match crate::sys::files::read_bounded(&file, crate::sys::files::MAX_FILE) {
         Ok(b) => {
             r.line(
                 "Read the config file as bytes",
@@ -248,7 +248,7 @@ fn config_checks(r: &mut Report) {
         let files = credentials::candidates(&d);
         let mut bad = Vec::new();
         for f in &files {
-            match crate::seal::read_credential(f) {
+            match crate::credentials::seal::read_credential(f) {
                 Ok(t) => {
                     if let Err(p) = credentials::parse(proto, f, &t) {
                         bad.push(p.to_string());

@@ -166,7 +166,7 @@ pub fn init(file: &str, level: Level, format: &str, filters: &str) -> Result<(),
     } else {
         let p = std::path::Path::new(file);
         if let Some(dir) = p.parent() {
-            crate::files::create_dirs(dir, crate::files::LOG_DIR_MODE)
+            crate::sys::files::create_dirs(dir, crate::sys::files::LOG_DIR_MODE)
                 .map_err(|e| format!("log file {file}: {e}"))?;
         }
         // 0640 as umask 027 makes it: the log names hosts and credential files.
@@ -174,7 +174,7 @@ pub fn init(file: &str, level: Level, format: &str, filters: &str) -> Result<(),
             OpenOptions::new()
                 .create(true)
                 .append(true)
-                .mode(crate::files::LOG_MODE)
+                .mode(crate::sys::files::LOG_MODE)
                 .open(p)
                 .map_err(|e| format!("log file {file}: {e}"))?,
         )

@@ -7,20 +7,11 @@
 mod cli;
 mod config;
 mod credentials;
-mod details;
-mod device;
 mod diagnostics;
-mod files;
+mod discover;
+mod inventory;
 mod logging;
-mod netlink;
-mod packet;
-mod random;
-mod scan;
-mod seal;
-mod secret;
-mod snmp;
-mod sweep;
-mod unpriv;
+mod sys;
 
 use std::process::ExitCode;
 
@@ -87,16 +78,16 @@ fn run() -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        "scan" => scan::run(&mut parser),
+        "scan" => discover::run(&mut parser),
         "config" => config::run(&mut parser),
         "diagnostics" => diagnostics::run(&mut parser),
-        "encrypt" => seal::run(false, &mut parser),
-        "decrypt" => seal::run(true, &mut parser),
+        "encrypt" => credentials::seal::run(false, &mut parser),
+        "decrypt" => credentials::seal::run(true, &mut parser),
         "init" => {
             no_more_args(&mut parser)?;
             config::init()
         }
-        "snmp" => snmp::run(&mut parser),
+        "snmp" => inventory::snmp::run(&mut parser),
         name => match cli::find(name) {
             Some(c) => {
                 // Commands of later milestones: say so plainly, never pretend.

@@ -7,14 +7,14 @@
 //!    community credential is a GET of sysDescr in v2c, then in v1 where v2c is not
 //!    answered; a v3 one is engine discovery.
 //! 2. Each host that answered is collected by one of a few workers sharing one UDP
-//!    socket ([`crate::snmp::Mux`]), trying the credentials that answered in the host's
+//!    socket ([`crate::inventory::snmp::Mux`]), trying the credentials that answered in the host's
 //!    matching order; the first that yields a record wins. A v3 user that the engine
 //!    refuses fails fast with the reason (logged), and the next credential is tried.
 
-use crate::device::{self, Device};
-use crate::scan::SnmpCred;
-use crate::snmp::{Client, Mux, Target};
-use crate::sweep::{self, Cred};
+use crate::discover::SnmpCred;
+use crate::inventory::snmp::device::{self, Device};
+use crate::inventory::snmp::sweep::{self, Cred};
+use crate::inventory::snmp::{Client, Mux, Target};
 use ksocket_core::snmp::Version;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};

@@ -4,7 +4,7 @@
 //! (ipNetToMediaTable). Every table walk that ends early is named in `incomplete`: a
 //! partial table is never passed off as whole.
 
-use crate::snmp::{Client, Error, Target, WalkEnd};
+use crate::inventory::snmp::{Client, Error, Target, WalkEnd};
 use ksocket_core::snmp::{OidBuf, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -8,8 +8,10 @@
 //! 3. Drive the sans-IO engine of `ksocket-core` over AF_PACKET sockets on smol.
 //! 4. Merge the replies with the kernel's neighbour table and print one record per host.
 
-use crate::netlink::{self, Snapshot};
-use crate::packet::PacketSocket;
+mod unpriv;
+
+use crate::sys::netlink::{self, Snapshot};
+use crate::sys::packet::PacketSocket;
 use ksocket_core::addr::{AddrSet, Range};
 use ksocket_core::engine::{self, Config, Engine, Event, Iface, Instant, Method, Methods, Via};
 use ksocket_core::wire::{Link, Mac};
@@ -40,7 +42,7 @@ struct Opts {
     excludes: Vec<Range>,
     max_prefix: u8,
     /// SNMP v2c community for the gateway's ARP table (until credential files exist).
-    community: Option<crate::secret::Secret>,
+    community: Option<crate::credentials::secret::Secret>,
     /// Do not ask found hosts for their SNMP details.
     no_details: bool,
 }
@@ -128,7 +130,9 @@ fn parse_opts(parser: &mut lexopt::Parser) -> Result<Opts, String> {
                 }
             }
             Long("max-prefix") => o.max_prefix = num("max-prefix", val(parser)?, 8, 32)? as u8,
-            Long("community") => o.community = Some(crate::secret::Secret::new(val(parser)?)),
+            Long("community") => {
+                o.community = Some(crate::credentials::secret::Secret::new(val(parser)?))
+            }
             Long("no-details") => o.no_details = true,
             Value(v) => {
                 let t = v
@@ -234,7 +238,7 @@ fn scan(o: Opts) -> Result<(), String> {
         reserve_port().map_err(|e| format!("cannot reserve a source port: {e}"))?;
     let mut cfg = o.cfg.clone();
     cfg.sport = sport;
-    cfg.key = crate::random::u64();
+    cfg.key = crate::sys::random::u64();
     let mut socks = Vec::new();
     let mut unprivileged = false;
     for (i, ifc) in plan.ifaces.iter().enumerate() {
@@ -274,7 +278,7 @@ fn scan(o: Opts) -> Result<(), String> {
             }
         }
         let no_route = plan.targets.len() - reachable.len();
-        let (found, s) = crate::unpriv::scan(&cfg, &reachable, cfg.key);
+        let (found, s) = crate::discover::unpriv::scan(&cfg, &reachable, cfg.key);
         for (ip, f) in found {
             let i = plan
                 .routes
@@ -370,7 +374,7 @@ fn scan(o: Opts) -> Result<(), String> {
             .filter(|(_, c)| !c.is_empty())
             .collect();
         if !wanted.is_empty() {
-            for (ip, c) in crate::details::collect(&wanted) {
+            for (ip, c) in crate::inventory::snmp::details::collect(&wanted) {
                 if let Some(h) = hosts.get_mut(&ip) {
                     let rec = c
                         .device
@@ -620,8 +624,8 @@ fn credential_dir() -> Result<Option<std::path::PathBuf>, String> {
 #[derive(Clone, Debug)]
 pub struct SnmpCred {
     pub label: String,
-    pub v3: Option<crate::snmp::V3Auth>,
-    pub community: crate::secret::Secret,
+    pub v3: Option<crate::inventory::snmp::V3Auth>,
+    pub community: crate::credentials::secret::Secret,
     pub port: u16,
     pub timeout: Duration,
     pub retries: u32,
@@ -665,7 +669,7 @@ fn snmp_credentials(
         }];
     }
     let Some(dir) = dir else { return Vec::new() };
-    let read = crate::seal::read_credential;
+    let read = crate::credentials::seal::read_credential;
     let (found, problems) = matching(Protocol::Snmp, &dir.join("snmp"), gw, &read);
     for p in problems {
         say(log::Level::Warn, &format!("credential file skipped: {p}"));
@@ -687,7 +691,7 @@ fn snmp_credentials(
             .auth_data
             .community
             .clone()
-            .unwrap_or_else(|| crate::secret::Secret::new(""));
+            .unwrap_or_else(|| crate::credentials::secret::Secret::new(""));
         let m = format!("{who} {gw}: credential {} matches", path.display());
         if gateway {
             note(log::Level::Info, &m);
@@ -720,7 +724,7 @@ fn gateway_arp(
     snap: &Snapshot,
     creds: &dyn Fn(Ipv4Addr) -> Vec<SnmpCred>,
 ) -> BTreeMap<Ipv4Addr, Option<Mac>> {
-    use crate::snmp::{Client, Target};
+    use crate::inventory::snmp::{Client, Target};
     use ksocket_core::snmp::{Value, Version};
     let mut found = BTreeMap::new();
     let gws: Vec<Ipv4Addr> = snap

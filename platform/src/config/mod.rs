@@ -2,7 +2,7 @@
 //! file, line, column and key, and `ksocket config [NAME [VALUE]]`, which edits the file
 //! in place keeping its comments and order (toml_edit).
 
-use crate::secret::{Secret, redact_toml_error};
+use crate::credentials::secret::{Secret, redact_toml_error};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -279,7 +279,7 @@ pub struct Loaded {
 /// Loads and validates `file`: bytes, UTF-8, TOML, then a valid configuration.
 pub fn load(file: &Path) -> Result<Loaded, Error> {
     let at = |line, col, key, msg| Error::new(file, line, col, key, msg);
-    let bytes = crate::files::read_bounded(file, crate::files::MAX_FILE)
+    let bytes = crate::sys::files::read_bounded(file, crate::sys::files::MAX_FILE)
         .map_err(|e| at(0, 0, None, format!("cannot read: {e}")))?;
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t,
@@ -429,7 +429,7 @@ pub fn expand(v: &str) -> String {
 }
 
 /// The commented default file `ksocket init` writes.
-pub const DEFAULT_TOML: &str = include_str!("../../etc/ksocket.toml.example");
+pub const DEFAULT_TOML: &str = include_str!("../../../etc/ksocket.toml.example");
 
 /// `ksocket config [NAME [VALUE]]`.
 pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
@@ -539,8 +539,12 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
             // Validate the whole new file before writing it.
             parse(&file, &new_text).map_err(|e| format!("config: not written: {e}"))?;
             // Owner, mode and a symlink are kept; a new file would hold the token: 0600.
-            crate::files::write_atomic(&file, new_text.as_bytes(), crate::files::SECRET_MODE)
-                .map_err(|e| format!("config: cannot write {}: {e}", file.display()))?;
+            crate::sys::files::write_atomic(
+                &file,
+                new_text.as_bytes(),
+                crate::sys::files::SECRET_MODE,
+            )
+            .map_err(|e| format!("config: cannot write {}: {e}", file.display()))?;
             let shown = if name == "connect.token" {
                 "***".to_string()
             } else {
@@ -593,7 +597,7 @@ const SKELETONS: [(&str, &str); 4] = [
 /// `ksocket init`: creates the `$KSOCKET_HOME` layout (spec §2) where it is missing;
 /// never overwrites a file.
 pub fn init() -> Result<ExitCode, String> {
-    use crate::files::{self, LOG_DIR_MODE, PRIVATE_DIR_MODE, SECRET_MODE};
+    use crate::sys::files::{self, LOG_DIR_MODE, PRIVATE_DIR_MODE, SECRET_MODE};
     let home = home();
     let mk = |p: &Path, mode: u32| {
         files::create_dirs(p, mode).map_err(|e| format!("init: cannot create {}: {e}", p.display()))

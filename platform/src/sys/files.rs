@@ -98,7 +98,7 @@ pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> io::Result<()> {
         ".{}.{}-{:016x}.tmp",
         name.to_string_lossy(),
         std::process::id(),
-        crate::random::u64()
+        crate::sys::random::u64()
     ));
     let result = (|| {
         // 0600 until the old owner and mode are set: never looser in between.

@@ -60,7 +60,7 @@ pub fn agent_key(path: &Path, create: bool) -> Result<StaticSecret, String> {
                     path.display()
                 ));
             }
-            let b = crate::files::read_bounded(path, 64)
+            let b = crate::sys::files::read_bounded(path, 64)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             let k: [u8; 32] = b
                 .try_into()
@@ -69,7 +69,7 @@ pub fn agent_key(path: &Path, create: bool) -> Result<StaticSecret, String> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
             if let Some(d) = path.parent() {
-                crate::files::create_dirs(d, crate::files::PRIVATE_DIR_MODE)
+                crate::sys::files::create_dirs(d, crate::sys::files::PRIVATE_DIR_MODE)
                     .map_err(|e| format!("{}: {e}", d.display()))?;
             }
             let k: [u8; 32] = random()?;
@@ -159,7 +159,7 @@ pub fn open(sealed: &[u8], key: &StaticSecret) -> Result<Vec<u8>, String> {
 
 /// Reads a credential file: plain text, or sealed (`.kscrypt`) with the agent key.
 pub fn read_credential(path: &Path) -> Result<String, String> {
-    let bytes = crate::files::read_bounded(path, crate::files::MAX_FILE)
+    let bytes = crate::sys::files::read_bounded(path, crate::sys::files::MAX_FILE)
         .map_err(|e| format!("cannot read: {e}"))?;
     let plain = if path.extension().is_some_and(|e| e == "kscrypt") {
         let key = agent_key(&key_path(), false)?;
@@ -172,7 +172,7 @@ pub fn read_credential(path: &Path) -> Result<String, String> {
 
 /// Writes `data` to a new file (0600), refusing to overwrite.
 fn write_new(path: &Path, data: &[u8]) -> Result<(), String> {
-    crate::files::create_new(path, data, crate::files::SECRET_MODE)
+    crate::sys::files::create_new(path, data, crate::sys::files::SECRET_MODE)
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -192,7 +192,7 @@ pub fn run(decrypt: bool, parser: &mut lexopt::Parser) -> Result<ExitCode, Strin
         eprintln!("ksocket {cmd}: {}: {e}", file.display());
         Ok(ExitCode::from(1))
     };
-    let input = match crate::files::read_bounded(&file, crate::files::MAX_FILE) {
+    let input = match crate::sys::files::read_bounded(&file, crate::sys::files::MAX_FILE) {
         Ok(b) => b,
         Err(e) => return fail(e.to_string()),
     };

@@ -9,7 +9,11 @@
 //!
 //! Values print as `snmpbulkwalk -On` prints them without MIBs, so the two can be diffed.
 
-use crate::secret::Secret;
+pub mod details;
+pub mod device;
+pub mod sweep;
+
+use crate::credentials::secret::Secret;
 use ksocket_core::snmp::{
     Message, OidBuf, Pdu, PduSpec, Request, ScopedData, ScopedPdu, Usm, V3Data, V3Message,
     V3Request, Value, Version, encode_scoped_pdu, flags, tag,
@@ -141,7 +145,7 @@ impl Mux {
         let mux = Arc::new(Mux {
             sock,
             waiting: Mutex::new(HashMap::new()),
-            next_id: AtomicI32::new((crate::random::u64() & 0x3fff_ffff) as i32 + 1),
+            next_id: AtomicI32::new((crate::sys::random::u64() & 0x3fff_ffff) as i32 + 1),
         });
         let weak = Arc::downgrade(&mux);
         std::thread::Builder::new()
@@ -195,7 +199,7 @@ impl Client {
             engine: None,
             // The privacy salt counter starts anywhere (RFC 3826 wants it unpredictable
             // across restarts), its low bits left to count.
-            salt: (crate::random::u64() & 0xffff_ffff) << 24,
+            salt: (crate::sys::random::u64() & 0xffff_ffff) << 24,
         }
     }
 
@@ -850,7 +854,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
             Long("credential") => {
                 // An snmp credential file (plain or sealed): community, port, timeout, retries.
                 let f = std::path::PathBuf::from(v(parser)?);
-                let text = crate::seal::read_credential(&f)
+                let text = crate::credentials::seal::read_credential(&f)
                     .map_err(|e| format!("snmp: {}: {e}", f.display()))?;
                 let c = crate::credentials::parse(crate::credentials::Protocol::Snmp, &f, &text)
                     .map_err(|p| format!("snmp: {p}"))?;
@@ -895,7 +899,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
                         if seen_options {
                             return Err("snmp: put the options after `sweep`".into());
                         }
-                        return crate::sweep::run(parser);
+                        return crate::inventory::snmp::sweep::run(parser);
                     }
                     if x != "get" && x != "walk" && x != "device" {
                         return Err(format!(
@@ -968,7 +972,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     };
     let mut client = Client::new().map_err(|e| format!("snmp: {e}"))?;
     if op == "device" {
-        return match crate::device::collect(&mut client, &t) {
+        return match crate::inventory::snmp::device::collect(&mut client, &t) {
             Ok(d) => {
                 println!(
                     "{}",

@@ -11,8 +11,11 @@
 //! address is in `includes` and not in `excludes`. A broken file is reported by name,
 //! line and key, and skipped; it never stops the other files from being used.
 
-use crate::secret::Secret;
+pub mod seal;
+pub mod secret;
+
 use ksocket_core::addr::Range;
+use secret::Secret;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -284,7 +287,7 @@ pub fn parse(proto: Protocol, file: &Path, text: &str) -> Result<Credential, Pro
             file: file.into(),
             line: text[..off].matches('\n').count() + 1,
             // A community, password or key typed as a number must not print.
-            msg: crate::secret::redact_toml_error(text, off, e.message().trim()),
+            msg: crate::credentials::secret::redact_toml_error(text, off, e.message().trim()),
         }
     };
     let c = match proto {
@@ -400,7 +403,7 @@ pub fn matching(
 impl SnmpAuth {
     /// The SNMPv3 user of this credential, when it names one (`username`), with the
     /// protocols named as in spec §7. `Ok(None)`: a community credential.
-    pub fn v3(&self) -> Result<Option<crate::snmp::V3Auth>, String> {
+    pub fn v3(&self) -> Result<Option<crate::inventory::snmp::V3Auth>, String> {
         use ksocket_core::usm::{AuthProto, KeyExtension, PrivProto};
         let Some(user) = &self.username else {
             return Ok(None);
@@ -462,7 +465,7 @@ impl SnmpAuth {
                     .ok_or("privKey is missing for the privProtocol")?,
             )),
         };
-        Ok(Some(crate::snmp::V3Auth {
+        Ok(Some(crate::inventory::snmp::V3Auth {
             user: user.clone(),
             auth,
             privacy,

@@ -13,7 +13,7 @@
 //! 250 ms) while it has tries left, and its last try waits the whole `timeout`. The
 //! whole sweep is bounded in time.
 
-use crate::secret::Secret;
+use crate::credentials::secret::Secret;
 use ksocket_core::snmp::{
     Message, OidBuf, Request, ScopedData, V3Message, V3Request, Value, Version, tag,
 };
