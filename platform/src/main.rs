@@ -6,11 +6,13 @@
 
 mod cli;
 mod config;
+mod context;
 mod credentials;
 mod diagnostics;
 mod discover;
 mod inventory;
 mod logging;
+mod pipeline;
 mod sys;
 
 use std::process::ExitCode;
@@ -56,9 +58,16 @@ fn run() -> Result<ExitCode, String> {
             }
         }
     };
-    if !matches!(command.as_str(), "version" | "help" | "init") {
-        setup_logging(&global)?;
-    }
+    // The configuration, read once for every command that uses it (config and
+    // diagnostics read the file themselves, step by step, to say what is wrong).
+    let loaded = if matches!(command.as_str(), "version" | "help" | "init") {
+        None
+    } else {
+        let file = config::path();
+        let l = file.exists().then(|| config::load(&file));
+        setup_logging(&global, l.as_ref().and_then(|r| r.as_ref().ok()))?;
+        l
+    };
     match command.as_str() {
         "version" => {
             no_more_args(&mut parser)?;
@@ -78,7 +87,7 @@ fn run() -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        "scan" => discover::run(&mut parser),
+        "scan" => cli::scan::run(&mut parser, loaded),
         "config" => config::run(&mut parser),
         "diagnostics" => diagnostics::run(&mut parser),
         "encrypt" => credentials::seal::run(false, &mut parser),
@@ -104,19 +113,14 @@ fn run() -> Result<ExitCode, String> {
 
 /// Logging from `--logfile`/`--loglevel`, else from ksocket.toml when it exists (a
 /// broken file is reported by the command that reads it), else none.
-fn setup_logging(g: &Global) -> Result<(), String> {
+fn setup_logging(g: &Global, loaded: Option<&config::Loaded>) -> Result<(), String> {
     let level = match &g.loglevel {
         Some(l) => Some(logging::Level::parse(l).ok_or_else(|| {
             format!("--loglevel {l}: use DEBUG, INFO, WARNING, ERROR or CRITICAL")
         })?),
         None => None,
     };
-    let file = config::path();
-    let cfg = if file.exists() {
-        config::load(&file).ok().map(|l| l.config)
-    } else {
-        None
-    };
+    let cfg = loaded.map(|l| l.config.clone());
     let logfile = g
         .logfile
         .clone()

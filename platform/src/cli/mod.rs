@@ -1,6 +1,9 @@
 //! The command table: names, one-line summaries and usage texts, shared by
 //! `ksocket --help`, `ksocket help COMMAND` and the dispatcher in `main`.
 
+pub mod output;
+pub mod scan;
+
 /// One subcommand of `ksocket`.
 pub struct Command {
     pub name: &'static str,
@@ -21,7 +24,9 @@ pub const COMMANDS: &[Command] = &[
 TARGET is an address, a CIDR (198.18.0.0/24) or a range (198.18.0.10-20).
 Without TARGET: every attached network (up to --max-prefix) and the default gateway.\n
 Options:
-  --format jsonl|table   output (default: table on a terminal, jsonl otherwise)
+  --format FORMAT        table, jsonl (a record a line, as hosts complete), json (one
+                         document with a summary) or csv (default: table on a
+                         terminal, jsonl otherwise)
   --rate PPS             packets per second (default 10000)
   --timeout MS           initial reply timeout; adapts to measured RTTs (default 250)
   --retries N            extra probes to silent targets (default 1)
@@ -114,6 +119,13 @@ ksocket config NAME VALUE   set it (written to ksocket.toml; restart to apply)",
         usage: "ksocket help [COMMAND]",
     },
 ];
+
+/// Prints a command's usage text (for `-h` after the command).
+pub fn print_usage(name: &str) {
+    if let Some(c) = find(name) {
+        println!("{}", c.usage);
+    }
+}
 
 pub fn find(name: &str) -> Option<&'static Command> {
     COMMANDS.iter().find(|c| c.name == name)

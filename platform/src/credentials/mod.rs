@@ -13,11 +13,13 @@
 
 pub mod seal;
 pub mod secret;
+mod store;
+
+pub use store::{Scope, Store};
 
 use ksocket_core::addr::Range;
 use secret::Secret;
 use serde::Deserialize;
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -358,48 +360,6 @@ pub fn parse(proto: Protocol, file: &Path, text: &str) -> Result<Credential, Pro
     Ok(c)
 }
 
-/// Whether a parsed credential applies to `ip`: in `includes`, not in `excludes`.
-pub fn applies(c: &Credential, ip: Ipv4Addr) -> bool {
-    let (inc, exc) = c.lists();
-    let has = |l: &[String]| {
-        l.iter()
-            .filter_map(|a| a.parse::<Range>().ok())
-            .any(|r| r.contains(ip))
-    };
-    has(inc) && !has(exc)
-}
-
-/// Every file under `dir` that applies to `ip`, in order; broken files as problems.
-/// `read` opens a file (plain, or sealed `.kscrypt`).
-pub fn matching(
-    proto: Protocol,
-    dir: &Path,
-    ip: Ipv4Addr,
-    read: &dyn Fn(&Path) -> Result<String, String>,
-) -> (Vec<(PathBuf, Credential)>, Vec<Problem>) {
-    let mut found = Vec::new();
-    let mut problems = Vec::new();
-    for f in candidates(dir) {
-        let text = match read(&f) {
-            Ok(t) => t,
-            Err(msg) => {
-                problems.push(Problem {
-                    file: f,
-                    line: 0,
-                    msg,
-                });
-                continue;
-            }
-        };
-        match parse(proto, &f, &text) {
-            Ok(c) if applies(&c, ip) => found.push((f, c)),
-            Ok(_) => {}
-            Err(p) => problems.push(p),
-        }
-    }
-    (found, problems)
-}
-
 impl SnmpAuth {
     /// The SNMPv3 user of this credential, when it names one (`username`), with the
     /// protocols named as in spec §7. `Ok(None)`: a community credential.
@@ -553,19 +513,27 @@ mod tests {
         );
         put(&root, "04_last.toml", SSH);
         put(&root, "05_old.yml", "includes: [198.18.0.0/16]\n");
-        let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
-        let (m, problems) = matching(Protocol::Ssh, &root, "198.18.0.7".parse().unwrap(), &read);
-        let names: Vec<_> = m
-            .iter()
-            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        let mut read = |p: &Path| std::fs::read_to_string(p).map_err(|e| e.to_string());
+        // The store walks <dir>/ssh: put the tree there.
+        let dir = root.with_extension("store");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::rename(&root, dir.join("ssh")).unwrap();
+        let store = Store::load_with(&dir, &mut read);
+        let problems = &store.problems;
+        let matching = |ip: &str| {
+            let ip = ip.parse().unwrap();
+            store.of(Protocol::Ssh).filter(move |e| e.scope.applies(ip))
+        };
+        let names: Vec<_> = matching("198.18.0.7")
+            .map(|e| e.path.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(
             names,
             ["04_last.toml"],
             "excluded by 00_all, not in 03_other"
         );
-        let (m, _) = matching(Protocol::Ssh, &root, "198.18.0.8".parse().unwrap(), &read);
-        assert_eq!(m.len(), 2);
+        assert_eq!(matching("198.18.0.8").count(), 2);
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(
             problems[0]
@@ -582,7 +550,7 @@ mod tests {
             problems[1]
         );
         assert!(problems[2].msg.contains("YAML"));
-        std::fs::remove_dir_all(&root).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

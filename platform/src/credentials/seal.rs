@@ -159,11 +159,20 @@ pub fn open(sealed: &[u8], key: &StaticSecret) -> Result<Vec<u8>, String> {
 
 /// Reads a credential file: plain text, or sealed (`.kscrypt`) with the agent key.
 pub fn read_credential(path: &Path) -> Result<String, String> {
+    read_credential_with(path, &mut None)
+}
+
+/// As [`read_credential`]; the agent key is loaded into `key` on first need and
+/// reused (a broken key is said once per file, not read again).
+pub fn read_credential_with(
+    path: &Path,
+    key: &mut Option<Result<StaticSecret, String>>,
+) -> Result<String, String> {
     let bytes = crate::sys::files::read_bounded(path, crate::sys::files::MAX_FILE)
         .map_err(|e| format!("cannot read: {e}"))?;
     let plain = if path.extension().is_some_and(|e| e == "kscrypt") {
-        let key = agent_key(&key_path(), false)?;
-        open(&bytes, &key)?
+        let key = key.get_or_insert_with(|| agent_key(&key_path(), false));
+        open(&bytes, key.as_ref().map_err(Clone::clone)?)?
     } else {
         bytes
     };

@@ -11,6 +11,7 @@
 
 use ksocket_core::addr::AddrSet;
 use ksocket_core::engine::Config;
+use ksocket_proto::records::Provenance;
 use smol::Async;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -26,7 +27,7 @@ const CONCURRENT_TARGETS: usize = 48;
 
 /// What one target answered.
 pub struct Found {
-    pub via: Vec<String>,
+    pub via: Vec<Provenance>,
     pub rtt: Option<Duration>,
 }
 
@@ -143,7 +144,7 @@ impl Shared {
         *self.probes.borrow_mut() += 1;
     }
 
-    fn up(&self, ip: Ipv4Addr, via: String) {
+    fn up(&self, ip: Ipv4Addr, via: Provenance) {
         let rtt = self.sent_at.borrow().get(&ip).map(|t| t.elapsed());
         let mut f = self.found.borrow_mut();
         let e = f.entry(ip).or_insert(Found {
@@ -165,6 +166,8 @@ pub struct Summary {
     pub probed: u64,
     pub probes: u64,
     pub retried: u64,
+    /// What the operator should know (no ICMP either, say).
+    pub warnings: Vec<String>,
 }
 
 /// Scans `targets` without raw sockets.
@@ -173,13 +176,14 @@ pub fn scan<const N: usize>(
     targets: &AddrSet<N>,
     key: u64,
 ) -> (BTreeMap<Ipv4Addr, Found>, Summary) {
+    let mut warnings = Vec::new();
     let ping = match PingSocket::open().and_then(Async::new) {
         Ok(p) => Some(p),
         Err(e) => {
-            eprintln!(
-                "ksocket scan: warning: no ICMP either ({e}): allow it with \
+            warnings.push(format!(
+                "no ICMP either ({e}): allow it with \
                  sysctl net.ipv4.ping_group_range=\"0 2147483647\"; probing with TCP connect() only"
-            );
+            ));
             None
         }
     };
@@ -204,7 +208,7 @@ pub fn scan<const N: usize>(
                         return;
                     }
                     while let Ok((ip, _seq)) = p.get_ref().recv() {
-                        shared.up(ip, "icmp".into());
+                        shared.up(ip, Provenance::Icmp);
                     }
                 }
             })
@@ -241,6 +245,7 @@ pub fn scan<const N: usize>(
         probed: targets.len(),
         probes: *shared.probes.borrow(),
         retried: *retried.borrow(),
+        warnings,
     };
     (found, summary)
 }
@@ -277,9 +282,9 @@ async fn probe(
                 )
                 .await;
                 match r {
-                    Some(Ok(_)) => shared.up(ip, format!("tcp/{port}")),
+                    Some(Ok(_)) => shared.up(ip, Provenance::Tcp(port)),
                     Some(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                        shared.up(ip, format!("tcp/{port}"))
+                        shared.up(ip, Provenance::Tcp(port))
                     }
                     _ => {}
                 }

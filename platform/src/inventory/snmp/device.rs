@@ -6,7 +6,7 @@
 
 use crate::inventory::snmp::{Client, Error, Target, WalkEnd};
 use ksocket_core::snmp::{OidBuf, Value};
-use serde::Serialize;
+pub use ksocket_proto::records::snmp::{ArpEntry, Chassis, Device, IfStatus, Interface, Neighbor};
 use std::collections::BTreeMap;
 
 /// An owned cell of a table.
@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 enum Cell {
     Int(i64),
     Bytes(Vec<u8>),
-    Oid(String),
+    /// An OID's arcs.
+    Oid(Vec<u32>),
     Ip([u8; 4]),
     Unsigned(u64),
 }
@@ -24,7 +25,7 @@ impl Cell {
         Some(match v {
             Value::Integer(i) => Cell::Int(*i),
             Value::OctetString(b) | Value::Opaque(b) => Cell::Bytes(b.to_vec()),
-            Value::Oid(o) => Cell::Oid(o.to_string()),
+            Value::Oid(o) => Cell::Oid(o.arcs().collect()),
             Value::IpAddress(a) => Cell::Ip(*a),
             Value::Counter32(x) | Value::Gauge32(x) | Value::TimeTicks(x) => {
                 Cell::Unsigned(u64::from(*x))
@@ -42,7 +43,7 @@ impl Cell {
                     .to_string(),
             )
             .filter(|s| !s.is_empty()),
-            Cell::Oid(o) => Some(o.clone()),
+            Cell::Oid(o) => Some(o.iter().map(|a| format!(".{a}")).collect()),
             Cell::Int(i) => Some(i.to_string()),
             Cell::Unsigned(u) => Some(u.to_string()),
             Cell::Ip(a) => Some(format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])),
@@ -66,72 +67,6 @@ impl Cell {
 /// index (the arcs after the column) -> column number -> cell
 type Table = BTreeMap<Vec<u32>, BTreeMap<u32, Cell>>;
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Device {
-    pub sys_descr: Option<String>,
-    pub sys_object_id: Option<String>,
-    pub sys_name: Option<String>,
-    pub sys_up_time: Option<u64>,
-    pub sys_location: Option<String>,
-    pub sys_contact: Option<String>,
-    pub chassis: Option<Chassis>,
-    pub interfaces: Vec<Interface>,
-    pub lldp_neighbors: Vec<Neighbor>,
-    pub arp: Vec<ArpEntry>,
-    /// Tables whose walk ended early, and why.
-    pub incomplete: Vec<String>,
-}
-
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Chassis {
-    pub model: Option<String>,
-    pub serial_number: Option<String>,
-    pub manufacturer: Option<String>,
-    pub hardware_version: Option<String>,
-    pub firmware_version: Option<String>,
-    pub software_version: Option<String>,
-    pub description: Option<String>,
-}
-
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Interface {
-    pub index: u32,
-    pub name: Option<String>,
-    pub descr: Option<String>,
-    pub alias: Option<String>,
-    #[serde(rename = "type")]
-    pub if_type: Option<i64>,
-    pub mac: Option<String>,
-    /// Bits per second (ifHighSpeed when ifSpeed saturates).
-    pub speed: Option<u64>,
-    pub admin_status: Option<&'static str>,
-    pub oper_status: Option<&'static str>,
-    pub ipv4: Vec<String>,
-}
-
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Neighbor {
-    pub local_port: Option<String>,
-    pub chassis_id: Option<String>,
-    pub port_id: Option<String>,
-    pub port_descr: Option<String>,
-    pub sys_name: Option<String>,
-    pub sys_descr: Option<String>,
-    pub management_address: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ArpEntry {
-    pub ip: String,
-    pub mac: String,
-    pub if_index: u32,
-}
-
 fn mac(b: &[u8]) -> Option<String> {
     (b.len() == 6).then(|| {
         b.iter()
@@ -141,17 +76,8 @@ fn mac(b: &[u8]) -> Option<String> {
     })
 }
 
-fn status(v: Option<i64>) -> Option<&'static str> {
-    Some(match v? {
-        1 => "up",
-        2 => "down",
-        3 => "testing",
-        4 => "unknown",
-        5 => "dormant",
-        6 => "notPresent",
-        7 => "lowerLayerDown",
-        _ => return None,
-    })
+fn status(v: Option<i64>) -> Option<IfStatus> {
+    IfStatus::from_mib(v?)
 }
 
 /// LLDP ids by subtype: MAC addresses as MACs, names as text, else hex.
@@ -186,12 +112,8 @@ impl Walker<'_> {
         for &c in cols {
             let root: OidBuf = format!("{entry}.{c}").parse().expect("valid OID");
             let prefix = root.arcs().len();
-            let mut add = |o: &str, v: &Value<'_>| {
-                let arcs: Vec<u32> = o
-                    .trim_start_matches('.')
-                    .split('.')
-                    .filter_map(|a| a.parse().ok())
-                    .collect();
+            let mut add = |o: &OidBuf, v: &Value<'_>| {
+                let arcs = o.arcs();
                 if let Some(cell) = Cell::from(v)
                     && arcs.len() > prefix
                 {
@@ -271,7 +193,7 @@ fn fallbacks(client: &mut Client, target: &Target, d: &mut Device) {
         // then nothing is filled).
         let _ = client.get(target, &parsed, &mut |o, v| {
             if let Some(t) = Cell::from(v).and_then(|c| c.text()) {
-                got.insert(o.trim_start_matches('.').to_string(), t);
+                got.insert(o.to_string().trim_start_matches('.').to_string(), t);
             }
         });
         let serial = vendor
@@ -303,22 +225,17 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
     let sys: Vec<OidBuf> = (1..=6)
         .map(|i| format!("1.3.6.1.2.1.1.{i}.0").parse().expect("valid"))
         .collect();
-    let mut got: BTreeMap<String, Cell> = BTreeMap::new();
+    // system.i.0 -> value
+    let mut got: BTreeMap<u32, Cell> = BTreeMap::new();
     client.get(target, &sys, &mut |o, v| {
-        if let Some(c) = Cell::from(v) {
-            got.insert(o.to_string(), c);
+        if let ([1, 3, 6, 1, 2, 1, 1, i, 0], Some(c)) = (o.arcs(), Cell::from(v)) {
+            got.insert(*i, c);
         }
     })?;
-    let s = |i: u32| {
-        got.get(&format!(".1.3.6.1.2.1.1.{i}.0"))
-            .and_then(Cell::text)
-    };
+    let s = |i: u32| got.get(&i).and_then(Cell::text);
     d.sys_descr = s(1);
     d.sys_object_id = s(2);
-    d.sys_up_time = got
-        .get(".1.3.6.1.2.1.1.3.0")
-        .and_then(|c| c.int())
-        .map(|x| x as u64);
+    d.sys_up_time = got.get(&3).and_then(Cell::int).map(|x| x as u64);
     d.sys_contact = s(4);
     d.sys_name = s(5);
     d.sys_location = s(6);
@@ -363,9 +280,9 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
     let addresses = w.table("ipAddressTable", "1.3.6.1.2.1.4.34.1", &[3, 5])?;
     let v4 = addresses.iter().filter(|(i, _)| i.starts_with(&[1, 4]));
     let complete = v4.clone().count() > 0
-        && v4.clone().all(|(_, a)| {
-            matches!(a.get(&5), Some(Cell::Oid(o)) if o.rsplit('.').next().and_then(|b| b.parse::<u32>().ok()).is_some_and(|b| b <= 32))
-        });
+        && v4.clone().all(
+            |(_, a)| matches!(a.get(&5), Some(Cell::Oid(o)) if o.last().is_some_and(|b| *b <= 32)),
+        );
     let addrs = if complete {
         Table::new()
     } else {
@@ -398,11 +315,7 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
             continue;
         };
         let bits = match a.get(&5) {
-            Some(Cell::Oid(o)) => o
-                .rsplit('.')
-                .next()
-                .and_then(|b| b.parse::<u32>().ok())
-                .filter(|b| *b <= 32),
+            Some(Cell::Oid(o)) => o.last().copied().filter(|b| *b <= 32),
             _ => None,
         };
         let ip = format!("{a1}.{a2}.{a3}.{a4}");

@@ -9,7 +9,7 @@
 //!
 //! Values print as `snmpbulkwalk -On` prints them without MIBs, so the two can be diffed.
 
-pub mod details;
+pub mod collector;
 pub mod device;
 pub mod sweep;
 
@@ -523,16 +523,19 @@ impl Client {
         Err(Error::Usm("not in time window, even after resynchronising"))
     }
 
-    /// GET: calls `out` with each (oid, value).
+    /// GET: calls `out` with each (oid, value). (An OID of over 128 arcs cannot answer
+    /// a request of ours, whose OIDs fit; it is passed over.)
     pub fn get(
         &mut self,
         t: &Target,
         oids: &[OidBuf],
-        out: &mut dyn FnMut(&str, &Value<'_>),
+        out: &mut dyn FnMut(&OidBuf, &Value<'_>),
     ) -> Result<(), Error> {
         self.request(t, tag::GET, 0, 0, oids, |p| {
             for (o, v) in p.varbinds {
-                out(&o.to_string(), &v);
+                if let Ok(o) = OidBuf::from_oid(&o) {
+                    out(&o, &v);
+                }
             }
         })
     }
@@ -542,7 +545,7 @@ impl Client {
         &mut self,
         t: &Target,
         root: &OidBuf,
-        out: &mut dyn FnMut(&str, &Value<'_>),
+        out: &mut dyn FnMut(&OidBuf, &Value<'_>),
     ) -> Result<WalkEnd, Error> {
         let mut last = root.clone();
         let mut rows = 0usize;
@@ -575,7 +578,7 @@ impl Client {
                     let Ok(ob) = OidBuf::from_oid(&o) else {
                         return Step::Bad("an OID longer than 128 arcs".into());
                     };
-                    out(&ob.to_string(), &v);
+                    out(&ob, &v);
                     n += 1;
                     if v.is_exception() {
                         end = true;
@@ -989,7 +992,7 @@ pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
     // Buffered: one write per 8 KiB, not per line (stdout is line-buffered otherwise).
     let stdout = io::stdout();
     let mut w = io::BufWriter::with_capacity(8192, stdout.lock());
-    let mut print = |o: &str, v: &ksocket_core::snmp::Value<'_>| {
+    let mut print = |o: &OidBuf, v: &ksocket_core::snmp::Value<'_>| {
         use std::io::Write as _;
         let _ = writeln!(w, "{o} = {}", format_value(v));
     };

@@ -29,17 +29,15 @@ struct Row {
     rss_kib: u64,
 }
 
+/// The `ip` of every record of `ksocket scan --format jsonl`.
 fn ips_json(out: &str) -> BTreeSet<Ipv4Addr> {
-    out.lines()
-        .filter_map(|l| {
-            l.split("\"ip\": \"")
-                .nth(1)?
-                .split('"')
-                .next()?
-                .parse()
-                .ok()
-        })
+    records(out)
+        .filter_map(|r| r["ip"].as_str()?.parse().ok())
         .collect()
+}
+
+fn records(out: &str) -> impl Iterator<Item = serde_json::Value> + '_ {
+    out.lines().filter_map(|l| serde_json::from_str(l).ok())
 }
 
 fn ips_first_field(out: &str) -> BTreeSet<Ipv4Addr> {
@@ -329,7 +327,9 @@ fn snmp_sweep(ksocket: &str, runs: usize) {
             .expect("scan ran");
         walls.push(t0.elapsed().as_secs_f64());
         let out = String::from_utf8_lossy(&o.stdout);
-        records = out.lines().filter(|l| l.contains("\"snmp\": {")).count();
+        records = self::records(&out)
+            .filter(|r| r["snmp"].is_object())
+            .count();
         let err = String::from_utf8_lossy(&o.stderr);
         if let Some(r) = err.lines().find_map(|l| l.strip_prefix("KST-RSS ")) {
             rss = rss.max(r.trim().parse().unwrap_or(0));

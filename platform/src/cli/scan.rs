@@ -1,0 +1,300 @@
+//! `ksocket scan`: the command-line front end of the scan pipeline. Options become a
+//! [`ScanRequest`]; records are printed as they come (jsonl, csv) or at the end
+//! (table, sorted by address; json, one document); notes and the summary go to stderr.
+
+use super::output::{Format, csv_field, is_closed_pipe};
+use crate::discover::request::number;
+use crate::discover::{Progress, ScanRequest};
+use crate::pipeline::{self, Note, Sink};
+use ksocket_proto::records::{Host, Summary};
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+const FORMATS: [Format; 4] = [Format::Table, Format::Jsonl, Format::Json, Format::Csv];
+
+/// The parsed command line of `ksocket scan`.
+pub struct Args {
+    pub request: ScanRequest,
+    pub format: Option<Format>,
+}
+
+pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, String> {
+    use lexopt::prelude::*;
+    let mut r = ScanRequest::default();
+    let mut format = None;
+    let val = |p: &mut lexopt::Parser| -> Result<String, String> {
+        p.value()
+            .map_err(|e| e.to_string())?
+            .into_string()
+            .map_err(|v| format!("argument {v:?} is not UTF-8"))
+    };
+    let e = |x: crate::discover::request::OptionError| x.to_string();
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("format") => format = Some(Format::parse(&val(parser)?, &FORMATS)?),
+            Long("rate") => {
+                r.engine.rate = number("rate", &val(parser)?, 1, 10_000_000).map_err(e)? as u32
+            }
+            Long("timeout") => r.set_timeout_ms(&val(parser)?).map_err(e)?,
+            Long("retries") => {
+                r.engine.retries = number("retries", &val(parser)?, 0, 10).map_err(e)? as u8
+            }
+            Long("ports") => r.set_ports(&val(parser)?).map_err(e)?,
+            Long("methods") => r.set_methods(&val(parser)?).map_err(e)?,
+            Long("interface") | Short('i') => r.interface = Some(val(parser)?),
+            Long("exclude") => r.add_excludes(&val(parser)?).map_err(e)?,
+            Long("max-prefix") => {
+                r.max_prefix = number("max-prefix", &val(parser)?, 8, 32).map_err(e)? as u8
+            }
+            Long("community") => {
+                r.community = Some(crate::credentials::secret::Secret::new(val(parser)?))
+            }
+            Long("no-details") => r.details = false,
+            Value(v) => {
+                let t = v
+                    .into_string()
+                    .map_err(|v| format!("target {v:?} is not UTF-8"))?;
+                r.targets
+                    .push(t.parse().map_err(|e| format!("target `{t}`: {e}"))?);
+            }
+            Short('h') | Long("help") => return Ok(None),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    Ok(Some(Args { request: r, format }))
+}
+
+/// `loaded`: the configuration file as `main` read it (`None`: no file, defaults).
+pub fn run(
+    parser: &mut lexopt::Parser,
+    loaded: Option<Result<crate::config::Loaded, crate::config::Error>>,
+) -> Result<ExitCode, String> {
+    let Some(args) = parse(parser)? else {
+        super::print_usage("scan");
+        return Ok(ExitCode::SUCCESS);
+    };
+    // A broken configuration stops the scan (spec §3).
+    let config = match loaded {
+        None => crate::config::Config::default(),
+        Some(Ok(l)) => l.config,
+        Some(Err(e)) => {
+            eprintln!("ksocket scan: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let ctx = crate::context::Context::new(&config);
+    let format = args
+        .format
+        .unwrap_or(Format::default_for_stdout(Format::Jsonl));
+    let mut sink = Printer::new(format);
+    let result = pipeline::scan(&ctx, &args.request, &mut sink);
+    sink.clear_progress();
+    let summary = match result {
+        Ok(s) => s,
+        Err(pipeline::ScanError::Sink(e)) if is_closed_pipe(&e) => return Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("ksocket scan: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    match sink.finish(&summary) {
+        Ok(()) => {}
+        Err(e) if is_closed_pipe(&e) => return Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("ksocket scan: writing results: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    eprintln!("ksocket scan: {}", summary_line(&summary));
+    for d in &summary.details {
+        eprintln!(
+            "ksocket scan: {} details of {} of the {} hosts a credential matches, {:.2} s",
+            d.collector.to_uppercase(),
+            d.read,
+            d.matched,
+            d.seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary_line(s: &Summary) -> String {
+    format!(
+        "{} hosts up, {} addresses probed, {} {} ({}{} silent addresses{}), {:.2} s",
+        s.hosts,
+        s.probed,
+        s.sent,
+        if s.unprivileged {
+            "probes sent (unprivileged)"
+        } else {
+            "packets sent"
+        },
+        s.retries
+            .map(|r| format!("{r} retries to "))
+            .unwrap_or_else(|| "retried ".into()),
+        s.retried,
+        if s.no_route > 0 {
+            format!("; {} without a route", s.no_route)
+        } else {
+            String::new()
+        },
+        s.discovery_seconds,
+    )
+}
+
+/// Prints records to stdout in one format, notes and progress to stderr.
+struct Printer {
+    format: Format,
+    out: io::BufWriter<io::Stdout>,
+    /// Table and json: held until the end (the table sorted by address).
+    held: Vec<Host>,
+    progress_shown: bool,
+    terminal: bool,
+    csv_header: bool,
+}
+
+impl Printer {
+    fn new(format: Format) -> Printer {
+        Printer {
+            format,
+            out: io::BufWriter::new(io::stdout()),
+            held: Vec::new(),
+            progress_shown: false,
+            terminal: io::stderr().is_terminal(),
+            csv_header: false,
+        }
+    }
+
+    /// The CSV header, once, before the first row (or alone when no host is up).
+    fn csv_header(&mut self) -> io::Result<()> {
+        if !std::mem::replace(&mut self.csv_header, true) {
+            writeln!(self.out, "{CSV_HEADER}")?;
+        }
+        Ok(())
+    }
+
+    fn clear_progress(&mut self) {
+        if self.progress_shown {
+            eprint!("\r\x1b[K");
+            self.progress_shown = false;
+        }
+    }
+
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        let mut held = std::mem::take(&mut self.held);
+        held.sort_by_key(|h| h.ip);
+        match self.format {
+            Format::Table => {
+                writeln!(
+                    self.out,
+                    "{:<16} {:<18} {:>9}  {:<8} {:<24} SNMP",
+                    "IP", "MAC", "RTT(ms)", "IFACE", "VIA"
+                )?;
+                for h in &held {
+                    writeln!(self.out, "{}", table_row(h))?;
+                }
+            }
+            Format::Json => {
+                let doc = serde_json::json!({ "hosts": held, "summary": summary });
+                serde_json::to_writer_pretty(&mut self.out, &doc)?;
+                writeln!(self.out)?;
+            }
+            Format::Csv => self.csv_header()?,
+            Format::Jsonl => {}
+        }
+        self.out.flush()
+    }
+}
+
+impl Sink for Printer {
+    fn host(&mut self, h: Host) -> io::Result<()> {
+        match self.format {
+            Format::Jsonl => {
+                self.clear_progress();
+                serde_json::to_writer(&mut self.out, &h)?;
+                writeln!(self.out)?;
+                self.out.flush()
+            }
+            Format::Csv => {
+                self.clear_progress();
+                self.csv_header()?;
+                csv_row(&mut self.out, &h)?;
+                self.out.flush()
+            }
+            Format::Table | Format::Json => {
+                self.held.push(h);
+                Ok(())
+            }
+        }
+    }
+
+    fn note(&mut self, n: Note) {
+        self.clear_progress();
+        log::log!(n.level, "{}", n.text);
+        if n.level <= log::Level::Warn {
+            eprintln!("ksocket scan: warning: {}", n.text);
+        } else {
+            eprintln!("ksocket scan: {}", n.text);
+        }
+    }
+
+    fn progress(&mut self, p: Progress) {
+        if self.terminal {
+            eprint!(
+                "\r\x1b[K{}/{} addresses probed, {} up, {} packets",
+                p.probed, p.total, p.up, p.sent
+            );
+            self.progress_shown = true;
+        }
+    }
+}
+
+/// What SNMP said of a host, for the table: its name and model, or why not.
+fn snmp_cell(h: &Host) -> String {
+    match h.snmp_result() {
+        Some(Ok(d)) => {
+            let name = d.sys_name.as_deref().unwrap_or("-");
+            match d.chassis.as_ref().and_then(|c| c.model.as_deref()) {
+                Some(m) => format!("{name} ({m})"),
+                None => name.to_string(),
+            }
+        }
+        Some(Err(e)) => format!("error: {e}"),
+        None => String::new(),
+    }
+}
+
+fn table_row(h: &Host) -> String {
+    let via: Vec<String> = h.via.iter().map(ToString::to_string).collect();
+    format!(
+        "{:<16} {:<18} {:>9}  {:<8} {:<24} {}",
+        h.ip.to_string(),
+        h.mac.map_or_else(|| "-".into(), |m| m.to_string()),
+        h.rtt_ms.map_or_else(|| "-".into(), |r| format!("{r:.2}")),
+        h.iface.as_deref().unwrap_or("-"),
+        via.join(","),
+        snmp_cell(h)
+    )
+}
+
+const CSV_HEADER: &str = "ip,mac,rttMs,iface,via,snmpCredential,sysName,model,snmpError";
+
+fn csv_row(out: &mut impl Write, h: &Host) -> io::Result<()> {
+    let via: Vec<String> = h.via.iter().map(ToString::to_string).collect();
+    let d = h.snmp.as_ref();
+    let cells = [
+        h.ip.to_string(),
+        h.mac.map(|m| m.to_string()).unwrap_or_default(),
+        h.rtt_ms.map(|r| format!("{r:.3}")).unwrap_or_default(),
+        h.iface.clone().unwrap_or_default(),
+        via.join(" "),
+        h.snmp_credential.clone().unwrap_or_default(),
+        d.and_then(|d| d.sys_name.clone()).unwrap_or_default(),
+        d.and_then(|d| d.chassis.as_ref())
+            .and_then(|c| c.model.clone())
+            .unwrap_or_default(),
+        h.snmp_error.clone().unwrap_or_default(),
+    ];
+    let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
+    writeln!(out, "{}", line.join(","))
+}

@@ -1,0 +1,308 @@
+//! The scan pipeline, one for every front end (the command line today, the service
+//! mode's operations next):
+//!
+//! validated [`ScanRequest`] → plan (pure) → discover (the engine driver) → match
+//! credentials → collect details → records handed to a [`Sink`] as each host completes.
+//!
+//! Collectors share one small interface ([`Collector`]): which hosts they apply to, a
+//! batch step over those (SNMP sweeps its credentials), and the collection of one host
+//! with a deadline, giving that host's section of the record. SSH, WinRM and vSphere
+//! slot in beside SNMP without touching the pipeline. Library code never prints:
+//! messages for the operator go to the sink as [`Note`]s.
+
+use crate::context::Context;
+use crate::discover::{self, Progress, ScanRequest};
+use crate::inventory::snmp::collector::SnmpCollector;
+use ksocket_proto::records::{DetailsSummary, Host, Section, Summary};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// Where a scan's results go, as they come.
+pub trait Sink {
+    /// A host whose record is complete (every collector that applies to it is done).
+    fn host(&mut self, h: Host) -> std::io::Result<()>;
+    /// Something the operator should know.
+    fn note(&mut self, n: Note);
+    /// How far discovery has come (at most every 200 ms).
+    fn progress(&mut self, _p: Progress) {}
+}
+
+/// A message for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub level: log::Level,
+    pub text: String,
+}
+
+impl Note {
+    pub fn info(text: impl Into<String>) -> Note {
+        Note {
+            level: log::Level::Info,
+            text: text.into(),
+        }
+    }
+    pub fn warn(text: impl Into<String>) -> Note {
+        Note {
+            level: log::Level::Warn,
+            text: text.into(),
+        }
+    }
+}
+
+/// One kind of detail collection (SNMP today; SSH, WinRM, vSphere later).
+pub trait Collector: Sync {
+    /// Its name in summaries and logs (`snmp`).
+    fn name(&self) -> &'static str;
+    /// Whether some credential of this collector applies to `ip`.
+    fn applies(&self, ip: Ipv4Addr) -> bool;
+    /// A batch step over the hosts it applies to, before any collection; returns the
+    /// hosts to collect (SNMP: those that answered a credential's sweep).
+    fn prepare(&self, hosts: &[Ipv4Addr]) -> Vec<Ipv4Addr>;
+    /// Collects one host; should be done by `deadline`.
+    fn collect(&self, ip: Ipv4Addr, deadline: Instant) -> Section;
+}
+
+/// Limits of the details phase.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Hosts collected at once.
+    pub workers: usize,
+    /// Time a collector has for one host.
+    pub per_host: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            workers: 8,
+            per_host: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot read interfaces and routes from the kernel (netlink): {0}")]
+    Netlink(std::io::Error),
+    #[error(transparent)]
+    Discover(#[from] discover::DiscoverError),
+    #[error("writing results: {0}")]
+    Sink(std::io::Error),
+}
+
+/// Runs a whole scan: discovery, then details, every host handed to `sink` as soon as
+/// its record is complete.
+pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Summary, ScanError> {
+    log::info!(
+        "scan starting: {} targets named, options {:?}",
+        req.targets.len(),
+        req
+    );
+    let snap = crate::sys::netlink::Snapshot::read().map_err(ScanError::Netlink)?;
+    let snmp = SnmpCollector::new(&ctx.credentials, req.community.as_ref());
+    for p in &ctx.credentials.problems {
+        sink.note(Note::warn(format!("credential file skipped: {p}")));
+    }
+    // The default gateway's ARP table over SNMP (spec §6): its hosts become targets.
+    let arp = discover::gateway::arp_tables(req, &snap, &snmp, sink);
+    let found = discover::discover(req, &snap, &arp, sink)?;
+    let mut summary = found.summary;
+    let collectors: Vec<&dyn Collector> = if req.details { vec![&snmp] } else { vec![] };
+    summary.details =
+        collect(found.hosts, &collectors, Limits::default(), sink).map_err(ScanError::Sink)?;
+    log::info!(
+        "scan done: {} hosts up, {} addresses probed, {} sent, {:.2} s",
+        summary.hosts,
+        summary.probed,
+        summary.sent,
+        summary.discovery_seconds
+    );
+    Ok(summary)
+}
+
+/// Collects the details of `hosts` with every collector that applies, handing each
+/// host to `sink` once all of its collectors are done: hosts no collector applies to
+/// at once, the others as they complete. A slow host holds back only itself.
+pub fn collect(
+    mut hosts: BTreeMap<Ipv4Addr, Host>,
+    collectors: &[&dyn Collector],
+    limits: Limits,
+    sink: &mut dyn Sink,
+) -> std::io::Result<Vec<DetailsSummary>> {
+    let t0 = Instant::now();
+    let ips: Vec<Ipv4Addr> = hosts.keys().copied().collect();
+    let matched: Vec<Vec<Ipv4Addr>> = collectors
+        .iter()
+        .map(|c| ips.iter().copied().filter(|ip| c.applies(*ip)).collect())
+        .collect();
+    // Batch steps of all collectors at once.
+    let todo: Vec<Vec<Ipv4Addr>> = std::thread::scope(|s| {
+        let jobs: Vec<_> = collectors
+            .iter()
+            .zip(&matched)
+            .map(|(c, m)| s.spawn(move || if m.is_empty() { vec![] } else { c.prepare(m) }))
+            .collect();
+        jobs.into_iter()
+            .map(|j| j.join().unwrap_or_default())
+            .collect()
+    });
+    let mut pending: BTreeMap<Ipv4Addr, usize> = BTreeMap::new();
+    let mut queue = Vec::new();
+    for (k, list) in todo.iter().enumerate() {
+        for ip in list.iter().filter(|ip| hosts.contains_key(ip)) {
+            *pending.entry(*ip).or_default() += 1;
+            queue.push((*ip, k));
+        }
+    }
+    queue.sort();
+    // Hosts with nothing to collect are complete now.
+    for ip in &ips {
+        if !pending.contains_key(ip)
+            && let Some(h) = hosts.remove(ip)
+        {
+            sink.host(h)?;
+        }
+    }
+    let mut read = vec![0u64; collectors.len()];
+    let queue = Mutex::new(queue.into_iter());
+    let (tx, rx) = mpsc::channel::<(Ipv4Addr, usize, Section)>();
+    let workers = pending.len().clamp(1, limits.workers.max(1));
+    std::thread::scope(|s| -> std::io::Result<()> {
+        for _ in 0..workers {
+            let (queue, tx) = (&queue, tx.clone());
+            s.spawn(move || {
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.next());
+                    let Some((ip, k)) = next else { return };
+                    let section = collectors[k].collect(ip, Instant::now() + limits.per_host);
+                    if tx.send((ip, k, section)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (ip, k, section) in rx {
+            let Some(h) = hosts.get_mut(&ip) else {
+                continue;
+            };
+            let Section::Snmp { result, .. } = &section;
+            read[k] += u64::from(result.is_ok());
+            h.apply(section);
+            let left = pending.get_mut(&ip).map(|n| {
+                *n -= 1;
+                *n
+            });
+            if left == Some(0)
+                && let Some(h) = hosts.remove(&ip)
+            {
+                sink.host(h)?;
+            }
+        }
+        Ok(())
+    })?;
+    let seconds = t0.elapsed().as_secs_f64();
+    Ok(collectors
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| !matched[*k].is_empty())
+        .map(|(k, c)| DetailsSummary {
+            collector: c.name().to_string(),
+            matched: matched[k].len() as u64,
+            read: read[k],
+            seconds,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ksocket_proto::records::snmp::Device;
+
+    /// A collector that applies to every host but .1, takes `slow` for .2 and 10 ms
+    /// for the others.
+    struct Fake {
+        slow: Duration,
+    }
+
+    impl Collector for Fake {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn applies(&self, ip: Ipv4Addr) -> bool {
+            ip.octets()[3] != 1
+        }
+        fn prepare(&self, hosts: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
+            hosts.to_vec()
+        }
+        fn collect(&self, ip: Ipv4Addr, _deadline: Instant) -> Section {
+            let d = if ip.octets()[3] == 2 {
+                self.slow
+            } else {
+                Duration::from_millis(10)
+            };
+            std::thread::sleep(d);
+            Section::Snmp {
+                credential: "fake".into(),
+                result: Ok(Device {
+                    sys_name: Some(ip.to_string()),
+                    ..Device::default()
+                }),
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Memory {
+        hosts: Vec<(Instant, Host)>,
+    }
+
+    impl Sink for Memory {
+        fn host(&mut self, h: Host) -> std::io::Result<()> {
+            self.hosts.push((Instant::now(), h));
+            Ok(())
+        }
+        fn note(&mut self, _n: Note) {}
+    }
+
+    #[test]
+    fn records_stream_out_as_hosts_complete_and_a_slow_host_holds_back_only_itself() {
+        let hosts: BTreeMap<Ipv4Addr, Host> = (1..=20)
+            .map(|i| {
+                let ip = Ipv4Addr::new(198, 18, 0, i);
+                (ip, Host::new(ip))
+            })
+            .collect();
+        let fake = Fake {
+            slow: Duration::from_millis(1500),
+        };
+        let mut sink = Memory::default();
+        let t0 = Instant::now();
+        let limits = Limits {
+            workers: 4,
+            per_host: Duration::from_secs(5),
+        };
+        let s = collect(hosts, &[&fake], limits, &mut sink).unwrap();
+        assert_eq!(sink.hosts.len(), 20);
+        // .1 has no collector: out first, at once.
+        assert_eq!(sink.hosts[0].1.ip, Ipv4Addr::new(198, 18, 0, 1));
+        assert!(sink.hosts[0].1.snmp.is_none());
+        // The slow host is last, and every other host was out well before it.
+        let (slow_at, slow) = &sink.hosts[19];
+        assert_eq!(slow.ip, Ipv4Addr::new(198, 18, 0, 2));
+        let others_done = sink.hosts[18].0;
+        assert!(
+            *slow_at - others_done > Duration::from_millis(1000),
+            "the others waited for the slow host"
+        );
+        assert!(others_done - t0 < Duration::from_millis(1000));
+        assert_eq!(
+            slow.snmp.as_ref().unwrap().sys_name.as_deref(),
+            Some("198.18.0.2")
+        );
+        assert_eq!((s[0].matched, s[0].read), (19, 19));
+    }
+}

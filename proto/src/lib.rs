@@ -1,0 +1,9 @@
+//! `ksocket-proto`: what the ksocket agent and its controller both speak.
+//!
+//! - [`records`]: the result records of a scan (a host with one section per collector,
+//!   the errors of a collection, the scan's summary), versioned by [`records::SCHEMA`].
+//!
+//! Plain data with serde, no I/O: the controller depends on this crate, never on the
+//! agent's Linux code. docs/records.md describes every field.
+
+pub mod records;

@@ -1,0 +1,363 @@
+//! Result records: one [`Host`] per live host, a [`Summary`] per scan.
+//!
+//! JSON field names are camelCase and stable; a record carries its [`SCHEMA`] version
+//! so that a reader (the controller) knows what it holds. A new field is optional
+//! and bumps nothing; a field whose meaning changes bumps [`SCHEMA`], and readers keep
+//! reading every version they have stored.
+
+pub mod snmp;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+/// The version of the record layout this crate writes.
+pub const SCHEMA: u32 = 1;
+
+/// One live host, merged from every source that saw it, with one optional section per
+/// collector that read it (`snmp` today; `ssh`, `winrm`, ... later).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Host {
+    pub schema: u32,
+    pub ip: Ipv4Addr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<Mac>,
+    /// Every way the host was seen, in the order first seen.
+    pub via: Vec<Provenance>,
+    /// Round-trip time of its first answer, in milliseconds (three decimals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    /// The interface it was reached through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iface: Option<String>,
+    /// The credential (its file, or `--community`; never its secret) that read `snmp`,
+    /// or the last one tried when `snmpError` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snmp_credential: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snmp: Option<snmp::Device>,
+    /// Why the SNMP record could not be read (the message; `snmpErrorKind` its class).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snmp_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snmp_error_kind: Option<ErrorKind>,
+}
+
+impl Host {
+    /// A host seen at `ip`, with nothing else known yet.
+    pub fn new(ip: Ipv4Addr) -> Host {
+        Host {
+            schema: SCHEMA,
+            ip,
+            mac: None,
+            via: Vec::new(),
+            rtt_ms: None,
+            iface: None,
+            snmp_credential: None,
+            snmp: None,
+            snmp_error: None,
+            snmp_error_kind: None,
+        }
+    }
+
+    /// Adds a way the host was seen, once.
+    pub fn seen(&mut self, p: Provenance) {
+        if !self.via.contains(&p) {
+            self.via.push(p);
+        }
+    }
+
+    /// Sets the round-trip time (kept to the microsecond, as printed).
+    pub fn set_rtt(&mut self, rtt: std::time::Duration) {
+        self.rtt_ms = Some((rtt.as_secs_f64() * 1e6).round() / 1e3);
+    }
+
+    /// Records what a collector read from the host.
+    pub fn apply(&mut self, s: Section) {
+        match s {
+            Section::Snmp { credential, result } => {
+                self.snmp_credential = Some(credential);
+                match result {
+                    Ok(d) => self.snmp = Some(d),
+                    Err(e) => {
+                        self.snmp_error = Some(e.message);
+                        self.snmp_error_kind = Some(e.kind);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The SNMP outcome, when a collector read (or tried to read) the host.
+    pub fn snmp_result(&self) -> Option<Result<&snmp::Device, CollectError>> {
+        match (&self.snmp, &self.snmp_error) {
+            (Some(d), _) => Some(Ok(d)),
+            (None, Some(m)) => Some(Err(CollectError {
+                kind: self.snmp_error_kind.unwrap_or(ErrorKind::Protocol),
+                message: m.clone(),
+            })),
+            (None, None) => None,
+        }
+    }
+}
+
+/// What one collector read from one host: its section of the host record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Section {
+    Snmp {
+        /// The credential that read it (or the last tried).
+        credential: String,
+        result: Result<snmp::Device, CollectError>,
+    },
+}
+
+/// Why a collection failed, in a class a program can act on and a message a person
+/// can read (never a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl fmt::Display for CollectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The class of a collection error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorKind {
+    /// No answer in time.
+    Timeout,
+    /// The host refused (a closed port, an ICMP error, a socket error).
+    Refused,
+    /// The credential was refused (wrong community shows as a timeout; wrong v3 user,
+    /// password or key is this).
+    Auth,
+    /// The host answered with something wrong (an error status, garbage).
+    Protocol,
+    /// A limit (time, rows, bytes) ended the collection before it was whole.
+    Incomplete,
+}
+
+/// How a host was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Provenance {
+    /// An ARP reply to our request.
+    Arp,
+    /// An ICMP echo reply.
+    Icmp,
+    /// A TCP answer (SYN-ACK or RST) on this port.
+    Tcp(u16),
+    /// An SNMP answer to our probe.
+    Snmp,
+    /// An ICMP error (port unreachable) about one of our probes, from the host.
+    IcmpUnreach,
+    /// The kernel's neighbour table (a recently confirmed entry on a scanned link).
+    Neigh,
+    /// The default gateway's ARP table, read over SNMP.
+    SnmpArp,
+}
+
+impl fmt::Display for Provenance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Provenance::Arp => f.write_str("arp"),
+            Provenance::Icmp => f.write_str("icmp"),
+            Provenance::Tcp(p) => write!(f, "tcp/{p}"),
+            Provenance::Snmp => f.write_str("snmp"),
+            Provenance::IcmpUnreach => f.write_str("icmp-unreach"),
+            Provenance::Neigh => f.write_str("neigh"),
+            Provenance::SnmpArp => f.write_str("snmp-arp"),
+        }
+    }
+}
+
+impl FromStr for Provenance {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Provenance, String> {
+        Ok(match s {
+            "arp" => Provenance::Arp,
+            "icmp" => Provenance::Icmp,
+            "snmp" => Provenance::Snmp,
+            "icmp-unreach" => Provenance::IcmpUnreach,
+            "neigh" => Provenance::Neigh,
+            "snmp-arp" => Provenance::SnmpArp,
+            _ => match s.strip_prefix("tcp/").map(str::parse) {
+                Some(Ok(p)) => Provenance::Tcp(p),
+                _ => return Err(format!("unknown provenance `{s}`")),
+            },
+        })
+    }
+}
+
+impl Serialize for Provenance {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Provenance {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Provenance, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A MAC address, written `aa:bb:cc:dd:ee:ff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Mac(pub [u8; 6]);
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+impl FromStr for Mac {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mac, String> {
+        let mut m = [0u8; 6];
+        let mut parts = s.split(':');
+        for b in &mut m {
+            *b = parts
+                .next()
+                .filter(|p| p.len() == 2)
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| format!("`{s}` is not a MAC address"))?;
+        }
+        if parts.next().is_some() {
+            return Err(format!("`{s}` is not a MAC address"));
+        }
+        Ok(Mac(m))
+    }
+}
+
+impl Serialize for Mac {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Mac {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Mac, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a scan did, once it is over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub schema: u32,
+    /// Live hosts found.
+    pub hosts: u64,
+    /// Addresses probed.
+    pub probed: u64,
+    /// Packets sent (probes, when unprivileged).
+    pub sent: u64,
+    /// Retransmissions (`None` when unprivileged: the kernel's own are not seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u64>,
+    /// Silent addresses that were probed again.
+    pub retried: u64,
+    /// Targets no route reaches.
+    pub no_route: u64,
+    /// Discovery without raw sockets (ICMP datagram sockets and TCP connect()).
+    pub unprivileged: bool,
+    /// Seconds of discovery.
+    pub discovery_seconds: f64,
+    /// Hosts a collector was asked to read, and how many it read, per collector.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<DetailsSummary>,
+}
+
+/// What one collector did in a scan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetailsSummary {
+    /// `snmp`, later `ssh`, ...
+    pub collector: String,
+    /// Hosts some credential of this collector matched.
+    pub matched: u64,
+    /// Hosts whose section was read.
+    pub read: u64,
+    pub seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_round_trips_with_todays_field_names() {
+        let mut h = Host::new(Ipv4Addr::new(198, 18, 0, 7));
+        h.mac = Some(Mac([0, 0x1b, 0x21, 0xaa, 0xbb, 0xcc]));
+        h.seen(Provenance::Arp);
+        h.seen(Provenance::Tcp(22));
+        h.seen(Provenance::Arp);
+        h.set_rtt(std::time::Duration::from_micros(1234));
+        h.iface = Some("eth0".into());
+        h.apply(Section::Snmp {
+            credential: "snmp/10-v3.toml".into(),
+            result: Err(CollectError {
+                kind: ErrorKind::Auth,
+                message: "wrong authentication password (wrong digest)".into(),
+            }),
+        });
+        let j = serde_json::to_string(&h).unwrap();
+        assert_eq!(
+            j,
+            "{\"schema\":1,\"ip\":\"198.18.0.7\",\"mac\":\"00:1b:21:aa:bb:cc\",\"via\":[\"arp\",\"tcp/22\"],\
+             \"rttMs\":1.234,\"iface\":\"eth0\",\"snmpCredential\":\"snmp/10-v3.toml\",\
+             \"snmpError\":\"wrong authentication password (wrong digest)\",\"snmpErrorKind\":\"auth\"}"
+        );
+        let back: Host = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, h);
+        assert_eq!(
+            back.snmp_result().unwrap().unwrap_err().kind,
+            ErrorKind::Auth
+        );
+    }
+
+    #[test]
+    fn provenance_and_mac_parse_what_they_print() {
+        for p in [
+            Provenance::Arp,
+            Provenance::Icmp,
+            Provenance::Tcp(5985),
+            Provenance::Snmp,
+            Provenance::IcmpUnreach,
+            Provenance::Neigh,
+            Provenance::SnmpArp,
+        ] {
+            assert_eq!(p.to_string().parse::<Provenance>(), Ok(p));
+        }
+        assert!("tcp/x".parse::<Provenance>().is_err());
+        assert!("00:11:22:33:44".parse::<Mac>().is_err());
+        assert!("00:11:22:33:44:55:66".parse::<Mac>().is_err());
+        assert_eq!(
+            "0a:0B:22:33:44:55".parse::<Mac>(),
+            Ok(Mac([10, 11, 0x22, 0x33, 0x44, 0x55]))
+        );
+    }
+
+    #[test]
+    fn unknown_fields_of_later_schemas_are_ignored() {
+        let j = "{\"schema\":2,\"ip\":\"198.18.0.1\",\"via\":[\"icmp\"],\"names\":[\"a\"]}";
+        let h: Host = serde_json::from_str(j).unwrap();
+        assert_eq!((h.schema, h.via.as_slice()), (2, &[Provenance::Icmp][..]));
+    }
+}
