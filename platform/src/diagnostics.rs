@@ -1,94 +1,87 @@
-//! `ksocket diagnostics [system|config|connect|authenticate]` (spec §4): a header, then
-//! one dotted line per check ending in `OK`, `NG` or `Skip`, with `[detail]`. Runs with
-//! no configuration at all, and never crashes on a broken one.
+//! The checks of `ksocket diagnostics [system|config|connect|authenticate]` (spec §4):
+//! each says what it checked and `OK`, `NG` or `Skip`, with a detail. They run with no
+//! configuration at all, and never crash on a broken one.
 
 use crate::config;
 use crate::credentials::{self, Protocol};
 use std::path::Path;
-use std::process::ExitCode;
 
-const WIDTH: usize = 44;
+/// What one check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok(String),
+    Ng(String),
+    Skip(String),
+}
 
+/// One dotted line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub what: String,
+    pub outcome: Outcome,
+}
+
+/// The parts of a diagnosis (spec §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    System,
+    Config,
+    Connect,
+    Authenticate,
+}
+
+impl Part {
+    pub fn parse(s: &str) -> Option<Part> {
+        Some(match s {
+            "system" => Part::System,
+            "config" => Part::Config,
+            "connect" => Part::Connect,
+            "authenticate" => Part::Authenticate,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Default)]
 struct Report {
-    failed: bool,
+    checks: Vec<Check>,
 }
 
 impl Report {
     fn line(&mut self, what: &str, result: Result<String, String>) {
-        let dots = ".".repeat(WIDTH.saturating_sub(what.chars().count() + 1).max(3));
-        match result {
-            Ok(d) if d.is_empty() => println!("{what} {dots} OK"),
-            Ok(d) => println!("{what} {dots} OK [{d}]"),
-            Err(d) => {
-                self.failed = true;
-                println!("{what} {dots} NG [{d}]");
-            }
-        }
+        self.checks.push(Check {
+            what: what.to_string(),
+            outcome: match result {
+                Ok(d) => Outcome::Ok(d),
+                Err(d) => Outcome::Ng(d),
+            },
+        });
     }
 
     fn skip(&mut self, what: &str, why: &str) {
-        let dots = ".".repeat(WIDTH.saturating_sub(what.chars().count() + 1).max(3));
-        println!("{what} {dots} Skip [{why}]");
+        self.checks.push(Check {
+            what: what.to_string(),
+            outcome: Outcome::Skip(why.to_string()),
+        });
     }
 }
 
-pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
-    use lexopt::prelude::*;
-    let mut which: Option<String> = None;
-    while let Some(a) = parser.next().map_err(|e| e.to_string())? {
-        match a {
-            Value(v) if which.is_none() => {
-                which = Some(v.into_string().map_err(|_| "diagnostics: not UTF-8")?)
-            }
-            other => return Err(format!("diagnostics: {}", other.unexpected())),
-        }
+/// The checks of one part.
+pub fn checks(part: Part) -> Vec<Check> {
+    let mut r = Report::default();
+    match part {
+        Part::System => system(&mut r),
+        Part::Config => config_checks(&mut r),
+        Part::Connect => r.skip(
+            "Connect to the controller",
+            "the service mode is not in this build yet",
+        ),
+        Part::Authenticate => r.skip(
+            "Authenticate to the controller",
+            "the service mode is not in this build yet",
+        ),
     }
-    let parts: Vec<&str> = match which.as_deref() {
-        None => vec!["system", "config", "connect"],
-        Some(w @ ("system" | "config" | "connect" | "authenticate")) => vec![w],
-        Some(w) => {
-            return Err(format!(
-                "diagnostics: `{w}` is not system, config, connect or authenticate"
-            ));
-        }
-    };
-    println!("{}", crate::cli::version_line());
-    println!("KSOCKET_HOME: {}", config::home().display());
-    println!("KSOCKET_CONFIG: {}", config::path().display());
-    let insecure = std::env::var("KSOCKET_INSECURE")
-        .map(|v| !v.is_empty() && v != "0" && v.to_lowercase() != "false");
-    println!(
-        "KSOCKET_INSECURE: {}",
-        if insecure.unwrap_or(false) {
-            "True"
-        } else {
-            "False"
-        }
-    );
-    let mut r = Report { failed: false };
-    for p in parts {
-        println!();
-        match p {
-            "system" => system(&mut r),
-            "config" => config_checks(&mut r),
-            _ => r.skip(
-                &format!(
-                    "{} to the controller",
-                    if p == "connect" {
-                        "Connect"
-                    } else {
-                        "Authenticate"
-                    }
-                ),
-                "the service mode is not in this build yet",
-            ),
-        }
-    }
-    Ok(if r.failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    r.checks
 }
 
 fn system(r: &mut Report) {
@@ -103,37 +96,14 @@ fn system(r: &mut Report) {
             Err(e) => Err(e.to_string()),
         },
     );
-    // SAFETY: socket() with constant arguments; the descriptor is closed at once.
-    let raw = unsafe {
-        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
-        if fd >= 0 {
-            libc::close(fd);
-            Ok(String::new())
-        } else {
-            Err(format!(
-                "{}; scans fall back to ICMP sockets and TCP connect()",
-                std::io::Error::last_os_error()
-            ))
-        }
-    };
+    use crate::sys::probe;
+    let raw = probe::can_open(probe::Socket::Packet)
+        .map(|()| String::new())
+        .map_err(|e| format!("{e}; scans fall back to ICMP sockets and TCP connect()"));
     r.line("Raw packet access (CAP_NET_RAW)", raw);
-    // SAFETY: as above.
-    let ping = unsafe {
-        let fd = libc::socket(
-            libc::AF_INET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            libc::IPPROTO_ICMP,
-        );
-        if fd >= 0 {
-            libc::close(fd);
-            Ok(String::new())
-        } else {
-            Err(format!(
-                "{} (net.ipv4.ping_group_range)",
-                std::io::Error::last_os_error()
-            ))
-        }
-    };
+    let ping = probe::can_open(probe::Socket::Ping)
+        .map(|()| String::new())
+        .map_err(|e| format!("{e} (net.ipv4.ping_group_range)"));
     r.line("Unprivileged ICMP sockets", ping);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -164,13 +134,7 @@ fn free_space(p: &Path) -> Result<String, String> {
             return Err("no existing directory".into());
         }
     }
-    let c = std::ffi::CString::new(at.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
-    // SAFETY: statvfs writes into the zeroed struct; the path is NUL-terminated.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(std::io::Error::last_os_error().to_string());
-    }
-    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    let free = crate::sys::probe::free_bytes(&at).map_err(|e| e.to_string())?;
     let mib = free >> 20;
     if mib < 100 {
         Err(format!("{mib} MiB free in {}: under 100 MiB", at.display()))

@@ -453,3 +453,35 @@ fn file_reads_are_bounded() {
         "{out}"
     );
 }
+
+/// Issue 10, class 5: a reader that went away (`| head`) ends a command quietly with
+/// exit 0, never a panic (exit 134).
+#[test]
+fn a_closed_pipe_is_a_normal_end() {
+    let h = Home::new("p");
+    assert!(h.run(&["init"]).status.success());
+    for args in [
+        &["--help"][..],
+        &["help", "scan"],
+        &["scan", "-h"],
+        &["version"],
+        &["config"],
+        &["config", "connect.port"],
+        &["diagnostics"],
+        &["diagnostics", "system"],
+    ] {
+        let (r, w) = std::io::pipe().unwrap();
+        drop(r);
+        let o = Command::new(KSOCKET)
+            .args(args)
+            .env("KSOCKET_HOME", &h.0)
+            .env_remove("KSOCKET_CONFIG")
+            .stdout(w)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

@@ -1,159 +1,261 @@
-//! The command table: names, one-line summaries and usage texts, shared by
-//! `ksocket --help`, `ksocket help COMMAND` and the dispatcher in `main`.
+//! The command line: arguments parsed once into a typed [`Command`], then run. This is
+//! the only place that prints; errors become a message and an exit code here.
+//!
+//! Exit codes (also in `ksocket --help` and docs/operations.md): [`EXIT_OK`] done, or
+//! the reader of the output went away (`| head`); [`EXIT_FAILED`] the command ran and
+//! failed; [`EXIT_USAGE`] a usage error.
 
+mod admin;
+pub mod help;
 pub mod output;
 pub mod scan;
+mod snmp;
+mod snmp_value;
+mod sweep;
 
-/// One subcommand of `ksocket`.
-pub struct Command {
-    pub name: &'static str,
-    pub summary: &'static str,
-    pub usage: &'static str,
+use crate::config;
+use crate::diagnostics::Part;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+/// Options every command accepts before its name.
+#[derive(Default, Debug)]
+struct Global {
+    logfile: Option<String>,
+    loglevel: Option<String>,
 }
 
-pub const COMMANDS: &[Command] = &[
-    Command {
-        name: "version",
-        summary: "print the version, the target triple and the build profile",
-        usage: "ksocket version\n\nPrints `ksocket VERSION (TARGET, PROFILE)`.",
-    },
-    Command {
-        name: "scan",
-        summary: "discover the live hosts of the attached networks (standalone)",
-        usage: "ksocket scan [OPTIONS] [TARGET...]\n
-TARGET is an address, a CIDR (198.18.0.0/24) or a range (198.18.0.10-20).
-Without TARGET: every attached network (up to --max-prefix) and the default gateway.\n
-Options:
-  --format FORMAT        table, jsonl (a record a line, as hosts complete), json (one
-                         document with a summary) or csv (default: table on a
-                         terminal, jsonl otherwise)
-  --rate PPS             packets per second (default 10000)
-  --timeout MS           initial reply timeout; adapts to measured RTTs (default 250)
-  --retries N            extra probes to silent targets (default 1)
-  --ports LIST           TCP ports for routed targets (default 22,23,25,53,80,135,139,443,445,587,5985)
-  --methods LIST         icmp,tcp,snmp for routed targets (default: all); on-link
-                         targets on Ethernet are always found by ARP
-  --interface NAME       use only this interface
-  --exclude TARGET       leave these addresses out (repeatable)
-  --max-prefix N         largest attached network scanned without a TARGET (default 22)
-  --community STRING     SNMP v2c community instead of the snmp credential files: the
-                         default gateway's ARP table is read first (its hosts are
-                         added, via \"snmp-arp\"), and found hosts are asked for details
-  --no-details           do not ask found hosts for SNMP details\n
-After discovery, every host an snmp credential (or --community) matches is swept with
-it, and those that answer are asked for their device record (system, chassis,
-interfaces, LLDP neighbours, ARP table): \"snmp\" in the jsonl output.",
-    },
-    Command {
-        name: "snmp",
-        summary: "SNMP get/walk/device/sweep with net-snmp style options (operator's check tool)",
-        usage: "ksocket snmp get|walk|device TARGET[:PORT] [OID...] [OPTIONS]
-ksocket snmp sweep TARGET... [-c COMMUNITY]... [-v 1|2c] [--v3] [--rate PPS] [-t S] [-r N]
-                   [--port N] [--json]\n
-sweep asks every address of the targets for sysDescr with each community (one UDP
-socket, paced, adaptive timeouts) and prints who answers, as onesixtyone does (the
-community by its number, [c1], never by its text); --v3 finds SNMPv3 engines without
-a user. Defaults: public, 10000 probes/s, -t 1, -r 1.
-device prints the device record as JSON: system group, chassis (ENTITY-MIB), interfaces
-with IPv4 addresses, LLDP neighbours, ARP table, and the tables read incompletely.
-Prints numeric OIDs and values as `snmpbulkwalk -On` does, one per line.
-walk without an OID walks 1.3.6.1.2.1 (mib-2); v2c walks use GetBulk, v1 GetNext.\n
-Options (named as net-snmp names them):
-  -v 1|2c|3      version (default 2c)
-  -u USER -l noAuthNoPriv|authNoPriv|authPriv
-  -a MD5|SHA|SHA-224|SHA-256|SHA-384|SHA-512 -A PASSWORD
-  -x DES|3DES|AES|AES192|AES256|AES192C|AES256C -X PASSWORD
-                 privacy; AES192/AES256 extend keys as net-snmp does (Blumenthal),
-                 AES192C/AES256C as Cisco does (Reeder)
-  -n CONTEXT     SNMPv3 context name (default empty)
-  -c COMMUNITY   community (default public)
-  -t SECONDS     timeout per try (default 1)
-  -r N           retries (default 5)
-  -Cr N          max-repetitions of GetBulk (default 10)
-  --credential FILE  an snmp credential file (plain or .kscrypt): its community,
-                 port, timeout and retries
-  -On            numeric OIDs (always)",
-    },
-    Command {
-        name: "init",
-        summary: "create the $KSOCKET_HOME layout, a commented ksocket.toml and credential templates",
-        usage: "ksocket init\n\nCreates what is missing under $KSOCKET_HOME (default /opt/ksocket): bin/, etc/ksocket/ksocket.toml,
-etc/ksocket/credentials/{ssh,snmp,winrm,vsphere}/999-example.toml.skeleton, snmp/999-default.toml,
-var/log/ksocket/. Never overwrites a file. KSOCKET_CONFIG names another configuration file.",
-    },
-    Command {
-        name: "config",
-        summary: "print or change settings of ksocket.toml",
-        usage: "ksocket config              every setting as name=value
-ksocket config NAME         one value
-ksocket config NAME VALUE   set it (written to ksocket.toml; restart to apply)",
-    },
-    Command {
-        name: "diagnostics",
-        summary: "check this box, the configuration and the connection",
-        usage: "ksocket diagnostics [system|config|connect|authenticate]",
-    },
-    Command {
-        name: "service",
-        summary: "install or control the system service",
-        usage: "ksocket service install|uninstall|status|start|stop|restart",
-    },
-    Command {
-        name: "encrypt",
-        summary: "seal a credential file with this agent's key (FILE -> FILE.kscrypt)",
-        usage: "ksocket encrypt FILE.toml",
-    },
-    Command {
-        name: "decrypt",
-        summary: "open a sealed credential file (FILE.kscrypt -> FILE)",
-        usage: "ksocket decrypt FILE.toml.kscrypt",
-    },
-    Command {
-        name: "connect",
-        summary: "run the agent: connect to the controller and serve operations",
-        usage: "ksocket connect",
-    },
-    Command {
-        name: "help",
-        summary: "print help for ksocket or for one command",
-        usage: "ksocket help [COMMAND]",
-    },
-];
+/// A command, its arguments parsed and checked.
+enum Command {
+    Version,
+    /// General help, or one command's.
+    Help(Option<&'static help::Entry>),
+    Init,
+    Config(Vec<String>),
+    Diagnostics(Option<Part>),
+    Encrypt(PathBuf),
+    Decrypt(PathBuf),
+    Scan(scan::Args),
+    Snmp(snmp::Command),
+    /// A command of a later milestone: said plainly, never pretended.
+    NotBuilt(&'static help::Entry),
+}
 
-/// Prints a command's usage text (for `-h` after the command).
-pub fn print_usage(name: &str) {
-    if let Some(c) = find(name) {
-        println!("{}", c.usage);
+/// Why a command stopped early.
+#[derive(Debug)]
+pub enum Failure {
+    /// A usage error: the message, and exit code 2.
+    Usage(String),
+    /// The command ran and failed: the message (already said, when empty), exit 1.
+    Failed(String),
+    /// Writing the output failed (a closed pipe ends the command quietly, exit 0).
+    Io(io::Error),
+}
+
+impl Failure {
+    pub fn usage(m: impl Into<String>) -> Failure {
+        Failure::Usage(m.into())
+    }
+    pub fn failed(m: impl Into<String>) -> Failure {
+        Failure::Failed(m.into())
     }
 }
 
-pub fn find(name: &str) -> Option<&'static Command> {
-    COMMANDS.iter().find(|c| c.name == name)
-}
-
-pub fn general_help() -> String {
-    let mut s = String::from(
-        "ksocket - network discovery and inventory agent\n
-Usage: ksocket [--logfile FILE] [--loglevel LEVEL] COMMAND [ARGS...]\n\nCommands:\n",
-    );
-    for c in COMMANDS {
-        s.push_str(&format!("  {:<12} {}\n", c.name, c.summary));
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Io(e)
     }
-    s.push_str(
-        "\nGlobal options:
-  --logfile FILE     log file, or - for standard output (overrides ksocket.toml)
-  --loglevel LEVEL   DEBUG, INFO, WARNING, ERROR or CRITICAL
-  -h, --help         this text; `ksocket help COMMAND` for one command
-  -V, --version      same as `ksocket version`\n",
-    );
-    s
 }
 
-pub fn version_line() -> String {
-    format!(
-        "ksocket {} ({}, {})",
-        env!("CARGO_PKG_VERSION"),
-        env!("KSOCKET_TARGET"),
-        env!("KSOCKET_PROFILE")
-    )
+impl From<lexopt::Error> for Failure {
+    fn from(e: lexopt::Error) -> Failure {
+        Failure::Usage(e.to_string())
+    }
+}
+
+/// Standard output, buffered; every write's error (a closed pipe) is returned, never a
+/// panic as `println!` would.
+pub struct Out(io::BufWriter<io::Stdout>);
+
+impl Out {
+    pub fn stdout() -> Out {
+        Out(io::BufWriter::new(io::stdout()))
+    }
+}
+
+impl Write for Out {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.0.write(b)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Runs `ksocket` with the process's arguments.
+pub fn main() -> ExitCode {
+    let mut parser = lexopt::Parser::from_env();
+    let result = parse(&mut parser).and_then(|(global, command)| execute(&global, command));
+    match result {
+        Ok(code) => code,
+        Err(Failure::Usage(m)) => {
+            eprintln!("ksocket: {m}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(Failure::Failed(m)) => {
+            if !m.is_empty() {
+                eprintln!("ksocket {m}");
+            }
+            ExitCode::from(EXIT_FAILED)
+        }
+        Err(Failure::Io(e)) if output::is_closed_pipe(&e) => ExitCode::from(EXIT_OK),
+        Err(Failure::Io(e)) => {
+            eprintln!("ksocket: writing the output: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn parse(parser: &mut lexopt::Parser) -> Result<(Global, Command), Failure> {
+    use lexopt::prelude::*;
+    let mut global = Global::default();
+    let name = loop {
+        match parser.next()? {
+            Some(Long("logfile")) => global.logfile = Some(string(parser.value())?),
+            Some(Long("loglevel")) => global.loglevel = Some(string(parser.value())?),
+            Some(Short('h') | Long("help")) => return Ok((global, Command::Help(None))),
+            Some(Short('V') | Long("version")) => break "version".to_string(),
+            Some(Value(v)) => break string(Ok(v))?,
+            Some(other) => return Err(Failure::Usage(other.unexpected().to_string())),
+            None => {
+                eprint!("{}", help::general_help());
+                return Err(Failure::Usage("a command is needed".into()));
+            }
+        }
+    };
+    let entry = help::find(&name).ok_or_else(|| unknown_command(&name))?;
+    // `-h` after any command is that command's help.
+    let help_of = |c: Option<Command>| c.unwrap_or(Command::Help(Some(entry)));
+    let command = match name.as_str() {
+        "version" => {
+            no_more_args(parser)?;
+            Command::Version
+        }
+        "help" => match parser.next()? {
+            None => Command::Help(None),
+            Some(Value(n)) => {
+                let n = string(Ok(n))?;
+                Command::Help(Some(help::find(&n).ok_or_else(|| unknown_command(&n))?))
+            }
+            Some(other) => return Err(Failure::Usage(other.unexpected().to_string())),
+        },
+        "init" => help_of(admin::no_args(parser)?.map(|()| Command::Init)),
+        "config" => help_of(admin::values(parser, 2)?.map(Command::Config)),
+        "diagnostics" => help_of(admin::diagnostics_args(parser)?.map(Command::Diagnostics)),
+        "encrypt" => help_of(admin::file_arg(parser, "encrypt")?.map(Command::Encrypt)),
+        "decrypt" => help_of(admin::file_arg(parser, "decrypt")?.map(Command::Decrypt)),
+        "scan" => help_of(
+            scan::parse(parser)
+                .map_err(Failure::Usage)?
+                .map(Command::Scan),
+        ),
+        "snmp" => help_of(snmp::parse(parser)?.map(Command::Snmp)),
+        _ => Command::NotBuilt(entry),
+    };
+    Ok((global, command))
+}
+
+fn execute(global: &Global, command: Command) -> Result<ExitCode, Failure> {
+    // The configuration, read once for every command that uses it (config and
+    // diagnostics read the file themselves, step by step, to say what is wrong).
+    let loaded = match command {
+        Command::Version | Command::Help(_) | Command::Init | Command::NotBuilt(_) => None,
+        _ => {
+            let file = config::path();
+            let l = file.exists().then(|| config::load(&file));
+            setup_logging(global, l.as_ref().and_then(|r| r.as_ref().ok()))?;
+            l
+        }
+    };
+    let mut out = Out::stdout();
+    match command {
+        Command::Version => {
+            writeln!(out, "{}", help::version_line())?;
+        }
+        Command::Help(None) => write!(out, "{}", help::general_help())?,
+        Command::Help(Some(c)) => {
+            writeln!(out, "ksocket {} - {}\n\n{}", c.name, c.summary, c.usage)?
+        }
+        Command::Init => return admin::init(),
+        Command::Config(args) => return admin::config(&args),
+        Command::Diagnostics(part) => return admin::diagnostics(part),
+        Command::Encrypt(f) => return admin::seal(&f, false),
+        Command::Decrypt(f) => return admin::seal(&f, true),
+        Command::Scan(a) => return scan::run(a, loaded),
+        Command::Snmp(snmp::Command::Query(a)) => return snmp::run(*a),
+        Command::Snmp(snmp::Command::Sweep(a)) => return sweep::run(a),
+        Command::NotBuilt(c) => {
+            eprintln!(
+                "ksocket: `{}` is not implemented in this build yet ({}).",
+                c.name, c.summary
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logging from `--logfile`/`--loglevel`, else from ksocket.toml when it exists (a
+/// broken file is reported by the command that reads it), else none.
+fn setup_logging(g: &Global, loaded: Option<&config::Loaded>) -> Result<(), Failure> {
+    use crate::logging;
+    let level = match &g.loglevel {
+        Some(l) => Some(logging::Level::parse(l).ok_or_else(|| {
+            Failure::usage(format!(
+                "--loglevel {l}: use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+            ))
+        })?),
+        None => None,
+    };
+    let cfg = loaded.map(|l| &l.config);
+    let Some(logfile) = g
+        .logfile
+        .clone()
+        .or_else(|| cfg.map(|c| config::expand(&c.logfile)))
+    else {
+        return Ok(());
+    };
+    let level = level
+        .or_else(|| cfg.and_then(|c| logging::Level::parse(&c.loglevel)))
+        .unwrap_or(logging::Level::Info);
+    let defaults = config::Config::default();
+    let c = cfg.unwrap_or(&defaults);
+    if let Err(e) = logging::init(&logfile, level, &c.logformat, &c.logfilters) {
+        eprintln!("ksocket: warning: cannot log: {e}");
+    }
+    Ok(())
+}
+
+fn unknown_command(name: &str) -> Failure {
+    Failure::Usage(format!(
+        "unknown command `{name}`; `ksocket --help` lists the commands"
+    ))
+}
+
+fn string(v: Result<std::ffi::OsString, lexopt::Error>) -> Result<String, Failure> {
+    v?.into_string()
+        .map_err(|v| Failure::Usage(format!("argument is not valid UTF-8: {v:?}")))
+}
+
+fn no_more_args(parser: &mut lexopt::Parser) -> Result<(), Failure> {
+    match parser.next()? {
+        None => Ok(()),
+        Some(arg) => Err(Failure::Usage(arg.unexpected().to_string())),
+    }
 }

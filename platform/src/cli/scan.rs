@@ -66,13 +66,9 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, String> {
 
 /// `loaded`: the configuration file as `main` read it (`None`: no file, defaults).
 pub fn run(
-    parser: &mut lexopt::Parser,
+    args: Args,
     loaded: Option<Result<crate::config::Loaded, crate::config::Error>>,
-) -> Result<ExitCode, String> {
-    let Some(args) = parse(parser)? else {
-        super::print_usage("scan");
-        return Ok(ExitCode::SUCCESS);
-    };
+) -> Result<ExitCode, super::Failure> {
     // A broken configuration stops the scan (spec §3).
     let config = match loaded {
         None => crate::config::Config::default(),

@@ -6,7 +6,6 @@ use crate::credentials::secret::{Secret, redact_toml_error};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use toml_edit::DocumentMut;
 
 /// Where the agent lives: `$KSOCKET_HOME`, else `/opt/ksocket`.
@@ -240,6 +239,8 @@ impl fmt::Display for Error {
     }
 }
 
+impl std::error::Error for Error {}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -423,6 +424,8 @@ fn validate(c: &Config) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
+pub mod init;
+
 /// `$KSOCKET_HOME` expanded in a path value.
 pub fn expand(v: &str) -> String {
     v.replace("$KSOCKET_HOME", &home().to_string_lossy())
@@ -431,217 +434,72 @@ pub fn expand(v: &str) -> String {
 /// The commented default file `ksocket init` writes.
 pub const DEFAULT_TOML: &str = include_str!("../../../etc/ksocket.toml.example");
 
-/// `ksocket config [NAME [VALUE]]`.
-pub fn run(parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
-    use lexopt::prelude::*;
-    let mut args = Vec::new();
-    while let Some(a) = parser.next().map_err(|e| e.to_string())? {
-        match a {
-            Value(v) => args.push(
-                v.into_string()
-                    .map_err(|_| "config: argument is not UTF-8".to_string())?,
-            ),
-            other => return Err(format!("config: {}", other.unexpected())),
-        }
-    }
-    let file = path();
-    let (config, doc) = if file.exists() {
-        let l = load(&file).map_err(|e| e.to_string())?;
-        (l.config, Some(l.doc))
-    } else {
-        (Config::default(), None)
-    };
-    match args.as_slice() {
-        [] => {
-            if doc.is_none() {
-                eprintln!(
-                    "ksocket config: no file at {} (defaults shown; `ksocket init` creates it)",
-                    file.display()
-                );
-            }
-            for (n, v) in settings(&config) {
-                println!("{n}={v}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        [name] => {
-            let (_, v) = settings(&config)
-                .into_iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(|| {
-                    format!("config: unknown setting `{name}` (`ksocket config` lists them)")
-                })?;
-            // Asked for by name, the token is shown: the operator wants to check it.
-            let v = if name == "connect.token" {
-                config.connect.token.expose().to_string()
-            } else {
-                v
-            };
-            println!("{v}");
-            Ok(ExitCode::SUCCESS)
-        }
-        [name, value] => {
-            let kind = kind_of(name).ok_or_else(|| {
-                format!("config: unknown setting `{name}` (`ksocket config` lists them)")
-            })?;
-            let mut doc = match doc {
-                Some(d) => d,
-                None => {
-                    return Err(format!(
-                        "config: no file at {} to change; run `ksocket init` first",
-                        file.display()
-                    ));
-                }
-            };
-            let item = match kind {
-                Kind::Str => toml_edit::value(value.as_str()),
-                Kind::Int => toml_edit::value(
-                    value
-                        .parse::<i64>()
-                        .map_err(|_| format!("config: {name}: `{value}` is not a whole number"))?,
-                ),
-                Kind::Float => toml_edit::value(
-                    value
-                        .parse::<f64>()
-                        .map_err(|_| format!("config: {name}: `{value}` is not a number"))?,
-                ),
-            };
-            let (table, key) = name
-                .rsplit_once('.')
-                .map_or((None, name.as_str()), |(t, k)| (Some(t), k));
-            match table {
-                Some(t) => {
-                    if doc.get(t).is_none() {
-                        doc[t] = toml_edit::table();
-                    }
-                    // Keep the value's trailing comment.
-                    let old = doc[t]
-                        .get(key)
-                        .and_then(|i| i.as_value())
-                        .map(|v| v.decor().clone());
-                    doc[t][key] = item;
-                    if let (Some(d), Some(v)) = (old, doc[t][key].as_value_mut()) {
-                        *v.decor_mut() = d;
-                    }
-                }
-                None => {
-                    let old = doc
-                        .get(key)
-                        .and_then(|i| i.as_value())
-                        .map(|v| v.decor().clone());
-                    doc[key] = item;
-                    if let (Some(d), Some(v)) = (old, doc[key].as_value_mut()) {
-                        *v.decor_mut() = d;
-                    }
-                }
-            }
-            let new_text = doc.to_string();
-            // Validate the whole new file before writing it.
-            parse(&file, &new_text).map_err(|e| format!("config: not written: {e}"))?;
-            // Owner, mode and a symlink are kept; a new file would hold the token: 0600.
-            crate::sys::files::write_atomic(
-                &file,
-                new_text.as_bytes(),
-                crate::sys::files::SECRET_MODE,
-            )
-            .map_err(|e| format!("config: cannot write {}: {e}", file.display()))?;
-            let shown = if name == "connect.token" {
-                "***".to_string()
-            } else {
-                value.clone()
-            };
-            println!("{name}={shown}");
-            eprintln!(
-                "ksocket config: written to {}; restart ksocket to apply it",
-                file.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => Err("config: usage: ksocket config [NAME [VALUE]]".into()),
-    }
+/// Why `ksocket config NAME VALUE` did not write.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("unknown setting `{0}` (`ksocket config` lists them)")]
+    Unknown(String),
+    #[error("{name}: `{value}` is not {what}")]
+    Type {
+        name: String,
+        value: String,
+        what: &'static str,
+    },
+    #[error("no file at {0} to change; run `ksocket init` first")]
+    NoFile(PathBuf),
+    #[error(transparent)]
+    Load(#[from] Error),
+    #[error("not written: {0}")]
+    Invalid(Error),
+    #[error("cannot write {0}: {1}")]
+    Write(PathBuf, std::io::Error),
 }
 
-const SKELETONS: [(&str, &str); 4] = [
-    (
-        "ssh",
-        "# Copy to a name ending in .toml and edit. Matched in dictionary order.\n\
-         includes = [\"198.18.0.0/24\"]\nexcludes = []\nport = 22\ntimeout = 5.0\n\
-         # sshTunnels = [\"198.18.0.1\"]\n\n[account]\nusername = \"admin\"\npassword = \"\"\n\n\
-         # [[account.clientKeys]]\n# filename = \"id_ed25519\"\n# passphrase = \"\"\n",
-    ),
-    (
-        "snmp",
-        "# Copy to a name ending in .toml and edit. Matched in dictionary order.\n\
-         includes = [\"198.18.0.0/24\"]\nexcludes = []\nport = 161\ntimeout = 5.0\nretries = 0\nretryInterval = 1.0\n\n\
-         [authData]\ncommunity = \"public\"\n\
-         # SNMPv3 instead of a community:\n# username = \"monitor\"\n# authProtocol = \"usmHMACSHAAuthProtocol\"\n\
-         # authKey = \"\"\n# privProtocol = \"usmAesCfb128Protocol\"\n# privKey = \"\"\n\
-         # AES-192/256 keys: \"blumenthal\" (net-snmp's AES192/AES256, the default) or\n\
-         # \"reeder\" (Cisco's; net-snmp's AES192C/AES256C)\n# privKeyExtension = \"blumenthal\"\n\
-         # contextName = \"\"\n",
-    ),
-    (
-        "winrm",
-        "# Copy to a name ending in .toml and edit. Matched in dictionary order.\n\
-         includes = [\"198.18.0.0/24\"]\nexcludes = []\nport = 5985\ntimeout = 5.0\nauthMethod = \"basic\"\n\
-         authMessageEncryption = \"auto\"\n\n[account]\nusername = \"Administrator\"\npassword = \"\"\n",
-    ),
-    (
-        "vsphere",
-        "# Copy to a name ending in .toml and edit. Matched in dictionary order.\n\
-         includes = [\"198.18.0.0/24\"]\nexcludes = []\nport = 443\ntimeout = 5.0\ndisableSslCertValidation = true\n\n\
-         [account]\nusername = \"administrator@vsphere.local\"\npassword = \"\"\n",
-    ),
-];
-
-/// `ksocket init`: creates the `$KSOCKET_HOME` layout (spec §2) where it is missing;
-/// never overwrites a file.
-pub fn init() -> Result<ExitCode, String> {
-    use crate::sys::files::{self, LOG_DIR_MODE, PRIVATE_DIR_MODE, SECRET_MODE};
-    let home = home();
-    let mk = |p: &Path, mode: u32| {
-        files::create_dirs(p, mode).map_err(|e| format!("init: cannot create {}: {e}", p.display()))
+/// Sets `name` (a dotted key of [`settings`]) to `value` in `file`, keeping the file's
+/// comments and order; the whole new file is validated before it is written, and the
+/// write keeps the file's owner, mode and symlink.
+pub fn set(file: &Path, name: &str, value: &str) -> Result<(), EditError> {
+    let kind = kind_of(name).ok_or_else(|| EditError::Unknown(name.to_string()))?;
+    if !file.exists() {
+        return Err(EditError::NoFile(file.to_path_buf()));
+    }
+    let mut doc = load(file)?.doc;
+    let bad = |what| EditError::Type {
+        name: name.to_string(),
+        value: value.to_string(),
+        what,
     };
-    // Every file init writes holds a secret or the place for one: 0600, never replaced.
-    let write_new = |p: &Path, text: &str| -> Result<bool, String> {
-        match files::create_new(p, text.as_bytes(), SECRET_MODE) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(format!("init: cannot write {}: {e}", p.display())),
-        }
+    let item = match kind {
+        Kind::Str => toml_edit::value(value),
+        Kind::Int => toml_edit::value(value.parse::<i64>().map_err(|_| bad("a whole number"))?),
+        Kind::Float => toml_edit::value(value.parse::<f64>().map_err(|_| bad("a number"))?),
     };
-    mk(&home.join("bin"), 0o755)?;
-    mk(&home.join("var/log/ksocket"), LOG_DIR_MODE)?;
-    mk(&home.join("etc/ksocket"), PRIVATE_DIR_MODE)?;
-    let cfg = path();
-    if let Some(parent) = cfg.parent() {
-        mk(parent, PRIVATE_DIR_MODE)?;
-    }
-    let mut made = Vec::new();
-    if write_new(&cfg, DEFAULT_TOML)? {
-        made.push(cfg.clone());
-    }
-    let creds = std::path::PathBuf::from(expand(&Config::default().directories.credentials));
-    for (proto, skel) in SKELETONS {
-        let d = creds.join(proto);
-        mk(&d, PRIVATE_DIR_MODE)?;
-        let f = d.join("999-example.toml.skeleton");
-        if write_new(&f, skel)? {
-            made.push(f);
+    let (table, key) = name
+        .rsplit_once('.')
+        .map_or((None, name), |(t, k)| (Some(t), k));
+    let slot = match table {
+        Some(t) => {
+            if doc.get(t).is_none() {
+                doc[t] = toml_edit::table();
+            }
+            &mut doc[t]
         }
+        None => doc.as_item_mut(),
+    };
+    // Keep the value's trailing comment.
+    let old = slot
+        .get(key)
+        .and_then(|i| i.as_value())
+        .map(|v| v.decor().clone());
+    slot[key] = item;
+    if let (Some(d), Some(v)) = (old, slot[key].as_value_mut()) {
+        *v.decor_mut() = d;
     }
-    let def = creds.join("snmp/999-default.toml");
-    if write_new(
-        &def,
-        "# Applies to every address; community \"public\" (SNMP v2c).\nincludes = [\"0.0.0.0/0\"]\n\n[authData]\ncommunity = \"public\"\n",
-    )? {
-        made.push(def);
-    }
-    for m in &made {
-        println!("created {}", m.display());
-    }
-    println!("KSOCKET_HOME={} ready", home.display());
-    Ok(ExitCode::SUCCESS)
+    let new_text = doc.to_string();
+    parse(file, &new_text).map_err(EditError::Invalid)?;
+    // A new file would hold the token: 0600.
+    crate::sys::files::write_atomic(file, new_text.as_bytes(), crate::sys::files::SECRET_MODE)
+        .map_err(|e| EditError::Write(file.to_path_buf(), e))
 }
 
 #[cfg(test)]

@@ -364,24 +364,15 @@ impl SnmpAuth {
     /// The SNMPv3 user of this credential, when it names one (`username`), with the
     /// protocols named as in spec §7. `Ok(None)`: a community credential.
     pub fn v3(&self) -> Result<Option<crate::inventory::snmp::V3Auth>, String> {
-        use ksocket_core::usm::{AuthProto, KeyExtension, PrivProto};
+        use ksocket_core::usm::KeyExtension;
         let Some(user) = &self.username else {
             return Ok(None);
         };
-        let auth_proto = match self.auth_protocol.as_deref().unwrap_or("usmNoAuthProtocol") {
-            "usmNoAuthProtocol" => None,
-            "usmHMACMD5AuthProtocol" => Some(AuthProto::Md5),
-            "usmHMACSHAAuthProtocol" => Some(AuthProto::Sha1),
-            "usmHMAC128SHA224AuthProtocol" => Some(AuthProto::Sha224),
-            "usmHMAC192SHA256AuthProtocol" => Some(AuthProto::Sha256),
-            "usmHMAC256SHA384AuthProtocol" => Some(AuthProto::Sha384),
-            "usmHMAC384SHA512AuthProtocol" => Some(AuthProto::Sha512),
-            other => {
-                return Err(format!(
-                    "authProtocol: `{other}` is not a known authentication protocol"
-                ));
-            }
-        };
+        use crate::inventory::snmp::names;
+        let auth_name = self.auth_protocol.as_deref().unwrap_or("usmNoAuthProtocol");
+        let auth_proto = names::auth_by_mib_name(auth_name).ok_or_else(|| {
+            format!("authProtocol: `{auth_name}` is not a known authentication protocol")
+        })?;
         // AES-192/256 keys are extended as net-snmp does (Blumenthal) unless the file
         // names Cisco's way (Reeder).
         let ext = match self.priv_key_extension.as_deref() {
@@ -393,19 +384,10 @@ impl SnmpAuth {
                 ));
             }
         };
-        let priv_proto = match self.priv_protocol.as_deref().unwrap_or("usmNoPrivProtocol") {
-            "usmNoPrivProtocol" => None,
-            "usmDESPrivProtocol" => Some(PrivProto::Des),
-            "usm3DESEDEPrivProtocol" => Some(PrivProto::TripleDes),
-            "usmAesCfb128Protocol" => Some(PrivProto::Aes128),
-            "usmAesCfb192Protocol" => Some(PrivProto::Aes192(ext)),
-            "usmAesCfb256Protocol" => Some(PrivProto::Aes256(ext)),
-            other => {
-                return Err(format!(
-                    "privProtocol: `{other}` is not a known privacy protocol"
-                ));
-            }
-        };
+        let priv_name = self.priv_protocol.as_deref().unwrap_or("usmNoPrivProtocol");
+        let priv_proto = names::priv_by_mib_name(priv_name, ext).ok_or_else(|| {
+            format!("privProtocol: `{priv_name}` is not a known privacy protocol")
+        })?;
         let auth = match auth_proto {
             None => None,
             Some(p) => Some((

@@ -17,7 +17,6 @@ use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use x25519_dalek::{PublicKey, StaticSecret};
 
 const MAGIC: &[u8; 8] = b"KSCRYPT\x01";
@@ -28,13 +27,7 @@ pub fn key_path() -> PathBuf {
 }
 
 fn random<const N: usize>() -> Result<[u8; N], String> {
-    let mut b = [0u8; N];
-    // SAFETY: getrandom writes at most N bytes into b.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), N, 0) };
-    if n as usize != N {
-        return Err("the kernel's random source failed".into());
-    }
-    Ok(b)
+    crate::sys::random::bytes().map_err(|e| format!("the kernel's random source failed: {e}"))
 }
 
 fn fingerprint(p: &PublicKey) -> [u8; 8] {
@@ -185,66 +178,32 @@ fn write_new(path: &Path, data: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// `ksocket encrypt FILE` and `ksocket decrypt FILE.kscrypt`.
-pub fn run(decrypt: bool, parser: &mut lexopt::Parser) -> Result<ExitCode, String> {
-    use lexopt::prelude::*;
-    let cmd = if decrypt { "decrypt" } else { "encrypt" };
-    let mut file: Option<PathBuf> = None;
-    while let Some(a) = parser.next().map_err(|e| e.to_string())? {
-        match a {
-            Value(v) if file.is_none() => file = Some(PathBuf::from(v)),
-            other => return Err(format!("{cmd}: {}", other.unexpected())),
-        }
-    }
-    let file = file.ok_or(format!("{cmd}: usage: ksocket {cmd} FILE"))?;
-    let fail = |e: String| {
-        eprintln!("ksocket {cmd}: {}: {e}", file.display());
-        Ok(ExitCode::from(1))
-    };
-    let input = match crate::sys::files::read_bounded(&file, crate::sys::files::MAX_FILE) {
-        Ok(b) => b,
-        Err(e) => return fail(e.to_string()),
-    };
-    if decrypt {
-        let Some(out) = file
-            .to_str()
-            .and_then(|s| s.strip_suffix(".kscrypt"))
-            .map(PathBuf::from)
-        else {
-            return fail("the name must end in .kscrypt".into());
-        };
-        let key = match agent_key(&key_path(), false) {
-            Ok(k) => k,
-            Err(e) => return fail(e),
-        };
-        let plain = match open(&input, &key) {
-            Ok(p) => p,
-            Err(e) => return fail(e),
-        };
-        if let Err(e) = write_new(&out, &plain) {
-            return fail(e);
-        }
-        println!("{}", out.display());
-    } else {
-        let key = match agent_key(&key_path(), true) {
-            Ok(k) => k,
-            Err(e) => return fail(e),
-        };
-        let sealed = match seal(&input, &PublicKey::from(&key)) {
-            Ok(s) => s,
-            Err(e) => return fail(e),
-        };
-        let out = PathBuf::from(format!("{}.kscrypt", file.display()));
-        if let Err(e) = write_new(&out, &sealed) {
-            return fail(e);
-        }
-        println!("{}", out.display());
-        eprintln!(
-            "ksocket encrypt: sealed; remove the plain file {} once checked",
-            file.display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+/// Seals `file` with this agent's key (made on first use) into `FILE.kscrypt`, which
+/// must not exist yet. Returns the sealed file's path.
+pub fn encrypt_file(file: &Path) -> Result<PathBuf, String> {
+    let input = crate::sys::files::read_bounded(file, crate::sys::files::MAX_FILE)
+        .map_err(|e| e.to_string())?;
+    let key = agent_key(&key_path(), true)?;
+    let sealed = seal(&input, &PublicKey::from(&key))?;
+    let out = PathBuf::from(format!("{}.kscrypt", file.display()));
+    write_new(&out, &sealed)?;
+    Ok(out)
+}
+
+/// Opens `FILE.kscrypt` with this agent's key into `FILE` (0600), which must not
+/// exist yet. Returns the plain file's path.
+pub fn decrypt_file(file: &Path) -> Result<PathBuf, String> {
+    let out = file
+        .to_str()
+        .and_then(|s| s.strip_suffix(".kscrypt"))
+        .map(PathBuf::from)
+        .ok_or("the name must end in .kscrypt")?;
+    let input = crate::sys::files::read_bounded(file, crate::sys::files::MAX_FILE)
+        .map_err(|e| e.to_string())?;
+    let key = agent_key(&key_path(), false)?;
+    let plain = open(&input, &key)?;
+    write_new(&out, &plain)?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -2,6 +2,9 @@
 //! system calls the agent makes live here.
 
 pub mod files;
+pub mod net;
 pub mod netlink;
 pub mod packet;
+pub mod ping;
+pub mod probe;
 pub mod random;

@@ -20,7 +20,6 @@ use ksocket_core::snmp::{
 use std::collections::VecDeque;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// How to ask.
@@ -92,33 +91,9 @@ pub fn sweep(
     sock.set_nonblocking(true)?;
     // Room for a burst of answers, and for probes the kernel holds while it resolves
     // on-link neighbours (they count against the send buffer: an empty on-link range
-    // would otherwise stall sending for the 3 s ARP gives up after). The FORCE options
-    // need CAP_NET_ADMIN; without it the plain ones, capped by net.core.*mem_max.
-    for (force, plain) in [
-        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
-        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
-    ] {
-        let size: libc::c_int = 8 << 20;
-        let set = |opt| {
-            // SAFETY: a valid socket and a c_int option value of the given size.
-            unsafe {
-                libc::setsockopt(
-                    sock.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    opt,
-                    (&size as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            }
-        };
-        if set(force) != 0 {
-            set(plain);
-        }
-    }
-    let mut seed = [0u8; 4];
-    // SAFETY: getrandom writes at most 4 bytes into seed.
-    unsafe { libc::getrandom(seed.as_mut_ptr().cast(), 4, 0) };
-    let key = u32::from_ne_bytes(seed) & 0x3fff_ffff;
+    // would otherwise stall sending for the 3 s ARP gives up after).
+    crate::sys::net::set_buffers(&sock, 8 << 20);
+    let key = (crate::sys::random::u64() as u32) & 0x3fff_ffff;
     let rate = f64::from(o.rate.max(1));
     let window = o.window.max(1);
 
@@ -168,7 +143,6 @@ pub fn sweep(
     let limit = (per_round + o.timeout + Duration::from_millis(3200)) * (o.retries + 1)
         + Duration::from_secs(5);
     let mut rbuf = vec![0u8; 65535];
-    let fd = sock.as_raw_fd();
 
     loop {
         let now = Instant::now();
@@ -275,14 +249,7 @@ pub fn sweep(
             let due = Duration::from_secs_f64((stats.sent + 1).saturating_sub(32) as f64 / rate);
             wake = wake.min((start + due).saturating_duration_since(now));
         }
-        let ms = wake.as_micros().div_ceil(1000).min(1000) as i32;
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
+        crate::sys::net::wait_readable(&sock, wake);
     }
     Ok(stats)
 }
@@ -399,169 +366,6 @@ fn classify(
             rtt: Duration::ZERO,
         },
     ))
-}
-
-/// `ksocket snmp sweep TARGET... [-c COMMUNITY]... [-v 1|2c] [--v3] [--rate PPS]
-/// [-t SECONDS] [-r N] [--port N] [--json]`.
-pub fn run(parser: &mut lexopt::Parser) -> Result<std::process::ExitCode, String> {
-    use lexopt::prelude::*;
-    let mut ranges: Vec<ksocket_core::addr::Range> = Vec::new();
-    let mut communities: Vec<Secret> = Vec::new();
-    let mut version = Version::V2c;
-    let mut v3 = false;
-    let mut json = false;
-    let mut o = Opts::default();
-    let v = |p: &mut lexopt::Parser| -> Result<String, String> {
-        p.value()
-            .map_err(|e| e.to_string())?
-            .into_string()
-            .map_err(|_| "argument is not UTF-8".to_string())
-    };
-    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
-        match arg {
-            Short('c') => communities.push(Secret::new(v(parser)?)),
-            Short('v') => {
-                version = match v(parser)?.as_str() {
-                    "1" => Version::V1,
-                    "2c" => Version::V2c,
-                    x => {
-                        return Err(format!(
-                            "snmp sweep: -v {x}: use 1 or 2c (and --v3 for SNMPv3 agents)"
-                        ));
-                    }
-                }
-            }
-            Long("v3") => v3 = true,
-            Long("json") => json = true,
-            Short('t') => {
-                let x = v(parser)?;
-                let s: f64 = x
-                    .parse()
-                    .map_err(|_| format!("snmp sweep: -t {x}: not a number"))?;
-                if !(0.01..=60.0).contains(&s) {
-                    return Err(format!("snmp sweep: -t {x}: out of range (0.01 to 60 s)"));
-                }
-                o.timeout = Duration::from_secs_f64(s);
-            }
-            Short('r') => {
-                let x = v(parser)?;
-                o.retries = x
-                    .parse()
-                    .ok()
-                    .filter(|r| *r <= 10)
-                    .ok_or(format!("snmp sweep: -r {x}: 0 to 10"))?;
-            }
-            Long("rate") => {
-                let x = v(parser)?;
-                o.rate = x
-                    .parse()
-                    .ok()
-                    .filter(|r| (1..=1_000_000).contains(r))
-                    .ok_or(format!("snmp sweep: --rate {x}: 1 to 1000000 per second"))?;
-            }
-            Long("port") => {
-                let x = v(parser)?;
-                o.port = x
-                    .parse()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or(format!("snmp sweep: --port {x}: 1 to 65535"))?;
-            }
-            Value(x) => {
-                let x = x
-                    .into_string()
-                    .map_err(|_| "argument is not UTF-8".to_string())?;
-                ranges.push(
-                    x.parse()
-                        .map_err(|e| format!("snmp sweep: target `{x}`: {e}"))?,
-                );
-            }
-            other => return Err(format!("snmp sweep: {}", other.unexpected())),
-        }
-    }
-    if ranges.is_empty() {
-        return Err("snmp sweep: usage: ksocket snmp sweep TARGET... [-c COMMUNITY]...".into());
-    }
-    let count: u64 = ranges.iter().map(|r| r.len()).sum();
-    if count > 1 << 20 {
-        return Err(format!(
-            "snmp sweep: {count} addresses; at most 1048576 at once"
-        ));
-    }
-    let mut targets: Vec<Ipv4Addr> = Vec::with_capacity(count as usize);
-    let mut seen = std::collections::HashSet::new();
-    for r in &ranges {
-        for a in r.first..=r.last {
-            if seen.insert(a) {
-                targets.push(Ipv4Addr::from(a));
-            }
-        }
-    }
-    if communities.is_empty() && !v3 {
-        communities.push(Secret::new("public"));
-    }
-    let mut creds: Vec<Cred> = communities
-        .into_iter()
-        .map(|c| Cred::Community(version, c))
-        .collect();
-    if v3 {
-        creds.push(Cred::V3Discovery);
-    }
-    let t0 = Instant::now();
-    let mut found = 0usize;
-    let stats = sweep(&targets, &creds, &o, &mut |h| {
-        found += 1;
-        let cred = match &creds[h.cred] {
-            Cred::Community(..) => format!("c{}", h.cred + 1),
-            Cred::V3Discovery => "v3".into(),
-        };
-        let engine = h.engine.as_ref().map(|(id, boots, time)| {
-            (
-                id.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-                *boots,
-                *time,
-            )
-        });
-        if json {
-            let mut m = serde_json::Map::new();
-            m.insert("ip".into(), h.ip.to_string().into());
-            m.insert("credential".into(), cred.into());
-            if let Some(d) = &h.sys_descr {
-                m.insert("sysDescr".into(), d.clone().into());
-            }
-            if let Some(d) = &h.sys_object_id {
-                m.insert("sysObjectID".into(), d.clone().into());
-            }
-            if let Some((id, boots, time)) = engine {
-                m.insert("engineID".into(), id.into());
-                m.insert("engineBoots".into(), boots.into());
-                m.insert("engineTime".into(), time.into());
-            }
-            m.insert(
-                "rttMs".into(),
-                ((h.rtt.as_secs_f64() * 1e4).round() / 10.0).into(),
-            );
-            println!("{}", serde_json::Value::Object(m));
-        } else {
-            let what = match (&h.sys_descr, engine) {
-                (Some(d), _) => d.replace(['\r', '\n'], " "),
-                (None, Some((id, ..))) => format!("engine {id}"),
-                (None, None) => String::new(),
-            };
-            println!("{} [{cred}] {what}", h.ip);
-        }
-    })
-    .map_err(|e| format!("snmp sweep: {e}"))?;
-    eprintln!(
-        "sweep: {} addresses, {} credential(s): {found} answered; {} probes sent, {} datagrams received ({} ignored) in {:.2} s",
-        targets.len(),
-        creds.len(),
-        stats.sent,
-        stats.received,
-        stats.ignored,
-        t0.elapsed().as_secs_f64()
-    );
-    Ok(std::process::ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

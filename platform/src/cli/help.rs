@@ -1,0 +1,152 @@
+//! The command table: names, one-line summaries and usage texts, shared by
+//! `ksocket --help`, `ksocket help COMMAND` and the parser.
+
+/// One subcommand of `ksocket`.
+pub struct Entry {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub usage: &'static str,
+}
+
+pub const COMMANDS: &[Entry] = &[
+    Entry {
+        name: "version",
+        summary: "print the version, the target triple and the build profile",
+        usage: "ksocket version\n\nPrints `ksocket VERSION (TARGET, PROFILE)`.",
+    },
+    Entry {
+        name: "scan",
+        summary: "discover the live hosts of the attached networks (standalone)",
+        usage: "ksocket scan [OPTIONS] [TARGET...]\n
+TARGET is an address, a CIDR (198.18.0.0/24) or a range (198.18.0.10-20).
+Without TARGET: every attached network (up to --max-prefix) and the default gateway.\n
+Options:
+  --format FORMAT        table, jsonl (a record a line, as hosts complete), json (one
+                         document with a summary) or csv (default: table on a
+                         terminal, jsonl otherwise)
+  --rate PPS             packets per second (default 10000)
+  --timeout MS           initial reply timeout; adapts to measured RTTs (default 250)
+  --retries N            extra probes to silent targets (default 1)
+  --ports LIST           TCP ports for routed targets (default 22,23,25,53,80,135,139,443,445,587,5985)
+  --methods LIST         icmp,tcp,snmp for routed targets (default: all); on-link
+                         targets on Ethernet are always found by ARP
+  --interface NAME       use only this interface
+  --exclude TARGET       leave these addresses out (repeatable)
+  --max-prefix N         largest attached network scanned without a TARGET (default 22)
+  --community STRING     SNMP v2c community instead of the snmp credential files: the
+                         default gateway's ARP table is read first (its hosts are
+                         added, via \"snmp-arp\"), and found hosts are asked for details
+  --no-details           do not ask found hosts for SNMP details\n
+After discovery, every host an snmp credential (or --community) matches is swept with
+it, and those that answer are asked for their device record (system, chassis,
+interfaces, LLDP neighbours, ARP table): \"snmp\" in the jsonl output.",
+    },
+    Entry {
+        name: "snmp",
+        summary: "SNMP get/walk/device/sweep with net-snmp style options (operator's check tool)",
+        usage: "ksocket snmp get|walk|device TARGET[:PORT] [OID...] [OPTIONS]
+ksocket snmp sweep TARGET... [-c COMMUNITY]... [-v 1|2c] [--v3] [--rate PPS] [-t S] [-r N]
+                   [--port N] [--json]\n
+sweep asks every address of the targets for sysDescr with each community (one UDP
+socket, paced, adaptive timeouts) and prints who answers, as onesixtyone does (the
+community by its number, [c1], never by its text); --v3 finds SNMPv3 engines without
+a user. Defaults: public, 10000 probes/s, -t 1, -r 1.
+device prints the device record as JSON: system group, chassis (ENTITY-MIB), interfaces
+with IPv4 addresses, LLDP neighbours, ARP table, and the tables read incompletely.
+Prints numeric OIDs and values as `snmpbulkwalk -On` does, one per line.
+walk without an OID walks 1.3.6.1.2.1 (mib-2); v2c walks use GetBulk, v1 GetNext.\n
+Options (named as net-snmp names them):
+  -v 1|2c|3      version (default 2c)
+  -u USER -l noAuthNoPriv|authNoPriv|authPriv
+  -a MD5|SHA|SHA-224|SHA-256|SHA-384|SHA-512 -A PASSWORD
+  -x DES|3DES|AES|AES192|AES256|AES192C|AES256C -X PASSWORD
+                 privacy; AES192/AES256 extend keys as net-snmp does (Blumenthal),
+                 AES192C/AES256C as Cisco does (Reeder)
+  -n CONTEXT     SNMPv3 context name (default empty)
+  -c COMMUNITY   community (default public)
+  -t SECONDS     timeout per try (default 1)
+  -r N           retries (default 5)
+  -Cr N          max-repetitions of GetBulk (default 10)
+  --credential FILE  an snmp credential file (plain or .kscrypt): its community,
+                 port, timeout and retries
+  -On            numeric OIDs (always)",
+    },
+    Entry {
+        name: "init",
+        summary: "create the $KSOCKET_HOME layout, a commented ksocket.toml and credential templates",
+        usage: "ksocket init\n\nCreates what is missing under $KSOCKET_HOME (default /opt/ksocket): bin/, etc/ksocket/ksocket.toml,
+etc/ksocket/credentials/{ssh,snmp,winrm,vsphere}/999-example.toml.skeleton, snmp/999-default.toml,
+var/log/ksocket/. Never overwrites a file. KSOCKET_CONFIG names another configuration file.",
+    },
+    Entry {
+        name: "config",
+        summary: "print or change settings of ksocket.toml",
+        usage: "ksocket config              every setting as name=value
+ksocket config NAME         one value
+ksocket config NAME VALUE   set it (written to ksocket.toml; restart to apply)",
+    },
+    Entry {
+        name: "diagnostics",
+        summary: "check this box, the configuration and the connection",
+        usage: "ksocket diagnostics [system|config|connect|authenticate]",
+    },
+    Entry {
+        name: "service",
+        summary: "install or control the system service",
+        usage: "ksocket service install|uninstall|status|start|stop|restart",
+    },
+    Entry {
+        name: "encrypt",
+        summary: "seal a credential file with this agent's key (FILE -> FILE.kscrypt)",
+        usage: "ksocket encrypt FILE.toml",
+    },
+    Entry {
+        name: "decrypt",
+        summary: "open a sealed credential file (FILE.kscrypt -> FILE)",
+        usage: "ksocket decrypt FILE.toml.kscrypt",
+    },
+    Entry {
+        name: "connect",
+        summary: "run the agent: connect to the controller and serve operations",
+        usage: "ksocket connect",
+    },
+    Entry {
+        name: "help",
+        summary: "print help for ksocket or for one command",
+        usage: "ksocket help [COMMAND]",
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Entry> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+pub fn general_help() -> String {
+    let mut s = String::from(
+        "ksocket - network discovery and inventory agent\n
+Usage: ksocket [--logfile FILE] [--loglevel LEVEL] COMMAND [ARGS...]\n\nCommands:\n",
+    );
+    for c in COMMANDS {
+        s.push_str(&format!("  {:<12} {}\n", c.name, c.summary));
+    }
+    s.push_str(
+        "\nGlobal options:
+  --logfile FILE     log file, or - for standard output (overrides ksocket.toml)
+  --loglevel LEVEL   DEBUG, INFO, WARNING, ERROR or CRITICAL
+  -h, --help         this text; `ksocket help COMMAND` for one command
+  -V, --version      same as `ksocket version`\n
+Exit codes: 0 done (also when the reader of the output goes away, as with `| head`),
+1 the command ran and failed (a scan error, an NG diagnosis, an SNMP error),
+2 a usage error (an unknown command or option, a value out of range).\n",
+    );
+    s
+}
+
+pub fn version_line() -> String {
+    format!(
+        "ksocket {} ({}, {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("KSOCKET_TARGET"),
+        env!("KSOCKET_PROFILE")
+    )
+}
