@@ -26,6 +26,7 @@
 //! answered, and a target that answers gets no further probes.
 
 use crate::addr::{AddrSet, Permutation, Range};
+use crate::timing::{Pacer, Rtt};
 use crate::wire::{self, Link, Mac, Packet, Probe};
 use core::net::Ipv4Addr;
 use core::time::Duration;
@@ -322,28 +323,6 @@ struct Slot {
     answered: bool,
 }
 
-/// RFC 6298 smoothed RTT, in nanoseconds.
-#[derive(Clone, Copy, Debug, Default)]
-struct Rtt {
-    srtt: u64,
-    rttvar: u64,
-    samples: u32,
-}
-
-impl Rtt {
-    fn sample(&mut self, r: u64) {
-        if self.samples == 0 {
-            self.srtt = r;
-            self.rttvar = r / 2;
-        } else {
-            let d = self.srtt.abs_diff(r);
-            self.rttvar = (3 * self.rttvar + d) / 4;
-            self.srtt = (7 * self.srtt + r) / 8;
-        }
-        self.samples = self.samples.saturating_add(1);
-    }
-}
-
 const ONLINK: usize = 0;
 const ROUTED: usize = 1;
 
@@ -359,9 +338,7 @@ pub struct Engine<const T: usize, const W: usize> {
     rings: [Deque<Slot, W>; 2],
     rtt: [Rtt; 2],
     events: Deque<Event, EVENT_QUEUE>,
-    /// GCRA theoretical arrival time, ns.
-    tat: u64,
-    interval: u64,
+    pacer: Pacer,
     ip_id: u16,
     stats: Stats,
     /// The TCP ports of retry rounds (see [`RETRY_PREFERENCE`]).
@@ -387,7 +364,7 @@ impl<const T: usize, const W: usize> Engine<T, W> {
             return Err(ConfigError::RouteIface);
         }
         let order = Permutation::new(targets.len(), cfg.key);
-        let interval = (1_000_000_000 / u64::from(cfg.rate)).max(1);
+        let pacer = Pacer::new(cfg.rate, cfg.burst);
         let mut retry_ports = heapless::Vec::new();
         for p in RETRY_PREFERENCE
             .iter()
@@ -408,8 +385,7 @@ impl<const T: usize, const W: usize> Engine<T, W> {
             rings: [Deque::new(), Deque::new()],
             rtt: [Rtt::default(); 2],
             events: Deque::new(),
-            tat: 0,
-            interval,
+            pacer,
             ip_id: 1,
             retry_ports,
             stats: Stats::default(),
@@ -428,15 +404,7 @@ impl<const T: usize, const W: usize> Engine<T, W> {
 
     /// The current timeout of a class (0 on-link, 1 routed).
     pub fn timeout(&self, class: usize) -> Duration {
-        let r = &self.rtt[class & 1];
-        if r.samples == 0 {
-            return self
-                .cfg
-                .timeout
-                .clamp(self.cfg.min_timeout, self.cfg.max_timeout);
-        }
-        Duration::from_nanos(r.srtt + 4 * r.rttvar)
-            .clamp(self.cfg.min_timeout, self.cfg.max_timeout)
+        self.rtt[class & 1].rto(self.cfg.timeout, self.cfg.min_timeout, self.cfg.max_timeout)
     }
 
     /// True when every target was probed and retired and no event is pending.
@@ -459,7 +427,7 @@ impl<const T: usize, const W: usize> Engine<T, W> {
         let mut t: Option<Instant> = None;
         let mut at = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
         if self.wants_to_send() {
-            at(Instant(self.tat.saturating_sub(self.tau())));
+            at(Instant(self.pacer.ready_at()));
         }
         for class in [ONLINK, ROUTED] {
             let ring = &self.rings[class];
@@ -473,10 +441,6 @@ impl<const T: usize, const W: usize> Engine<T, W> {
             }
         }
         t
-    }
-
-    fn tau(&self) -> u64 {
-        self.interval * u64::from(self.cfg.burst.max(1) - 1)
     }
 
     fn wants_to_send(&self) -> bool {
@@ -602,7 +566,7 @@ impl<const T: usize, const W: usize> Engine<T, W> {
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         self.handle_timeout(now);
         // Rate: GCRA.
-        if self.tat > now.0 + self.tau() {
+        if !self.pacer.allows(now.0) {
             return None;
         }
         // Finish the round in progress, on-link first (ARP is one frame per target).
@@ -732,7 +696,7 @@ impl<const T: usize, const W: usize> Engine<T, W> {
             }
         }
         self.stats.sent += 1;
-        self.tat = self.tat.max(now.0) + self.interval;
+        self.pacer.take(now.0);
         Transmit {
             iface,
             len,
@@ -843,14 +807,14 @@ impl<const T: usize, const W: usize> Engine<T, W> {
             if s.rounds == 1 {
                 let r = now.since(s.sent);
                 rtt = Some(r);
-                self.rtt[class].sample(r.as_nanos() as u64);
+                self.rtt[class].sample(r);
             } else {
                 // Which round this answers is unknown (ARP has no cookie). Unlike
                 // Karn's rule, sample the upper bound `now - first`: a slow network
                 // then raises the timeout instead of being retried forever, and a
                 // fast lossy one only nudges it up from the floor.
                 let r = now.since(s.first).min(self.cfg.max_timeout);
-                self.rtt[class].sample(r.as_nanos() as u64);
+                self.rtt[class].sample(r);
             }
         }
         self.push_event(Event::Reply {

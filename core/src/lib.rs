@@ -15,6 +15,7 @@
 //! - [`engine`]: the sans-IO discovery engine.
 //! - [`snmp`]: SNMP v1/v2c/v3 messages in BER: borrowed decoding, back-to-front encoding.
 //! - [`usm`]: SNMPv3 USM keys and message authentication.
+//! - [`timing`]: the rate pacer and the round-trip estimator every prober shares.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(clippy::std_instead_of_core, missing_docs)]
@@ -22,5 +23,6 @@
 pub mod addr;
 pub mod engine;
 pub mod snmp;
+pub mod timing;
 pub mod usm;
 pub mod wire;

@@ -12,6 +12,7 @@
 use crate::sys::ping::PingSocket;
 use ksocket_core::addr::AddrSet;
 use ksocket_core::engine::Config;
+use ksocket_core::timing::Pacer;
 use ksocket_proto::records::Provenance;
 use smol::Async;
 use std::cell::RefCell;
@@ -35,24 +36,18 @@ pub struct Found {
 struct Shared {
     found: RefCell<BTreeMap<Ipv4Addr, Found>>,
     sent_at: RefCell<BTreeMap<Ipv4Addr, Instant>>,
-    /// GCRA theoretical arrival time of the next probe.
-    tat: RefCell<Instant>,
-    interval: Duration,
+    pacer: RefCell<Pacer>,
+    start: Instant,
     probes: RefCell<u64>,
 }
 
 impl Shared {
     /// Waits for a rate token.
     async fn token(&self) {
-        let now = Instant::now();
-        let at = {
-            let mut t = self.tat.borrow_mut();
-            let at = (*t).max(now);
-            *t = at + self.interval;
-            at
-        };
+        let now = self.start.elapsed().as_nanos() as u64;
+        let at = self.pacer.borrow_mut().reserve(now);
         if at > now {
-            smol::Timer::at(at).await;
+            smol::Timer::at(self.start + Duration::from_nanos(at)).await;
         }
         *self.probes.borrow_mut() += 1;
     }
@@ -103,8 +98,8 @@ pub fn scan<const N: usize>(
     let shared = Rc::new(Shared {
         found: RefCell::new(BTreeMap::new()),
         sent_at: RefCell::new(BTreeMap::new()),
-        tat: RefCell::new(Instant::now()),
-        interval: Duration::from_nanos(1_000_000_000 / u64::from(cfg.rate.max(1))),
+        pacer: RefCell::new(Pacer::new(cfg.rate, 1)),
+        start: Instant::now(),
         probes: RefCell::new(0),
     });
     let ex = smol::LocalExecutor::new();

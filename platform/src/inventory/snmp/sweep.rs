@@ -17,6 +17,7 @@ use crate::credentials::secret::Secret;
 use ksocket_core::snmp::{
     Message, OidBuf, Request, ScopedData, V3Message, V3Request, Value, Version, tag,
 };
+use ksocket_core::timing::{Pacer, Rtt};
 use std::collections::VecDeque;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
@@ -95,6 +96,7 @@ pub fn sweep(
     crate::sys::net::set_buffers(&sock, 8 << 20);
     let key = (crate::sys::random::u64() as u32) & 0x3fff_ffff;
     let rate = f64::from(o.rate.max(1));
+    let mut pacer = Pacer::new(o.rate, BURST);
     let window = o.window.max(1);
 
     // Each probe's message, encoded when it is sent (its id is the probe's).
@@ -134,7 +136,8 @@ pub fn sweep(
     // it is when they are checked: the first answers shorten the wait of probes sent
     // before them), last tries the whole timeout. Each queue is in deadline order.
     let mut waiting: [VecDeque<(usize, Instant)>; 2] = [VecDeque::new(), VecDeque::new()];
-    let mut rtt = Rtt::new(o.timeout);
+    let mut rtt = Rtt::default();
+    let rto = |r: &Rtt| r.rto(o.timeout, RTO_FLOOR, o.timeout);
     let mut stats = Stats::default();
     let start = Instant::now();
     // Bound: every probe sent at most retries+1 times at the rate, plus the waits.
@@ -151,7 +154,7 @@ pub fn sweep(
             break;
         }
         // Expire what waited too long.
-        let waits = [rtt.rto(), o.timeout];
+        let waits = [rto(&rtt), o.timeout];
         for (q, wait) in waiting.iter_mut().zip(waits) {
             while let Some(&(i, t)) = q.front() {
                 if now < t + wait {
@@ -164,8 +167,8 @@ pub fn sweep(
             }
         }
         // Send what the rate and the window allow.
-        let allowed = (now.duration_since(start).as_secs_f64() * rate) as u64 + 32;
-        while stats.sent < allowed && waiting[0].len() + waiting[1].len() < window {
+        let ns = |t: Instant| t.duration_since(start).as_nanos() as u64;
+        while pacer.allows(ns(now)) && waiting[0].len() + waiting[1].len() < window {
             let i = if let Some(i) = again.pop_front() {
                 i
             } else {
@@ -196,6 +199,7 @@ pub fn sweep(
                 Err(e) => log::debug!("sweep: send to {to}: {e}"),
             }
             let t = Instant::now();
+            pacer.take(ns(t));
             tries[i] = tries[i].saturating_add(1);
             sent_at[i] = Some(t);
             waiting[usize::from(u32::from(tries[i]) > o.retries)].push_back((i, t));
@@ -235,7 +239,7 @@ pub fn sweep(
         }
         // Sleep until an answer comes, the next probe is due, or the oldest expires.
         let now = Instant::now();
-        let waits = [rtt.rto(), o.timeout];
+        let waits = [rto(&rtt), o.timeout];
         let mut wake = waiting
             .iter()
             .zip(waits)
@@ -246,7 +250,7 @@ pub fn sweep(
             .min()
             .unwrap_or(Duration::from_millis(100));
         if !done_sending && in_flight < window {
-            let due = Duration::from_secs_f64((stats.sent + 1).saturating_sub(32) as f64 / rate);
+            let due = Duration::from_nanos(pacer.ready_at());
             wake = wake.min((start + due).saturating_duration_since(now));
         }
         crate::sys::net::wait_readable(&sock, wake);
@@ -254,48 +258,13 @@ pub fn sweep(
     Ok(stats)
 }
 
-/// Round-trip estimate (RFC 6298) for probes with tries left: they wait
-/// srtt + 4 rttvar, at least [`Rtt::FLOOR`], at most the timeout; before any answer,
-/// the timeout. Last tries always wait the whole timeout, so an agent slower than the
-/// others is still heard (a late answer to an earlier try counts too).
-struct Rtt {
-    srtt: Option<Duration>,
-    rttvar: Duration,
-    ceiling: Duration,
-}
+/// Probes with tries left wait the adaptive timeout (RFC 6298, [`ksocket_core::timing`]),
+/// at least this long; last tries always wait the whole timeout, so an agent slower
+/// than the others is still heard (a late answer to an earlier try counts too).
+const RTO_FLOOR: Duration = Duration::from_millis(250);
 
-impl Rtt {
-    const FLOOR: Duration = Duration::from_millis(250);
-
-    fn new(ceiling: Duration) -> Rtt {
-        Rtt {
-            srtt: None,
-            rttvar: Duration::ZERO,
-            ceiling,
-        }
-    }
-
-    fn sample(&mut self, r: Duration) {
-        match self.srtt {
-            None => {
-                self.srtt = Some(r);
-                self.rttvar = r / 2;
-            }
-            Some(s) => {
-                let diff = s.abs_diff(r);
-                self.rttvar = (self.rttvar * 3 + diff) / 4;
-                self.srtt = Some((s * 7 + r) / 8);
-            }
-        }
-    }
-
-    fn rto(&self) -> Duration {
-        match self.srtt {
-            None => self.ceiling,
-            Some(s) => (s + self.rttvar * 4).clamp(Rtt::FLOOR.min(self.ceiling), self.ceiling),
-        }
-    }
-}
+/// Probes that may leave back to back before the rate applies.
+const BURST: u32 = 32;
 
 /// The probe a datagram answers, and what it says.
 fn classify(
@@ -431,27 +400,5 @@ mod tests {
                 "{what} must not count"
             );
         }
-    }
-
-    #[test]
-    fn rto_starts_at_the_timeout_then_follows_answers_between_floor_and_timeout() {
-        let mut r = Rtt::new(Duration::from_secs(1));
-        assert_eq!(r.rto(), Duration::from_secs(1));
-        for _ in 0..20 {
-            r.sample(Duration::from_millis(1));
-        }
-        assert_eq!(r.rto(), Rtt::FLOOR);
-        for _ in 0..20 {
-            r.sample(Duration::from_millis(400));
-        }
-        assert!(r.rto() > Duration::from_millis(400) && r.rto() <= Duration::from_secs(1));
-        for _ in 0..20 {
-            r.sample(Duration::from_secs(5));
-        }
-        assert_eq!(r.rto(), Duration::from_secs(1));
-        // A timeout below the floor is the floor's ceiling.
-        let mut r = Rtt::new(Duration::from_millis(100));
-        r.sample(Duration::from_millis(1));
-        assert_eq!(r.rto(), Duration::from_millis(100));
     }
 }
