@@ -949,6 +949,18 @@ fn scan_collects_device_details_with_matching_credentials() {
             "includes = [\"198.18.20.15-18\"]\ntimeout = 0.5\n[authData]\nusername = \"sweepuser\"\n\
              authProtocol = \"usmHMACSHAAuthProtocol\"\nauthKey = \"auth-pass-1\"\n",
         ),
+        // Issue 10, class 2: for .16 and .17 a wrong v3 password, then a wrong
+        // community, then the right v3 credential: the wrong one's keys must not
+        // poison the right one (they were cached by address only).
+        (
+            "01-v3-wrong-first.toml",
+            "includes = [\"198.18.20.16-17\"]\ntimeout = 0.5\n[authData]\nusername = \"sweepuser\"\n\
+             authProtocol = \"usmHMACSHAAuthProtocol\"\nauthKey = \"wrong-pass-1\"\n",
+        ),
+        (
+            "02-wrong-again.toml",
+            "includes = [\"198.18.20.16-17\"]\ntimeout = 0.5\n[authData]\ncommunity = \"wr0ng-c0mmunity-2\"\n",
+        ),
         (
             "40-v1-only.toml",
             "includes = [\"198.18.20.201\"]\ntimeout = 0.5\n[authData]\ncommunity = \"0ld-c0mm\"\n",

@@ -13,13 +13,11 @@ pub mod collector;
 pub mod device;
 pub mod names;
 pub mod sweep;
+pub mod v3;
 
 use crate::credentials::secret::Secret;
-use ksocket_core::snmp::{
-    Message, OidBuf, Pdu, PduSpec, Request, ScopedData, ScopedPdu, Usm, V3Data, V3Message,
-    V3Request, Value, Version, encode_scoped_pdu, flags, tag,
-};
-use ksocket_core::usm::{self, AuthProto, PrivProto};
+use ksocket_core::snmp::{Message, OidBuf, Pdu, PduSpec, Request, V3Message, Value, Version, tag};
+use ksocket_core::usm::{AuthProto, PrivProto};
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -53,19 +51,6 @@ pub struct V3Auth {
     pub privacy: Option<(PrivProto, Secret)>,
     /// The contextName of requests (`-n`; empty by default, the agent's default context).
     pub context: String,
-}
-
-/// What we know of the agent's SNMP engine (RFC 3414 discovery), and the keys
-/// localised to it.
-#[derive(Clone)]
-struct Engine {
-    addr: SocketAddr,
-    id: Vec<u8>,
-    boots: i64,
-    time: i64,
-    at: Instant,
-    kauth: Option<ksocket_core::usm::Key>,
-    kpriv: Option<ksocket_core::usm::Key>,
 }
 
 #[derive(Debug)]
@@ -180,8 +165,8 @@ impl Mux {
 pub struct Client {
     mux: Arc<Mux>,
     buf: Vec<u8>,
-    engine: Option<Engine>,
-    salt: u64,
+    /// SNMPv3 sessions, one per (agent, credential): see [`v3::SessionKey`].
+    sessions: HashMap<v3::SessionKey, v3::Session>,
 }
 
 impl Client {
@@ -195,10 +180,7 @@ impl Client {
         Client {
             mux,
             buf: vec![0; 65535],
-            engine: None,
-            // The privacy salt counter starts anywhere (RFC 3826 wants it unpredictable
-            // across restarts), its low bits left to count.
-            salt: (crate::sys::random::u64() & 0xffff_ffff) << 24,
+            sessions: HashMap::new(),
         }
     }
 
@@ -240,7 +222,7 @@ impl Client {
             .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
         let msg = msg.to_vec();
         // Anything that does not decode, or answers another request, is ignored.
-        let resp = self.exchange(t, &msg, i64::from(id), |b| {
+        let resp = exchange(&self.mux, t, &msg, i64::from(id), |b| {
             Message::decode(b).is_ok_and(|m| m.pdu.kind == tag::RESPONSE && m.pdu.request_id == id)
         })?;
         let m = Message::decode(&resp).map_err(|_| Error::Usm("undecodable answer"))?;
@@ -253,100 +235,6 @@ impl Client {
         Ok(f(&m.pdu))
     }
 
-    fn next_id(&mut self) -> i32 {
-        self.mux.next_id()
-    }
-
-    /// Sends `msg` (whose answer carries `id`) and waits for a datagram from the
-    /// target that `accept` takes. On a timeout it goes on listening `retry_interval`
-    /// (a late answer still counts), then sends again, `retries` times.
-    fn exchange(
-        &mut self,
-        t: &Target,
-        msg: &[u8],
-        id: i64,
-        accept: impl Fn(&[u8]) -> bool,
-    ) -> Result<Vec<u8>, Error> {
-        let (tx, rx) = mpsc::channel();
-        let key = (t.addr, id);
-        let waiting = || self.mux.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        waiting().insert(key, tx);
-        let r = (|| {
-            for attempt in 0..=t.retries {
-                self.mux.sock.send_to(msg, t.addr).map_err(Error::Io)?;
-                let wait = if attempt < t.retries {
-                    t.timeout + t.retry_interval
-                } else {
-                    t.timeout
-                };
-                let deadline = Instant::now() + wait;
-                loop {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    match rx.recv_timeout(left) {
-                        Ok(d) if accept(&d) => return Ok(d),
-                        Ok(_) => {}
-                        Err(_) => break,
-                    }
-                }
-            }
-            Err(Error::Timeout)
-        })();
-        waiting().remove(&key);
-        r
-    }
-
-    /// As [`Client::exchange`], for the v3 message answering `msg_id`.
-    fn exchange_v3(&mut self, t: &Target, msg: &[u8], msg_id: i32) -> Result<Vec<u8>, Error> {
-        self.exchange(t, msg, i64::from(msg_id), |b| {
-            V3Message::decode(b).is_ok_and(|m| m.msg_id == i64::from(msg_id))
-        })
-    }
-
-    /// Engine discovery (RFC 3414 4): an empty, unauthenticated request; the agent's
-    /// Report carries its engine ID, boots and time. Keys are localised to it.
-    fn discover(&mut self, t: &Target, v3: &V3Auth) -> Result<(), Error> {
-        let (msg_id, request_id) = (self.next_id(), self.next_id());
-        let req = V3Request::discovery(msg_id, request_id);
-        let (msg, _) = req
-            .encode(&mut self.buf)
-            .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
-        let msg = msg.to_vec();
-        let resp = self.exchange_v3(t, &msg, msg_id)?;
-        let m = V3Message::decode(&resp)
-            .map_err(|_| Error::Usm("engine discovery: undecodable answer"))?;
-        if m.usm.engine_id.is_empty() {
-            return Err(Error::Usm("engine discovery: the agent sent no engine ID"));
-        }
-        let key = |p: Option<(AuthProto, &Secret)>| -> Result<Option<usm::Key>, Error> {
-            match p {
-                None => Ok(None),
-                Some((proto, pass)) => {
-                    let ku = usm::password_to_key(proto, pass.expose().as_bytes())
-                        .map_err(|_| Error::Usm("empty password"))?;
-                    Ok(Some(usm::localize(proto, &ku, m.usm.engine_id)))
-                }
-            }
-        };
-        let auth_proto = v3.auth.as_ref().map(|(p, _)| *p);
-        let kauth = key(v3.auth.as_ref().map(|(p, s)| (*p, s)))?;
-        let kpriv = match (auth_proto, &v3.privacy) {
-            (Some(a), Some((pp, pass))) => {
-                key(Some((a, pass)))?.map(|k| usm::privacy_key(a, *pp, &k, m.usm.engine_id))
-            }
-            _ => None,
-        };
-        self.engine = Some(Engine {
-            addr: t.addr,
-            id: m.usm.engine_id.to_vec(),
-            boots: m.usm.boots,
-            time: m.usm.time,
-            at: Instant::now(),
-            kauth,
-            kpriv,
-        });
-        Ok(())
-    }
-
     fn request_v3<R>(
         &mut self,
         t: &Target,
@@ -354,172 +242,38 @@ impl Client {
         spec: PduSpec<'_>,
         f: impl FnOnce(&Pdu<'_>) -> R,
     ) -> Result<R, Error> {
-        if self.engine.as_ref().is_none_or(|e| e.addr != t.addr) {
-            self.discover(t, v3)?;
-        }
-        // One more try after a time-window resynchronisation or a rediscovery.
-        for _ in 0..3 {
-            let eng = self.engine.clone().expect("discovered");
-            let (msg_id, request_id) = (self.next_id(), self.next_id());
-            let pdu = PduSpec { request_id, ..spec };
-            let boots = eng.boots;
-            let time = eng.time + eng.at.elapsed().as_secs() as i64;
-            let mut fl = flags::REPORTABLE;
-            let (auth, privacy) = (
-                v3.auth.as_ref().map(|(p, _)| *p),
-                v3.privacy.as_ref().map(|(p, _)| *p),
-            );
-            if auth.is_some() {
-                fl |= flags::AUTH;
-            }
-            let mut encrypted = Vec::new();
-            let mut salt = [0u8; 8];
-            let data = match (privacy, &eng.kpriv) {
-                (Some(pp), Some(kp)) => {
-                    fl |= flags::PRIV;
-                    let mut sb = vec![0u8; 65535];
-                    let sp = encode_scoped_pdu(&mut sb, &eng.id, v3.context.as_bytes(), pdu)
-                        .map_err(|e| Error::Io(io::Error::other(e.to_string())))?
-                        .to_vec();
-                    let mut b = sp.clone();
-                    b.resize(sp.len() + 8, 0);
-                    self.salt = self.salt.wrapping_add(1);
-                    let (n, s) = usm::encrypt(pp, kp, boots, time, self.salt, &mut b, sp.len())
-                        .map_err(|_| Error::Usm("encryption failed"))?;
-                    salt = s;
-                    encrypted.extend_from_slice(&b[..n]);
-                    V3Data::Encrypted(&encrypted)
-                }
-                _ => V3Data::Plain {
-                    context_engine_id: &eng.id,
-                    context_name: v3.context.as_bytes(),
-                    pdu,
-                },
-            };
-            let req = V3Request {
-                msg_id,
-                max_size: 65507,
-                flags: fl,
-                usm: Usm {
-                    engine_id: &eng.id,
-                    boots,
-                    time,
-                    user: v3.user.as_bytes(),
-                    auth_params: b"",
-                    priv_params: if privacy.is_some() { &salt } else { b"" },
-                },
-                auth_len: auth.map_or(0, |p| p.mac_len()),
-                data,
-            };
-            let (msg, off) = req
-                .encode(&mut self.buf)
-                .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
-            if let (Some(p), Some(k)) = (auth, &eng.kauth) {
-                usm::sign(p, k, msg, off).map_err(|_| Error::Usm("signing failed"))?;
-            }
-            let msg = msg.to_vec();
-            let resp = match self.exchange_v3(t, &msg, msg_id) {
-                // The engine answered discovery, so it is there: an agent that cannot
-                // decrypt a request (AES-CFB cannot tell) drops it without a Report.
-                Err(Error::Timeout) if privacy.is_some() => {
-                    return Err(Error::Usm(
-                        "no answer to the encrypted request though the engine answered discovery: wrong privacy password (or protocol)?",
-                    ));
-                }
+        let mux = self.mux.clone();
+        let session = self
+            .sessions
+            .entry(v3::SessionKey::new(t.addr, v3))
+            .or_insert_with(|| {
+                let ids = mux.clone();
+                // The privacy salt counter starts anywhere (RFC 3826 wants it
+                // unpredictable across restarts), its low bits left to count.
+                let salt = (crate::sys::random::u64() & 0xffff_ffff) << 24;
+                v3::Session::new(v3.clone(), Box::new(move || ids.next_id()), salt)
+            });
+        let mut out = session.start(spec, Instant::now())?;
+        loop {
+            let id = i64::from(out.msg_id);
+            let resp = match exchange(&mux, t, &out.msg, id, |b| {
+                V3Message::decode(b).is_ok_and(|m| m.msg_id == id)
+            }) {
+                Err(Error::Timeout) => return Err(session.timeout()),
                 r => r?,
             };
-            let m = V3Message::decode(&resp).map_err(|_| Error::Usm("undecodable answer"))?;
-            if m.flags & flags::AUTH != 0 {
-                let (Some(p), Some(k)) = (auth, &eng.kauth) else {
-                    return Err(Error::Usm("unexpected authenticated answer"));
-                };
-                let mut scratch = vec![0u8; resp.len()];
-                if !usm::verify(
-                    p,
-                    k,
-                    &resp,
-                    m.auth_params_offset,
-                    m.usm.auth_params.len(),
-                    &mut scratch,
-                )
-                .unwrap_or(false)
-                {
-                    return Err(Error::Usm(
-                        "the answer failed authentication (wrong authentication password?)",
-                    ));
-                }
-            }
             let mut plain = Vec::new();
-            let sp = match m.data {
-                ScopedData::Plain(sp) => sp,
-                ScopedData::Encrypted(ct) => {
-                    let (Some(pp), Some(kp)) = (privacy, &eng.kpriv) else {
-                        return Err(Error::Usm("unexpected encrypted answer"));
-                    };
-                    plain.extend_from_slice(ct);
-                    let pt = usm::decrypt(
-                        pp,
-                        kp,
-                        m.usm.boots,
-                        m.usm.time,
-                        m.usm.priv_params,
-                        &mut plain,
-                    )
-                    .map_err(|_| {
-                        Error::Usm("cannot decrypt the answer (wrong privacy password?)")
-                    })?;
-                    ScopedPdu::decode(pt).map_err(|_| {
-                        Error::Usm("cannot decrypt the answer (wrong privacy password?)")
-                    })?
+            match session.handle(&resp, &mut plain, Instant::now())? {
+                v3::Next::Send(o) => out = o,
+                v3::Next::Answer(pdu) if pdu.error_status != 0 => {
+                    return Err(Error::Status {
+                        status: pdu.error_status,
+                        index: pdu.error_index,
+                    });
                 }
-            };
-            if sp.pdu.kind == tag::REPORT {
-                let oid = sp
-                    .pdu
-                    .varbinds
-                    .clone()
-                    .next()
-                    .map(|(o, _)| o.to_string())
-                    .unwrap_or_default();
-                match oid.as_str() {
-                    ".1.3.6.1.6.3.15.1.1.2.0" => {
-                        // notInTimeWindow: take the agent's clock and try again.
-                        if let Some(e) = self.engine.as_mut() {
-                            e.boots = m.usm.boots;
-                            e.time = m.usm.time;
-                            e.at = Instant::now();
-                        }
-                        continue;
-                    }
-                    ".1.3.6.1.6.3.15.1.1.4.0" => {
-                        self.discover(t, v3)?;
-                        continue;
-                    }
-                    ".1.3.6.1.6.3.15.1.1.3.0" => return Err(Error::Usm("unknown user name")),
-                    ".1.3.6.1.6.3.15.1.1.5.0" => {
-                        return Err(Error::Usm("wrong authentication password (wrong digest)"));
-                    }
-                    ".1.3.6.1.6.3.15.1.1.6.0" => {
-                        return Err(Error::Usm("wrong privacy password (decryption error)"));
-                    }
-                    ".1.3.6.1.6.3.15.1.1.1.0" => {
-                        return Err(Error::Usm("security level not supported for this user"));
-                    }
-                    _ => return Err(Error::Usm("the agent sent a Report")),
-                }
+                v3::Next::Answer(pdu) => return Ok(f(&pdu)),
             }
-            if sp.pdu.kind != tag::RESPONSE || sp.pdu.request_id != request_id {
-                return Err(Error::Usm("answer to another request"));
-            }
-            if sp.pdu.error_status != 0 {
-                return Err(Error::Status {
-                    status: sp.pdu.error_status,
-                    index: sp.pdu.error_index,
-                });
-            }
-            return Ok(f(&sp.pdu));
         }
-        Err(Error::Usm("not in time window, even after resynchronising"))
     }
 
     /// GET: calls `out` with each (oid, value). (An OID of over 128 arcs cannot answer
@@ -635,6 +389,44 @@ impl Client {
             }
         }
     }
+}
+
+/// Sends `msg` (whose answer carries `id`) over `mux` and waits for a datagram from the
+/// target that `accept` takes. On a timeout it goes on listening `retry_interval` (a
+/// late answer still counts), then sends again, `retries` times.
+fn exchange(
+    mux: &Mux,
+    t: &Target,
+    msg: &[u8],
+    id: i64,
+    accept: impl Fn(&[u8]) -> bool,
+) -> Result<Vec<u8>, Error> {
+    let (tx, rx) = mpsc::channel();
+    let key = (t.addr, id);
+    let waiting = || mux.waiting.lock().unwrap_or_else(|e| e.into_inner());
+    waiting().insert(key, tx);
+    let r = (|| {
+        for attempt in 0..=t.retries {
+            mux.sock.send_to(msg, t.addr).map_err(Error::Io)?;
+            let wait = if attempt < t.retries {
+                t.timeout + t.retry_interval
+            } else {
+                t.timeout
+            };
+            let deadline = Instant::now() + wait;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(d) if accept(&d) => return Ok(d),
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        Err(Error::Timeout)
+    })();
+    waiting().remove(&key);
+    r
 }
 
 enum Step {
