@@ -14,9 +14,9 @@ use crate::context::Context;
 use crate::discover::{self, Progress, ScanRequest};
 use crate::inventory::snmp::collector::SnmpCollector;
 use ksocket_proto::records::{DetailsSummary, Host, Section, Summary};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// Where a scan's results go, as they come.
@@ -51,17 +51,21 @@ impl Note {
     }
 }
 
-/// One kind of detail collection (SNMP today; SSH, WinRM, vSphere later).
-pub trait Collector: Sync {
+/// A future of a collector, run on the pipeline's one thread (smol).
+pub type LocalFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
+/// One kind of detail collection (SNMP today; SSH, WinRM, vSphere later). Its futures
+/// run together on one thread: a collector waits on sockets, never on threads.
+pub trait Collector {
     /// Its name in summaries and logs (`snmp`).
     fn name(&self) -> &'static str;
     /// Whether some credential of this collector applies to `ip`.
     fn applies(&self, ip: Ipv4Addr) -> bool;
     /// A batch step over the hosts it applies to, before any collection; returns the
     /// hosts to collect (SNMP: those that answered a credential's sweep).
-    fn prepare(&self, hosts: &[Ipv4Addr]) -> Vec<Ipv4Addr>;
-    /// Collects one host; should be done by `deadline`.
-    fn collect(&self, ip: Ipv4Addr, deadline: Instant) -> Section;
+    fn prepare<'a>(&'a self, hosts: &'a [Ipv4Addr]) -> LocalFuture<'a, Vec<Ipv4Addr>>;
+    /// Collects one host, and is done by `deadline` (with what it has then).
+    fn collect(&self, ip: Ipv4Addr, deadline: Instant) -> LocalFuture<'_, Section>;
 }
 
 /// Limits of the details phase.
@@ -126,7 +130,7 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
 /// host to `sink` once all of its collectors are done: hosts no collector applies to
 /// at once, the others as they complete. A slow host holds back only itself.
 pub fn collect(
-    mut hosts: BTreeMap<Ipv4Addr, Host>,
+    hosts: BTreeMap<Ipv4Addr, Host>,
     collectors: &[&dyn Collector],
     limits: Limits,
     sink: &mut dyn Sink,
@@ -137,72 +141,68 @@ pub fn collect(
         .iter()
         .map(|c| ips.iter().copied().filter(|ip| c.applies(*ip)).collect())
         .collect();
-    // Batch steps of all collectors at once.
-    let todo: Vec<Vec<Ipv4Addr>> = std::thread::scope(|s| {
-        let jobs: Vec<_> = collectors
+    let state = RefCell::new(Details {
+        hosts,
+        pending: BTreeMap::new(),
+        read: vec![0; collectors.len()],
+        sink,
+        error: None,
+    });
+    let queue = RefCell::new(Vec::new().into_iter());
+    let ex = smol::LocalExecutor::new();
+    smol::block_on(ex.run(async {
+        // Batch steps of all collectors at once.
+        let steps: Vec<_> = collectors
             .iter()
             .zip(&matched)
-            .map(|(c, m)| s.spawn(move || if m.is_empty() { vec![] } else { c.prepare(m) }))
-            .collect();
-        jobs.into_iter()
-            .map(|j| j.join().unwrap_or_default())
-            .collect()
-    });
-    let mut pending: BTreeMap<Ipv4Addr, usize> = BTreeMap::new();
-    let mut queue = Vec::new();
-    for (k, list) in todo.iter().enumerate() {
-        for ip in list.iter().filter(|ip| hosts.contains_key(ip)) {
-            *pending.entry(*ip).or_default() += 1;
-            queue.push((*ip, k));
-        }
-    }
-    queue.sort();
-    // Hosts with nothing to collect are complete now.
-    for ip in &ips {
-        if !pending.contains_key(ip)
-            && let Some(h) = hosts.remove(ip)
-        {
-            sink.host(h)?;
-        }
-    }
-    let mut read = vec![0u64; collectors.len()];
-    let queue = Mutex::new(queue.into_iter());
-    let (tx, rx) = mpsc::channel::<(Ipv4Addr, usize, Section)>();
-    let workers = pending.len().clamp(1, limits.workers.max(1));
-    std::thread::scope(|s| -> std::io::Result<()> {
-        for _ in 0..workers {
-            let (queue, tx) = (&queue, tx.clone());
-            s.spawn(move || {
-                loop {
-                    let next = queue.lock().ok().and_then(|mut q| q.next());
-                    let Some((ip, k)) = next else { return };
-                    let section = collectors[k].collect(ip, Instant::now() + limits.per_host);
-                    if tx.send((ip, k, section)).is_err() {
-                        return;
+            .map(|(c, m)| {
+                ex.spawn(async move {
+                    if m.is_empty() {
+                        vec![]
+                    } else {
+                        c.prepare(m).await
                     }
-                }
-            });
-        }
-        drop(tx);
-        for (ip, k, section) in rx {
-            let Some(h) = hosts.get_mut(&ip) else {
-                continue;
-            };
-            let Section::Snmp { result, .. } = &section;
-            read[k] += u64::from(result.is_ok());
-            h.apply(section);
-            let left = pending.get_mut(&ip).map(|n| {
-                *n -= 1;
-                *n
-            });
-            if left == Some(0)
-                && let Some(h) = hosts.remove(&ip)
-            {
-                sink.host(h)?;
+                })
+            })
+            .collect();
+        let self_queue = &queue;
+        let mut queue = Vec::new();
+        for (k, step) in steps.into_iter().enumerate() {
+            for ip in step.await {
+                queue.push((ip, k));
             }
         }
-        Ok(())
-    })?;
+        queue.sort();
+        state.borrow_mut().start(&ips, &queue);
+        let workers = state.borrow().pending.len().clamp(1, limits.workers.max(1));
+        *self_queue.borrow_mut() = queue.into_iter();
+        let queue = self_queue;
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let state = &state;
+                ex.spawn(async move {
+                    loop {
+                        let next = queue.borrow_mut().next();
+                        let Some((ip, k)) = next else { return };
+                        if state.borrow().error.is_some() {
+                            return;
+                        }
+                        let deadline = Instant::now() + limits.per_host;
+                        let section = collectors[k].collect(ip, deadline).await;
+                        state.borrow_mut().done(ip, k, section);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await;
+        }
+    }));
+    drop(ex);
+    let state = state.into_inner();
+    if let Some(e) = state.error {
+        return Err(e);
+    }
     let seconds = t0.elapsed().as_secs_f64();
     Ok(collectors
         .iter()
@@ -211,10 +211,65 @@ pub fn collect(
         .map(|(k, c)| DetailsSummary {
             collector: c.name().to_string(),
             matched: matched[k].len() as u64,
-            read: read[k],
+            read: state.read[k],
             seconds,
         })
         .collect())
+}
+
+/// The hosts of a details phase: those still waiting for collectors, and the sink
+/// they go to when done.
+struct Details<'s> {
+    hosts: BTreeMap<Ipv4Addr, Host>,
+    /// Collectors still to finish, per host.
+    pending: BTreeMap<Ipv4Addr, usize>,
+    /// Sections read, per collector.
+    read: Vec<u64>,
+    sink: &'s mut dyn Sink,
+    /// The sink failed (a closed pipe): stop.
+    error: Option<std::io::Error>,
+}
+
+impl Details<'_> {
+    /// Counts what each host waits for; hosts with nothing to collect are complete.
+    fn start(&mut self, ips: &[Ipv4Addr], queue: &[(Ipv4Addr, usize)]) {
+        for (ip, _) in queue.iter().filter(|(ip, _)| self.hosts.contains_key(ip)) {
+            *self.pending.entry(*ip).or_default() += 1;
+        }
+        for ip in ips {
+            if !self.pending.contains_key(ip)
+                && let Some(h) = self.hosts.remove(ip)
+            {
+                self.emit(h);
+            }
+        }
+    }
+
+    fn done(&mut self, ip: Ipv4Addr, k: usize, section: Section) {
+        let Some(h) = self.hosts.get_mut(&ip) else {
+            return;
+        };
+        let Section::Snmp { result, .. } = &section;
+        self.read[k] += u64::from(result.is_ok());
+        h.apply(section);
+        let left = self.pending.get_mut(&ip).map(|n| {
+            *n -= 1;
+            *n
+        });
+        if left == Some(0)
+            && let Some(h) = self.hosts.remove(&ip)
+        {
+            self.emit(h);
+        }
+    }
+
+    fn emit(&mut self, h: Host) {
+        if self.error.is_none()
+            && let Err(e) = self.sink.host(h)
+        {
+            self.error = Some(e);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -235,23 +290,25 @@ mod tests {
         fn applies(&self, ip: Ipv4Addr) -> bool {
             ip.octets()[3] != 1
         }
-        fn prepare(&self, hosts: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
-            hosts.to_vec()
+        fn prepare<'a>(&'a self, hosts: &'a [Ipv4Addr]) -> LocalFuture<'a, Vec<Ipv4Addr>> {
+            Box::pin(async { hosts.to_vec() })
         }
-        fn collect(&self, ip: Ipv4Addr, _deadline: Instant) -> Section {
+        fn collect(&self, ip: Ipv4Addr, _deadline: Instant) -> LocalFuture<'_, Section> {
             let d = if ip.octets()[3] == 2 {
                 self.slow
             } else {
                 Duration::from_millis(10)
             };
-            std::thread::sleep(d);
-            Section::Snmp {
-                credential: "fake".into(),
-                result: Ok(Device {
-                    sys_name: Some(ip.to_string()),
-                    ..Device::default()
-                }),
-            }
+            Box::pin(async move {
+                smol::Timer::after(d).await;
+                Section::Snmp {
+                    credential: "fake".into(),
+                    result: Ok(Device {
+                        sys_name: Some(ip.to_string()),
+                        ..Device::default()
+                    }),
+                }
+            })
         }
     }
 

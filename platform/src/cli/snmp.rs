@@ -5,7 +5,7 @@
 
 use super::{Failure, Out};
 use crate::credentials::secret::Secret;
-use crate::inventory::snmp::{Client, Error, Target, V3Auth, WalkEnd, names};
+use crate::inventory::snmp::{Client, Error, Target, V3Auth, WalkEnd, block_on, names};
 use ksocket_core::snmp::{OidBuf, Value, Version};
 use ksocket_core::usm::{AuthProto, PrivProto};
 use std::io::Write;
@@ -322,7 +322,7 @@ pub fn run(a: Args) -> Result<ExitCode, Failure> {
     };
     let mut out = Out::stdout();
     if op == Op::Device {
-        return match crate::inventory::snmp::device::collect(&mut client, &t) {
+        return match block_on(crate::inventory::snmp::device::collect(&mut client, &t)) {
             Ok(d) => {
                 serde_json::to_writer_pretty(&mut out, &d).map_err(std::io::Error::from)?;
                 writeln!(out)?;
@@ -342,21 +342,21 @@ pub fn run(a: Args) -> Result<ExitCode, Failure> {
         }
     };
     let result = if op == Op::Get {
-        client.get(&t, &oids, &mut print).map(|_| WalkEnd::Complete)
+        block_on(client.get(&t, &oids, &mut print)).map(|_| WalkEnd::Complete)
     } else {
         let root = oids
             .first()
             .cloned()
             .unwrap_or_else(|| "1.3.6.1.2.1".parse().expect("valid"));
         let mut printed = 0usize;
-        let r = client.walk(&t, &root, &mut |o, v| {
+        let r = block_on(client.walk(&t, &root, &mut |o, v| {
             printed += 1;
             print(o, v)
-        });
+        }));
         // As snmpwalk does: an empty subtree may be a leaf; ask for it and print the
         // answer, exceptions included.
         if matches!(r, Ok(WalkEnd::Complete)) && printed == 0 {
-            let _ = client.get(&t, std::slice::from_ref(&root), &mut print);
+            let _ = block_on(client.get(&t, std::slice::from_ref(&root), &mut print));
         }
         r
     };

@@ -144,7 +144,7 @@ pub fn run(a: Args) -> Result<ExitCode, Failure> {
     let mut found = 0usize;
     let mut out = Out::stdout();
     let mut write_error = None;
-    let stats = sweep::sweep(&targets, &a.creds, &a.opts, &mut |h| {
+    let mut each = |h: &Hit| {
         found += 1;
         let line = match a.format {
             Format::Jsonl => serde_json::Value::Object(json(h, &a.creds)).to_string(),
@@ -155,8 +155,10 @@ pub fn run(a: Args) -> Result<ExitCode, Failure> {
         {
             write_error = Some(e);
         }
-    })
-    .map_err(|e| Failure::failed(format!("snmp sweep: {e}")))?;
+    };
+    let stats =
+        crate::inventory::snmp::block_on(sweep::sweep(&targets, &a.creds, &a.opts, &mut each))
+            .map_err(|e| Failure::failed(format!("snmp sweep: {e}")))?;
     if let Some(e) = write_error {
         return Err(e.into());
     }

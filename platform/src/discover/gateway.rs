@@ -4,8 +4,8 @@
 //! that match the gateway, tried in order until one answers.
 
 use super::request::ScanRequest;
-use crate::inventory::snmp::Client;
 use crate::inventory::snmp::collector::SnmpCollector;
+use crate::inventory::snmp::{Client, block_on};
 use crate::pipeline::{Note, Sink};
 use crate::sys::netlink::Snapshot;
 use ksocket_core::snmp::{OidBuf, Value, Version};
@@ -99,7 +99,7 @@ pub fn arp_tables(
                     Some(Err(())) => malformed += 1,
                     None => {}
                 };
-                if let Err(e) = client.walk(&t, &root, &mut add) {
+                if let Err(e) = block_on(client.walk(&t, &root, &mut add)) {
                     sink.note(Note::warn(format!(
                         "gateway {gw} ({}): SNMP {e}",
                         cred.label

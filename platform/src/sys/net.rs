@@ -1,7 +1,6 @@
 //! Socket options and waits that std does not offer.
 
 use std::os::fd::AsRawFd;
-use std::time::Duration;
 
 /// Asks for `bytes` of receive and send buffer: past `net.core.*mem_max` with
 /// CAP_NET_ADMIN (the FORCE options), else as much as the limit allows.
@@ -27,17 +26,4 @@ pub fn set_buffers(sock: &impl AsRawFd, bytes: usize) {
             set(plain);
         }
     }
-}
-
-/// Waits until `sock` is readable or `timeout` (rounded up to a millisecond, at most
-/// one second) has passed.
-pub fn wait_readable(sock: &impl AsRawFd, timeout: Duration) {
-    let ms = timeout.as_micros().div_ceil(1000).min(1000) as i32;
-    let mut pfd = libc::pollfd {
-        fd: sock.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call.
-    unsafe { libc::poll(&mut pfd, 1, ms) };
 }

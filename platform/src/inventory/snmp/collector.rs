@@ -12,16 +12,17 @@
 //!    fails fast with the reason (logged), and the next credential is tried.
 
 use super::sweep::{self, Cred};
-use super::{Client, Error, Mux, Target, V3Auth, device};
+use super::{Client, Error, Target, Transport, V3Auth, device};
 use crate::credentials::secret::Secret;
 use crate::credentials::{Credential, Protocol, Scope, Store};
-use crate::pipeline::Collector;
+use crate::pipeline::{Collector, LocalFuture};
 use ksocket_core::snmp::Version;
 use ksocket_proto::records::{CollectError, ErrorKind, Section};
+use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// One way to ask a device over SNMP: a credential file, or `--community`.
@@ -96,9 +97,9 @@ pub struct SnmpCollector {
     creds: Vec<SnmpCred>,
     /// Per host: the credentials (indexes) that answered, in matching order, with the
     /// version each answered with.
-    answered: Mutex<BTreeMap<Ipv4Addr, Vec<(usize, Version)>>>,
+    answered: RefCell<BTreeMap<Ipv4Addr, Vec<(usize, Version)>>>,
     /// One socket for every collection of this scan, opened on first use.
-    mux: OnceLock<Result<Arc<Mux>, String>>,
+    transport: OnceCell<Result<Rc<Transport>, String>>,
 }
 
 impl SnmpCollector {
@@ -116,8 +117,8 @@ impl SnmpCollector {
         };
         SnmpCollector {
             creds,
-            answered: Mutex::new(BTreeMap::new()),
-            mux: OnceLock::new(),
+            answered: RefCell::new(BTreeMap::new()),
+            transport: OnceCell::new(),
         }
     }
 
@@ -126,7 +127,7 @@ impl SnmpCollector {
         self.creds.iter().filter(move |c| c.applies(ip))
     }
 
-    fn sweep_one(&self, c: &SnmpCred, ips: &[Ipv4Addr]) -> BTreeMap<Ipv4Addr, Version> {
+    async fn sweep_one(&self, c: &SnmpCred, ips: &[Ipv4Addr]) -> BTreeMap<Ipv4Addr, Version> {
         // Community credentials are tried with v2c and, where that is not answered,
         // v1 (old printers, UPSs and switches speak only v1); the version that
         // answered is the one the record is read with.
@@ -144,13 +145,14 @@ impl SnmpCollector {
             ..sweep::Opts::default()
         };
         let mut got = BTreeMap::new();
-        if let Err(e) = sweep::sweep(ips, &probes, &o, &mut |h| {
+        let mut hit = |h: &sweep::Hit| {
             let v = match probes[h.cred] {
                 Cred::Community(v, _) => v,
                 Cred::V3Discovery => Version::V2c,
             };
             got.insert(h.ip, v);
-        }) {
+        };
+        if let Err(e) = sweep::sweep(ips, &probes, &o, &mut hit).await {
             log::warn!("snmp sweep with {}: {e}", c.label);
         }
         log::info!(
@@ -185,50 +187,71 @@ impl Collector for SnmpCollector {
         self.matching(ip).next().is_some()
     }
 
-    fn prepare(&self, hosts: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
+    fn prepare<'a>(&'a self, hosts: &'a [Ipv4Addr]) -> LocalFuture<'a, Vec<Ipv4Addr>> {
+        Box::pin(self.sweep_all(hosts))
+    }
+
+    fn collect(&self, ip: Ipv4Addr, deadline: Instant) -> LocalFuture<'_, Section> {
+        Box::pin(async move {
+            let limit = deadline.saturating_duration_since(Instant::now());
+            smol::future::or(self.collect_host(ip), async move {
+                smol::Timer::at(deadline).await;
+                Section::Snmp {
+                    credential: String::new(),
+                    result: Err(CollectError {
+                        kind: ErrorKind::Timeout,
+                        message: format!(
+                            "the device record was not read within {} s",
+                            limit.as_secs()
+                        ),
+                    }),
+                }
+            })
+            .await
+        })
+    }
+}
+
+impl SnmpCollector {
+    /// Sweeps every credential over the hosts it matches, all at once; remembers which
+    /// answered each host.
+    async fn sweep_all(&self, hosts: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
         let members: Vec<Vec<Ipv4Addr>> = self
             .creds
             .iter()
             .map(|c| hosts.iter().copied().filter(|ip| c.applies(*ip)).collect())
             .collect();
-        let answered: Vec<BTreeMap<Ipv4Addr, Version>> = std::thread::scope(|s| {
-            let jobs: Vec<_> = self
-                .creds
-                .iter()
-                .zip(&members)
-                .filter(|(_, ips)| !ips.is_empty())
-                .map(|(c, ips)| s.spawn(move || self.sweep_one(c, ips)))
-                .collect();
-            jobs.into_iter()
-                .map(|j| j.join().unwrap_or_default())
-                .collect()
-        });
+        let ex = smol::LocalExecutor::new();
+        let sweeps: Vec<_> = self
+            .creds
+            .iter()
+            .zip(&members)
+            .enumerate()
+            .filter(|(_, (_, ips))| !ips.is_empty())
+            .map(|(k, (c, ips))| (k, ex.spawn(self.sweep_one(c, ips))))
+            .collect();
         let mut by_host: BTreeMap<Ipv4Addr, Vec<(usize, Version)>> = BTreeMap::new();
-        let used = members.iter().enumerate().filter(|(_, m)| !m.is_empty());
-        for ((k, _), got) in used.zip(&answered) {
-            for (ip, v) in got {
-                by_host.entry(*ip).or_default().push((k, *v));
+        ex.run(async {
+            for (k, task) in sweeps {
+                for (ip, v) in task.await {
+                    by_host.entry(ip).or_default().push((k, v));
+                }
             }
-        }
+        })
+        .await;
         let out = by_host.keys().copied().collect();
-        if let Ok(mut a) = self.answered.lock() {
-            *a = by_host;
-        }
+        *self.answered.borrow_mut() = by_host;
         out
     }
 
-    fn collect(&self, ip: Ipv4Addr, deadline: Instant) -> Section {
-        let list = self
-            .answered
-            .lock()
-            .ok()
-            .and_then(|a| a.get(&ip).cloned())
-            .unwrap_or_default();
-        let mux = self
-            .mux
-            .get_or_init(|| Mux::new().map_err(|e| e.to_string()));
-        let mut client = match mux {
-            Ok(m) => Client::with(m.clone()),
+    /// Reads the record of `ip` with the credentials that answered it, in order.
+    async fn collect_host(&self, ip: Ipv4Addr) -> Section {
+        let list = self.answered.borrow().get(&ip).cloned().unwrap_or_default();
+        let transport = self
+            .transport
+            .get_or_init(|| Transport::new().map_err(|e| e.to_string()));
+        let mut client = match transport {
+            Ok(t) => Client::with(t.clone()),
             Err(e) => {
                 return Section::Snmp {
                     credential: String::new(),
@@ -242,10 +265,7 @@ impl Collector for SnmpCollector {
         let mut last = None;
         for (k, version) in list {
             let c = &self.creds[k];
-            if Instant::now() >= deadline && last.is_some() {
-                break;
-            }
-            match device::collect(&mut client, &c.target(ip, version)) {
+            match device::collect(&mut client, &c.target(ip, version)).await {
                 Ok(d) => {
                     log::info!("host {ip}: SNMP details read with {}", c.label);
                     return Section::Snmp {

@@ -107,7 +107,7 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     /// Walks the given columns of a table (`entry` is the table's entry OID).
-    fn table(&mut self, name: &str, entry: &str, cols: &[u32]) -> Result<Table, Error> {
+    async fn table(&mut self, name: &str, entry: &str, cols: &[u32]) -> Result<Table, Error> {
         let mut t = Table::new();
         for &c in cols {
             let root: OidBuf = format!("{entry}.{c}").parse().expect("valid OID");
@@ -122,7 +122,7 @@ impl Walker<'_> {
                         .insert(c, cell);
                 }
             };
-            match self.client.walk(self.target, &root, &mut add) {
+            match self.client.walk(self.target, &root, &mut add).await {
                 Ok(WalkEnd::Complete | WalkEnd::EndOfMib) => {}
                 Ok(WalkEnd::Incomplete(why)) => self.incomplete.push(format!("{name}: {why}")),
                 // A device that answered before and stops now: say so, keep the rest.
@@ -169,7 +169,7 @@ pub fn version_in_descr(descr: &str) -> Option<String> {
 
 /// Fills what ENTITY-MIB did not give: serial number and model from the vendor's
 /// scalars or Printer-MIB, the software version from sysDescr.
-fn fallbacks(client: &mut Client, target: &Target, d: &mut Device) {
+async fn fallbacks(client: &mut Client, target: &Target, d: &mut Device) {
     let has_serial = d
         .chassis
         .as_ref()
@@ -191,11 +191,13 @@ fn fallbacks(client: &mut Client, target: &Target, d: &mut Device) {
         let mut got: BTreeMap<String, String> = BTreeMap::new();
         // One GET; agents without these answer noSuchObject (v2c) or noSuchName (v1:
         // then nothing is filled).
-        let _ = client.get(target, &parsed, &mut |o, v| {
-            if let Some(t) = Cell::from(v).and_then(|c| c.text()) {
-                got.insert(o.to_string().trim_start_matches('.').to_string(), t);
-            }
-        });
+        let _ = client
+            .get(target, &parsed, &mut |o, v| {
+                if let Some(t) = Cell::from(v).and_then(|c| c.text()) {
+                    got.insert(o.to_string().trim_start_matches('.').to_string(), t);
+                }
+            })
+            .await;
         let serial = vendor
             .and_then(|v| got.get(v.1))
             .or_else(|| got.get(PRINTER_SERIAL))
@@ -220,18 +222,20 @@ fn fallbacks(client: &mut Client, target: &Target, d: &mut Device) {
 }
 
 /// Collects a device record. Fails only when the device does not answer at all.
-pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
+pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
     let mut d = Device::default();
     let sys: Vec<OidBuf> = (1..=6)
         .map(|i| format!("1.3.6.1.2.1.1.{i}.0").parse().expect("valid"))
         .collect();
     // system.i.0 -> value
     let mut got: BTreeMap<u32, Cell> = BTreeMap::new();
-    client.get(target, &sys, &mut |o, v| {
-        if let ([1, 3, 6, 1, 2, 1, 1, i, 0], Some(c)) = (o.arcs(), Cell::from(v)) {
-            got.insert(*i, c);
-        }
-    })?;
+    client
+        .get(target, &sys, &mut |o, v| {
+            if let ([1, 3, 6, 1, 2, 1, 1, i, 0], Some(c)) = (o.arcs(), Cell::from(v)) {
+                got.insert(*i, c);
+            }
+        })
+        .await?;
     let s = |i: u32| got.get(&i).and_then(Cell::text);
     d.sys_descr = s(1);
     d.sys_object_id = s(2);
@@ -246,11 +250,13 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
         incomplete: Vec::new(),
     };
     // ENTITY-MIB entPhysicalTable: the first chassis (class 3), else the first entry.
-    let ent = w.table(
-        "entPhysicalTable",
-        "1.3.6.1.2.1.47.1.1.1.1",
-        &[2, 5, 8, 9, 10, 11, 12, 13],
-    )?;
+    let ent = w
+        .table(
+            "entPhysicalTable",
+            "1.3.6.1.2.1.47.1.1.1.1",
+            &[2, 5, 8, 9, 10, 11, 12, 13],
+        )
+        .await?;
     let chassis = ent
         .values()
         .find(|r| r.get(&5).and_then(Cell::int) == Some(3))
@@ -267,17 +273,23 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
             model: t(13),
         }
     });
-    fallbacks(w.client, target, &mut d);
+    fallbacks(w.client, target, &mut d).await;
 
     // IF-MIB
-    let if_table = w.table("ifTable", "1.3.6.1.2.1.2.2.1", &[2, 3, 5, 6, 7, 8])?;
-    let if_x = w.table("ifXTable", "1.3.6.1.2.1.31.1.1.1", &[1, 15, 18])?;
+    let if_table = w
+        .table("ifTable", "1.3.6.1.2.1.2.2.1", &[2, 3, 5, 6, 7, 8])
+        .await?;
+    let if_x = w
+        .table("ifXTable", "1.3.6.1.2.1.31.1.1.1", &[1, 15, 18])
+        .await?;
     // IP-MIB ipAddressTable (RFC 4293): index type(1=ipv4).4.a.b.c.d; ipAddressPrefix
     // points at a prefix row whose last arc is the prefix length. The older
     // ipAddrTable only when that does not give every IPv4 address with its prefix
     // (older devices lack the new table; net-snmp answers the old one ~40x slower,
     // 0.9 s for 120 addresses).
-    let addresses = w.table("ipAddressTable", "1.3.6.1.2.1.4.34.1", &[3, 5])?;
+    let addresses = w
+        .table("ipAddressTable", "1.3.6.1.2.1.4.34.1", &[3, 5])
+        .await?;
     let v4 = addresses.iter().filter(|(i, _)| i.starts_with(&[1, 4]));
     let complete = v4.clone().count() > 0
         && v4.clone().all(
@@ -286,7 +298,8 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
     let addrs = if complete {
         Table::new()
     } else {
-        w.table("ipAddrTable", "1.3.6.1.2.1.4.20.1", &[2, 3])?
+        w.table("ipAddrTable", "1.3.6.1.2.1.4.20.1", &[2, 3])
+            .await?
     };
     let mut by_if: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for (ip, a) in &addrs {
@@ -362,13 +375,19 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
     // lldpLocPortTable. Juniper indexes remote entries by ifIndex rather than by
     // lldpLocPortNum: when a port number is not in lldpLocPortTable, it is read as an
     // ifIndex and named from ifXTable/ifTable.
-    let rem = w.table(
-        "lldpRemTable",
-        "1.0.8802.1.1.2.1.4.1.1",
-        &[4, 5, 6, 7, 8, 9, 10],
-    )?;
-    let loc = w.table("lldpLocPortTable", "1.0.8802.1.1.2.1.3.7.1", &[2, 3, 4])?;
-    let man = w.table("lldpRemManAddrTable", "1.0.8802.1.1.2.1.4.2.1", &[3])?;
+    let rem = w
+        .table(
+            "lldpRemTable",
+            "1.0.8802.1.1.2.1.4.1.1",
+            &[4, 5, 6, 7, 8, 9, 10],
+        )
+        .await?;
+    let loc = w
+        .table("lldpLocPortTable", "1.0.8802.1.1.2.1.3.7.1", &[2, 3, 4])
+        .await?;
+    let man = w
+        .table("lldpRemManAddrTable", "1.0.8802.1.1.2.1.4.2.1", &[3])
+        .await?;
     for (idx, r) in &rem {
         if idx.len() < 3 {
             continue;
@@ -424,8 +443,12 @@ pub fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
     // ARP: ipNetToMediaPhysAddress (index ifIndex.a.b.c.d), and IP-MIB's
     // ipNetToPhysicalPhysAddress (index ifIndex.type(1=ipv4).4.a.b.c.d) for what the
     // older table lacks.
-    let arp = w.table("ipNetToMediaTable", "1.3.6.1.2.1.4.22.1", &[2])?;
-    let phys = w.table("ipNetToPhysicalTable", "1.3.6.1.2.1.4.35.1", &[4])?;
+    let arp = w
+        .table("ipNetToMediaTable", "1.3.6.1.2.1.4.22.1", &[2])
+        .await?;
+    let phys = w
+        .table("ipNetToPhysicalTable", "1.3.6.1.2.1.4.35.1", &[4])
+        .await?;
     let old = arp.iter().filter_map(|(idx, r)| match idx[..] {
         [ifx, a, b, c, e] => Some((ifx, [a, b, c, e], r.get(&2))),
         _ => None,

@@ -18,11 +18,13 @@ pub mod v3;
 use crate::credentials::secret::Secret;
 use ksocket_core::snmp::{Message, OidBuf, Pdu, PduSpec, Request, V3Message, Value, Version, tag};
 use ksocket_core::usm::{AuthProto, PrivProto};
+use smol::Async;
+use smol::channel::Sender;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// Most rows one walk returns before it stops (and says it is incomplete).
@@ -107,63 +109,125 @@ pub enum WalkEnd {
 }
 
 /// Who waits for the answer from (address, request-id or msgID).
-type Waiting = HashMap<(SocketAddr, i64), mpsc::Sender<Vec<u8>>>;
+type Waiting = HashMap<(SocketAddr, i64), Sender<Vec<u8>>>;
 
-/// One UDP socket shared by every [`Client`] made from it (one per thread, each with
-/// at most one request in flight, so their number bounds what is in flight): a
-/// receiver thread hands each datagram to the request waiting for its source address
-/// and request-id (v1/v2c) or msgID (v3). Datagrams nobody waits for are dropped.
-pub struct Mux {
-    sock: UdpSocket,
-    waiting: Mutex<Waiting>,
-    next_id: AtomicI32,
+/// One UDP socket shared by every [`Client`] made from it, on one thread (smol): each
+/// datagram goes to the request waiting for its source address and request-id
+/// (v1/v2c) or msgID (v3); datagrams nobody waits for are dropped. There is no
+/// receiver task: whichever request is waiting reads what arrived and hands each
+/// datagram on. Each client has one request in flight, so the number of clients bounds
+/// what is in flight.
+pub struct Transport {
+    sock: Async<UdpSocket>,
+    waiting: RefCell<Waiting>,
+    next_id: Cell<i32>,
 }
 
-impl Mux {
-    /// Binds the socket and starts the receiver, which ends when the last `Arc` goes.
-    pub fn new() -> io::Result<Arc<Mux>> {
-        let sock = UdpSocket::bind("0.0.0.0:0")?;
-        let rx = sock.try_clone()?;
-        // Bounded wait, so the thread sees the Mux gone within 100 ms.
-        rx.set_read_timeout(Some(Duration::from_millis(100)))?;
-        let mux = Arc::new(Mux {
-            sock,
-            waiting: Mutex::new(HashMap::new()),
-            next_id: AtomicI32::new((crate::sys::random::u64() & 0x3fff_ffff) as i32 + 1),
-        });
-        let weak = Arc::downgrade(&mux);
-        std::thread::Builder::new()
-            .name("snmp-rx".into())
-            .spawn(move || {
-                let mut buf = vec![0u8; 65535];
-                loop {
-                    let got = rx.recv_from(&mut buf);
-                    let Some(mux) = weak.upgrade() else { return };
-                    let Ok((n, from)) = got else { continue };
-                    let d = &buf[..n];
-                    let id = match Message::decode(d) {
-                        Ok(m) => i64::from(m.pdu.request_id),
-                        Err(_) => match V3Message::decode(d) {
-                            Ok(m) => m.msg_id,
-                            Err(_) => continue,
-                        },
-                    };
-                    let w = mux.waiting.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(tx) = w.get(&(from, id)) {
-                        let _ = tx.send(d.to_vec());
-                    }
-                }
-            })?;
-        Ok(mux)
+impl Transport {
+    pub fn new() -> io::Result<Rc<Transport>> {
+        Ok(Rc::new(Transport {
+            sock: Async::<UdpSocket>::bind(([0, 0, 0, 0], 0))?,
+            waiting: RefCell::new(HashMap::new()),
+            next_id: Cell::new((crate::sys::random::u64() & 0x3fff_ffff) as i32 + 1),
+        }))
     }
 
     fn next_id(&self) -> i32 {
-        self.next_id.fetch_add(1, Ordering::Relaxed).wrapping_add(1) & 0x7fff_ffff
+        let n = self.next_id.get().wrapping_add(1) & 0x7fff_ffff;
+        self.next_id.set(n);
+        n
+    }
+
+    /// Reads every datagram queued on the socket and hands each to its waiter.
+    fn route(&self, buf: &mut [u8]) {
+        while let Ok((n, from)) = self.sock.get_ref().recv_from(buf) {
+            let d = &buf[..n];
+            let id = match Message::decode(d) {
+                Ok(m) => i64::from(m.pdu.request_id),
+                Err(_) => match V3Message::decode(d) {
+                    Ok(m) => m.msg_id,
+                    Err(_) => continue,
+                },
+            };
+            if let Some(tx) = self.waiting.borrow().get(&(from, id)) {
+                let _ = tx.try_send(d.to_vec());
+            }
+        }
+    }
+
+    /// Sends `msg` (whose answer carries `id`) and waits for a datagram from the
+    /// target that `accept` takes. On a timeout it goes on listening `retry_interval`
+    /// (a late answer still counts), then sends again, `retries` times.
+    async fn exchange(
+        &self,
+        t: &Target,
+        msg: &[u8],
+        id: i64,
+        accept: impl Fn(&[u8]) -> bool,
+    ) -> Result<Vec<u8>, Error> {
+        let (tx, rx) = smol::channel::unbounded();
+        let key = (t.addr, id);
+        self.waiting.borrow_mut().insert(key, tx);
+        let mut buf = vec![0u8; 65535];
+        let r = async {
+            for attempt in 0..=t.retries {
+                self.sock.send_to(msg, t.addr).await.map_err(Error::Io)?;
+                let wait = if attempt < t.retries {
+                    t.timeout + t.retry_interval
+                } else {
+                    t.timeout
+                };
+                let deadline = Instant::now() + wait;
+                loop {
+                    if let Ok(d) = rx.try_recv() {
+                        if accept(&d) {
+                            return Ok(d);
+                        }
+                        continue;
+                    }
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    // An answer handed on by another request, one to read ourselves, or
+                    // the end of this try.
+                    let got = smol::future::or(
+                        async { rx.recv().await.ok() },
+                        smol::future::or(
+                            async {
+                                let _ = self.sock.readable().await;
+                                self.route(&mut buf);
+                                None
+                            },
+                            async {
+                                smol::Timer::at(deadline).await;
+                                None
+                            },
+                        ),
+                    )
+                    .await;
+                    if let Some(d) = got
+                        && accept(&d)
+                    {
+                        return Ok(d);
+                    }
+                }
+            }
+            Err(Error::Timeout)
+        }
+        .await;
+        self.waiting.borrow_mut().remove(&key);
+        r
     }
 }
 
+/// Runs `fut` to its end on this thread (smol): the SNMP client's one I/O model for
+/// callers that are not async themselves.
+pub fn block_on<T>(fut: impl std::future::Future<Output = T>) -> T {
+    smol::block_on(fut)
+}
+
 pub struct Client {
-    mux: Arc<Mux>,
+    transport: Rc<Transport>,
     buf: Vec<u8>,
     /// SNMPv3 sessions, one per (agent, credential): see [`v3::SessionKey`].
     sessions: HashMap<v3::SessionKey, v3::Session>,
@@ -172,20 +236,20 @@ pub struct Client {
 impl Client {
     /// A client with a socket of its own.
     pub fn new() -> io::Result<Client> {
-        Ok(Client::with(Mux::new()?))
+        Ok(Client::with(Transport::new()?))
     }
 
-    /// A client sharing `mux`'s socket.
-    pub fn with(mux: Arc<Mux>) -> Client {
+    /// A client sharing `transport`'s socket.
+    pub fn with(transport: Rc<Transport>) -> Client {
         Client {
-            mux,
+            transport,
             buf: vec![0; 65535],
             sessions: HashMap::new(),
         }
     }
 
     /// Sends one request and calls `f` with the matching response; retries on timeout.
-    pub fn request<R>(
+    pub async fn request<R>(
         &mut self,
         t: &Target,
         kind: u8,
@@ -195,20 +259,22 @@ impl Client {
         f: impl FnOnce(&Pdu<'_>) -> R,
     ) -> Result<R, Error> {
         if let Some(v3) = t.v3.clone() {
-            return self.request_v3(
-                t,
-                &v3,
-                PduSpec {
-                    kind,
-                    request_id: 0,
-                    a,
-                    b,
-                    oids,
-                },
-                f,
-            );
+            return self
+                .request_v3(
+                    t,
+                    &v3,
+                    PduSpec {
+                        kind,
+                        request_id: 0,
+                        a,
+                        b,
+                        oids,
+                    },
+                    f,
+                )
+                .await;
         }
-        let id = self.mux.next_id();
+        let id = self.transport.next_id();
         let req = Request {
             version: t.version,
             community: t.community.expose().as_bytes(),
@@ -222,9 +288,13 @@ impl Client {
             .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
         let msg = msg.to_vec();
         // Anything that does not decode, or answers another request, is ignored.
-        let resp = exchange(&self.mux, t, &msg, i64::from(id), |b| {
-            Message::decode(b).is_ok_and(|m| m.pdu.kind == tag::RESPONSE && m.pdu.request_id == id)
-        })?;
+        let resp = self
+            .transport
+            .exchange(t, &msg, i64::from(id), |b| {
+                Message::decode(b)
+                    .is_ok_and(|m| m.pdu.kind == tag::RESPONSE && m.pdu.request_id == id)
+            })
+            .await?;
         let m = Message::decode(&resp).map_err(|_| Error::Usm("undecodable answer"))?;
         if m.pdu.error_status != 0 {
             return Err(Error::Status {
@@ -235,19 +305,19 @@ impl Client {
         Ok(f(&m.pdu))
     }
 
-    fn request_v3<R>(
+    async fn request_v3<R>(
         &mut self,
         t: &Target,
         v3: &V3Auth,
         spec: PduSpec<'_>,
         f: impl FnOnce(&Pdu<'_>) -> R,
     ) -> Result<R, Error> {
-        let mux = self.mux.clone();
+        let transport = self.transport.clone();
         let session = self
             .sessions
             .entry(v3::SessionKey::new(t.addr, v3))
             .or_insert_with(|| {
-                let ids = mux.clone();
+                let ids = transport.clone();
                 // The privacy salt counter starts anywhere (RFC 3826 wants it
                 // unpredictable across restarts), its low bits left to count.
                 let salt = (crate::sys::random::u64() & 0xffff_ffff) << 24;
@@ -256,9 +326,12 @@ impl Client {
         let mut out = session.start(spec, Instant::now())?;
         loop {
             let id = i64::from(out.msg_id);
-            let resp = match exchange(&mux, t, &out.msg, id, |b| {
-                V3Message::decode(b).is_ok_and(|m| m.msg_id == id)
-            }) {
+            let resp = match transport
+                .exchange(t, &out.msg, id, |b| {
+                    V3Message::decode(b).is_ok_and(|m| m.msg_id == id)
+                })
+                .await
+            {
                 Err(Error::Timeout) => return Err(session.timeout()),
                 r => r?,
             };
@@ -278,7 +351,7 @@ impl Client {
 
     /// GET: calls `out` with each (oid, value). (An OID of over 128 arcs cannot answer
     /// a request of ours, whose OIDs fit; it is passed over.)
-    pub fn get(
+    pub async fn get(
         &mut self,
         t: &Target,
         oids: &[OidBuf],
@@ -291,10 +364,11 @@ impl Client {
                 }
             }
         })
+        .await
     }
 
     /// Walks the subtree under `root`, calling `out` for each row in order.
-    pub fn walk(
+    pub async fn walk(
         &mut self,
         t: &Target,
         root: &OidBuf,
@@ -316,37 +390,39 @@ impl Client {
             } else {
                 (tag::GET_NEXT, 0)
             };
-            let step = self.request(t, kind, 0, b, std::slice::from_ref(&last), |pdu| {
-                // As snmpbulkwalk does: every varbind inside the subtree is printed,
-                // exceptions included; one outside it, or an exception, ends the walk
-                // after this response; each OID must follow the one requested.
-                let mut next: Option<OidBuf> = None;
-                let mut n = 0usize;
-                let mut end = false;
-                for (o, v) in pdu.varbinds {
-                    if !o.starts_with(root.arcs()) {
-                        end = true;
-                        continue;
+            let step = self
+                .request(t, kind, 0, b, std::slice::from_ref(&last), |pdu| {
+                    // As snmpbulkwalk does: every varbind inside the subtree is printed,
+                    // exceptions included; one outside it, or an exception, ends the walk
+                    // after this response; each OID must follow the one requested.
+                    let mut next: Option<OidBuf> = None;
+                    let mut n = 0usize;
+                    let mut end = false;
+                    for (o, v) in pdu.varbinds {
+                        if !o.starts_with(root.arcs()) {
+                            end = true;
+                            continue;
+                        }
+                        let Ok(ob) = OidBuf::from_oid(&o) else {
+                            return Step::Bad("an OID longer than 128 arcs".into());
+                        };
+                        out(&ob, &v);
+                        n += 1;
+                        if v.is_exception() {
+                            end = true;
+                            continue;
+                        }
+                        if ob <= last {
+                            return Step::Bad(format!("OID not increasing at {ob}"));
+                        }
+                        next = Some(ob);
                     }
-                    let Ok(ob) = OidBuf::from_oid(&o) else {
-                        return Step::Bad("an OID longer than 128 arcs".into());
-                    };
-                    out(&ob, &v);
-                    n += 1;
-                    if v.is_exception() {
-                        end = true;
-                        continue;
+                    match next {
+                        Some(o) if !end => Step::More(Box::new(o), n),
+                        _ => Step::End,
                     }
-                    if ob <= last {
-                        return Step::Bad(format!("OID not increasing at {ob}"));
-                    }
-                    next = Some(ob);
-                }
-                match next {
-                    Some(o) if !end => Step::More(Box::new(o), n),
-                    _ => Step::End,
-                }
-            });
+                })
+                .await;
             match step {
                 Ok(Step::More(o, n)) => {
                     rows += n;
@@ -389,44 +465,6 @@ impl Client {
             }
         }
     }
-}
-
-/// Sends `msg` (whose answer carries `id`) over `mux` and waits for a datagram from the
-/// target that `accept` takes. On a timeout it goes on listening `retry_interval` (a
-/// late answer still counts), then sends again, `retries` times.
-fn exchange(
-    mux: &Mux,
-    t: &Target,
-    msg: &[u8],
-    id: i64,
-    accept: impl Fn(&[u8]) -> bool,
-) -> Result<Vec<u8>, Error> {
-    let (tx, rx) = mpsc::channel();
-    let key = (t.addr, id);
-    let waiting = || mux.waiting.lock().unwrap_or_else(|e| e.into_inner());
-    waiting().insert(key, tx);
-    let r = (|| {
-        for attempt in 0..=t.retries {
-            mux.sock.send_to(msg, t.addr).map_err(Error::Io)?;
-            let wait = if attempt < t.retries {
-                t.timeout + t.retry_interval
-            } else {
-                t.timeout
-            };
-            let deadline = Instant::now() + wait;
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(left) {
-                    Ok(d) if accept(&d) => return Ok(d),
-                    Ok(_) => {}
-                    Err(_) => break,
-                }
-            }
-        }
-        Err(Error::Timeout)
-    })();
-    waiting().remove(&key);
-    r
 }
 
 enum Step {

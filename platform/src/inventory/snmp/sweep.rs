@@ -77,7 +77,7 @@ pub struct Stats {
 }
 
 /// Sweeps `targets` with `creds`, calling `hit` for each address on its first answer.
-pub fn sweep(
+pub async fn sweep(
     targets: &[Ipv4Addr],
     creds: &[Cred],
     o: &Opts,
@@ -88,12 +88,11 @@ pub fn sweep(
         .checked_mul(creds.len())
         .filter(|t| *t < 0x4000_0000)
         .ok_or_else(|| io::Error::other("sweep: too many probes (targets x credentials)"))?;
-    let sock = UdpSocket::bind("0.0.0.0:0")?;
-    sock.set_nonblocking(true)?;
+    let sock = smol::Async::<UdpSocket>::bind(([0, 0, 0, 0], 0))?;
     // Room for a burst of answers, and for probes the kernel holds while it resolves
     // on-link neighbours (they count against the send buffer: an empty on-link range
     // would otherwise stall sending for the 3 s ARP gives up after).
-    crate::sys::net::set_buffers(&sock, 8 << 20);
+    crate::sys::net::set_buffers(sock.get_ref(), 8 << 20);
     let key = (crate::sys::random::u64() as u32) & 0x3fff_ffff;
     let rate = f64::from(o.rate.max(1));
     let mut pacer = Pacer::new(o.rate, BURST);
@@ -188,7 +187,7 @@ pub fn sweep(
             let id = (i as u32 ^ key) as i32;
             let msg = encode(&creds[i / n], id)?;
             let to = SocketAddrV4::new(targets[i % n], o.port);
-            match sock.send_to(&msg, to) {
+            match sock.get_ref().send_to(&msg, to) {
                 Ok(_) => {}
                 // Unreachable or refused right now (an ICMP error queued on the socket):
                 // counts as a try.
@@ -207,7 +206,7 @@ pub fn sweep(
         }
         // Read everything queued.
         loop {
-            match sock.recv_from(&mut rbuf) {
+            match sock.get_ref().recv_from(&mut rbuf) {
                 Ok((len, from)) => {
                     stats.received += 1;
                     match classify(&rbuf[..len], from, targets, creds, key, o.port) {
@@ -253,7 +252,15 @@ pub fn sweep(
             let due = Duration::from_nanos(pacer.ready_at());
             wake = wake.min((start + due).saturating_duration_since(now));
         }
-        crate::sys::net::wait_readable(&sock, wake);
+        smol::future::or(
+            async {
+                let _ = sock.readable().await;
+            },
+            async {
+                smol::Timer::after(wake.min(Duration::from_secs(1))).await;
+            },
+        )
+        .await;
     }
     Ok(stats)
 }

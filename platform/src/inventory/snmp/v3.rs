@@ -101,13 +101,13 @@ pub struct Session {
     pending: Option<Pending>,
     salt: u64,
     /// Fresh ids for msgID and request-id.
-    ids: Box<dyn FnMut() -> i32 + Send>,
+    ids: Box<dyn FnMut() -> i32>,
 }
 
 impl Session {
     /// A session of `user`; `ids` gives fresh message and request ids; `salt` starts
     /// the privacy salt counter (RFC 3826 wants it unpredictable across restarts).
-    pub fn new(user: V3Auth, ids: Box<dyn FnMut() -> i32 + Send>, salt: u64) -> Session {
+    pub fn new(user: V3Auth, ids: Box<dyn FnMut() -> i32>, salt: u64) -> Session {
         Session {
             user,
             engine: None,
