@@ -224,34 +224,51 @@ pub fn gateway_mac(oif: u32, ifc: &Iface, gw: Ipv4Addr) -> Option<Mac> {
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Some([0; 6]),
         Err(_) => return None,
     };
+    let sock = Async::new(sock).ok()?;
     let mut buf = [0u8; 64];
     let mut rbuf = [0u8; 2048];
-    for _ in 0..3 {
-        let n = ksocket_core::wire::emit_arp_request(&mut buf, ifc.mac, ifc.ip, gw).ok()?;
-        sock.send(&buf[..n]).ok()?;
-        let t0 = std::time::Instant::now();
-        while t0.elapsed() < Duration::from_millis(300) {
-            match sock.recv(&mut rbuf) {
-                Ok(n) => {
-                    if let Ok(f) = ksocket_core::wire::parse(Link::Ethernet, &rbuf[..n])
-                        && let ksocket_core::wire::Packet::Arp {
-                            op: 2,
-                            sender_ip,
-                            sender_mac,
-                            target_ip,
-                            ..
-                        } = f.packet
-                        && sender_ip == gw
-                        && target_ip == ifc.ip
-                    {
-                        return Some(sender_mac);
+    smol::block_on(async {
+        for _ in 0..3 {
+            let n = ksocket_core::wire::emit_arp_request(&mut buf, ifc.mac, ifc.ip, gw).ok()?;
+            send(&sock, &buf[..n]).await.ok()?;
+            let deadline = std::time::Instant::now() + Duration::from_millis(300);
+            let answer = async {
+                loop {
+                    let _ = sock.readable().await;
+                    while let Ok(n) = sock.get_ref().recv(&mut rbuf) {
+                        if let Some(mac) = arp_reply_from(&rbuf[..n], gw, ifc.ip) {
+                            return Some(mac);
+                        }
                     }
                 }
-                Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            };
+            let timeout = async {
+                smol::Timer::at(deadline).await;
+                None
+            };
+            if let Some(mac) = smol::future::or(answer, timeout).await {
+                return Some(mac);
             }
         }
+        None
+    })
+}
+
+/// The sender's MAC of an ARP reply from `gw` to `me`.
+fn arp_reply_from(frame: &[u8], gw: Ipv4Addr, me: Ipv4Addr) -> Option<Mac> {
+    match ksocket_core::wire::parse(Link::Ethernet, frame)
+        .ok()?
+        .packet
+    {
+        ksocket_core::wire::Packet::Arp {
+            op: 2,
+            sender_ip,
+            sender_mac,
+            target_ip,
+            ..
+        } if sender_ip == gw && target_ip == me => Some(sender_mac),
+        _ => None,
     }
-    None
 }
 
 /// Binds a UDP and a TCP socket to one port, so that replies to our probes find the

@@ -223,7 +223,67 @@ async fn fallbacks(client: &mut Client, target: &Target, d: &mut Device) {
 
 /// Collects a device record. Fails only when the device does not answer at all.
 pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
-    let mut d = Device::default();
+    let mut d = system(client, target).await?;
+    let mut w = Walker {
+        client,
+        target,
+        incomplete: Vec::new(),
+    };
+    let ent = w
+        .table(
+            "entPhysicalTable",
+            "1.3.6.1.2.1.47.1.1.1.1",
+            &[2, 5, 8, 9, 10, 11, 12, 13],
+        )
+        .await?;
+    d.chassis = chassis(&ent);
+    fallbacks(w.client, target, &mut d).await;
+    let if_table = w
+        .table("ifTable", "1.3.6.1.2.1.2.2.1", &[2, 3, 5, 6, 7, 8])
+        .await?;
+    let if_x = w
+        .table("ifXTable", "1.3.6.1.2.1.31.1.1.1", &[1, 15, 18])
+        .await?;
+    // IP-MIB ipAddressTable (RFC 4293) first; the older ipAddrTable only when that
+    // does not give every IPv4 address with its prefix (older devices lack the new
+    // table; net-snmp answers the old one ~40x slower, 0.9 s for 120 addresses).
+    let addresses = w
+        .table("ipAddressTable", "1.3.6.1.2.1.4.34.1", &[3, 5])
+        .await?;
+    let addrs = if has_every_prefix(&addresses) {
+        Table::new()
+    } else {
+        w.table("ipAddrTable", "1.3.6.1.2.1.4.20.1", &[2, 3])
+            .await?
+    };
+    d.interfaces = interfaces(&if_table, &if_x, addresses_by_if(&addresses, &addrs));
+    let rem = w
+        .table(
+            "lldpRemTable",
+            "1.0.8802.1.1.2.1.4.1.1",
+            &[4, 5, 6, 7, 8, 9, 10],
+        )
+        .await?;
+    let loc = w
+        .table("lldpLocPortTable", "1.0.8802.1.1.2.1.3.7.1", &[2, 3, 4])
+        .await?;
+    let man = w
+        .table("lldpRemManAddrTable", "1.0.8802.1.1.2.1.4.2.1", &[3])
+        .await?;
+    d.lldp_neighbors = lldp(&rem, &loc, &man, &d.interfaces);
+    let arp = w
+        .table("ipNetToMediaTable", "1.3.6.1.2.1.4.22.1", &[2])
+        .await?;
+    let phys = w
+        .table("ipNetToPhysicalTable", "1.3.6.1.2.1.4.35.1", &[4])
+        .await?;
+    d.arp = arp_entries(&arp, &phys);
+    d.incomplete = w.incomplete;
+    Ok(d)
+}
+
+/// The system group (one GET).
+async fn system(client: &mut Client, target: &Target) -> Result<Device, Error> {
     let sys: Vec<OidBuf> = (1..=6)
         .map(|i| format!("1.3.6.1.2.1.1.{i}.0").parse().expect("valid"))
         .collect();
@@ -237,72 +297,57 @@ pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Err
         })
         .await?;
     let s = |i: u32| got.get(&i).and_then(Cell::text);
-    d.sys_descr = s(1);
-    d.sys_object_id = s(2);
-    d.sys_up_time = got.get(&3).and_then(Cell::int).map(|x| x as u64);
-    d.sys_contact = s(4);
-    d.sys_name = s(5);
-    d.sys_location = s(6);
+    Ok(Device {
+        sys_descr: s(1),
+        sys_object_id: s(2),
+        sys_up_time: got.get(&3).and_then(Cell::int).map(|x| x as u64),
+        sys_contact: s(4),
+        sys_name: s(5),
+        sys_location: s(6),
+        ..Device::default()
+    })
+}
 
-    let mut w = Walker {
-        client,
-        target,
-        incomplete: Vec::new(),
-    };
-    // ENTITY-MIB entPhysicalTable: the first chassis (class 3), else the first entry.
-    let ent = w
-        .table(
-            "entPhysicalTable",
-            "1.3.6.1.2.1.47.1.1.1.1",
-            &[2, 5, 8, 9, 10, 11, 12, 13],
-        )
-        .await?;
-    let chassis = ent
+/// ENTITY-MIB entPhysicalTable: the first chassis (class 3), else the first entry.
+fn chassis(ent: &Table) -> Option<Chassis> {
+    let r = ent
         .values()
         .find(|r| r.get(&5).and_then(Cell::int) == Some(3))
-        .or_else(|| ent.values().next());
-    d.chassis = chassis.map(|r| {
-        let t = |c: u32| r.get(&c).and_then(Cell::text);
-        Chassis {
-            description: t(2),
-            hardware_version: t(8),
-            firmware_version: t(9),
-            software_version: t(10),
-            serial_number: t(11),
-            manufacturer: t(12),
-            model: t(13),
-        }
-    });
-    fallbacks(w.client, target, &mut d).await;
+        .or_else(|| ent.values().next())?;
+    let t = |c: u32| r.get(&c).and_then(Cell::text);
+    Some(Chassis {
+        description: t(2),
+        hardware_version: t(8),
+        firmware_version: t(9),
+        software_version: t(10),
+        serial_number: t(11),
+        manufacturer: t(12),
+        model: t(13),
+    })
+}
 
-    // IF-MIB
-    let if_table = w
-        .table("ifTable", "1.3.6.1.2.1.2.2.1", &[2, 3, 5, 6, 7, 8])
-        .await?;
-    let if_x = w
-        .table("ifXTable", "1.3.6.1.2.1.31.1.1.1", &[1, 15, 18])
-        .await?;
-    // IP-MIB ipAddressTable (RFC 4293): index type(1=ipv4).4.a.b.c.d; ipAddressPrefix
-    // points at a prefix row whose last arc is the prefix length. The older
-    // ipAddrTable only when that does not give every IPv4 address with its prefix
-    // (older devices lack the new table; net-snmp answers the old one ~40x slower,
-    // 0.9 s for 120 addresses).
-    let addresses = w
-        .table("ipAddressTable", "1.3.6.1.2.1.4.34.1", &[3, 5])
-        .await?;
-    let v4 = addresses.iter().filter(|(i, _)| i.starts_with(&[1, 4]));
-    let complete = v4.clone().count() > 0
-        && v4.clone().all(
-            |(_, a)| matches!(a.get(&5), Some(Cell::Oid(o)) if o.last().is_some_and(|b| *b <= 32)),
-        );
-    let addrs = if complete {
-        Table::new()
-    } else {
-        w.table("ipAddrTable", "1.3.6.1.2.1.4.20.1", &[2, 3])
-            .await?
-    };
+/// The prefix length an ipAddressPrefix points at (the last arc of the prefix row).
+fn prefix_len(c: Option<&Cell>) -> Option<u32> {
+    match c {
+        Some(Cell::Oid(o)) => o.last().copied().filter(|b| *b <= 32),
+        _ => None,
+    }
+}
+
+/// Whether ipAddressTable gives IPv4 addresses, each with its prefix.
+fn has_every_prefix(addresses: &Table) -> bool {
+    let mut v4 = addresses
+        .iter()
+        .filter(|(i, _)| i.starts_with(&[1, 4]))
+        .peekable();
+    v4.peek().is_some() && v4.all(|(_, a)| prefix_len(a.get(&5)).is_some())
+}
+
+/// IPv4 addresses (`a.b.c.d/len`) per ifIndex, from ipAddrTable (index a.b.c.d:
+/// ifIndex, netmask) and ipAddressTable (index 1.4.a.b.c.d: ifIndex, prefix).
+fn addresses_by_if(addresses: &Table, addrs: &Table) -> BTreeMap<u32, Vec<String>> {
     let mut by_if: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-    for (ip, a) in &addrs {
+    for (ip, a) in addrs {
         let (Some(ifx), Some(mask)) = (
             a.get(&2).and_then(Cell::int),
             a.get(&3).and_then(Cell::text),
@@ -320,17 +365,14 @@ pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Err
             .or_default()
             .push(format!("{}/{bits}", ip.join(".")));
     }
-    for (idx, a) in &addresses {
+    for (idx, a) in addresses {
         let [1, 4, a1, a2, a3, a4] = idx[..] else {
             continue;
         };
         let Some(ifx) = a.get(&3).and_then(Cell::int) else {
             continue;
         };
-        let bits = match a.get(&5) {
-            Some(Cell::Oid(o)) => o.last().copied().filter(|b| *b <= 32),
-            _ => None,
-        };
+        let bits = prefix_len(a.get(&5));
         let ip = format!("{a1}.{a2}.{a3}.{a4}");
         let list = by_if.entry(ifx as u32).or_default();
         if !list
@@ -343,7 +385,17 @@ pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Err
             });
         }
     }
-    for (idx, r) in &if_table {
+    by_if
+}
+
+/// IF-MIB ifTable and ifXTable, with each interface's addresses.
+fn interfaces(
+    if_table: &Table,
+    if_x: &Table,
+    mut by_if: BTreeMap<u32, Vec<String>>,
+) -> Vec<Interface> {
+    let mut out = Vec::new();
+    for (idx, r) in if_table {
         let Some(&index) = idx.first() else { continue };
         let x = if_x.get(idx);
         let t = |c: u32| r.get(&c).and_then(Cell::text);
@@ -357,7 +409,7 @@ pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Err
             _ => None,
         };
         let ipv4 = by_if.remove(&index).unwrap_or_default();
-        d.interfaces.push(Interface {
+        out.push(Interface {
             index,
             name: x.and_then(|x| x.get(&1)).and_then(Cell::text),
             descr: t(2),
@@ -370,25 +422,16 @@ pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Err
             ipv4,
         });
     }
+    out
+}
 
-    // LLDP-MIB: lldpRemTable (index timeMark.localPortNum.remIndex), local ports from
-    // lldpLocPortTable. Juniper indexes remote entries by ifIndex rather than by
-    // lldpLocPortNum: when a port number is not in lldpLocPortTable, it is read as an
-    // ifIndex and named from ifXTable/ifTable.
-    let rem = w
-        .table(
-            "lldpRemTable",
-            "1.0.8802.1.1.2.1.4.1.1",
-            &[4, 5, 6, 7, 8, 9, 10],
-        )
-        .await?;
-    let loc = w
-        .table("lldpLocPortTable", "1.0.8802.1.1.2.1.3.7.1", &[2, 3, 4])
-        .await?;
-    let man = w
-        .table("lldpRemManAddrTable", "1.0.8802.1.1.2.1.4.2.1", &[3])
-        .await?;
-    for (idx, r) in &rem {
+/// LLDP-MIB: lldpRemTable (index timeMark.localPortNum.remIndex), local ports from
+/// lldpLocPortTable. Juniper indexes remote entries by ifIndex rather than by
+/// lldpLocPortNum: when a port number is not in lldpLocPortTable, it is read as an
+/// ifIndex and named from the interfaces.
+fn lldp(rem: &Table, loc: &Table, man: &Table, interfaces: &[Interface]) -> Vec<Neighbor> {
+    let mut out = Vec::new();
+    for (idx, r) in rem {
         if idx.len() < 3 {
             continue;
         }
@@ -406,7 +449,7 @@ pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Err
                 }
             })
             .or_else(|| {
-                d.interfaces
+                interfaces
                     .iter()
                     .find(|i| i.index == port)
                     .and_then(|i| i.name.clone().or(i.descr.clone()))
@@ -421,7 +464,7 @@ pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Err
                     .join(".")
             })
         });
-        d.lldp_neighbors.push(Neighbor {
+        out.push(Neighbor {
             local_port,
             chassis_id: lldp_id(
                 r.get(&4).and_then(Cell::int),
@@ -439,16 +482,14 @@ pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Err
             management_address,
         });
     }
+    out
+}
 
-    // ARP: ipNetToMediaPhysAddress (index ifIndex.a.b.c.d), and IP-MIB's
-    // ipNetToPhysicalPhysAddress (index ifIndex.type(1=ipv4).4.a.b.c.d) for what the
-    // older table lacks.
-    let arp = w
-        .table("ipNetToMediaTable", "1.3.6.1.2.1.4.22.1", &[2])
-        .await?;
-    let phys = w
-        .table("ipNetToPhysicalTable", "1.3.6.1.2.1.4.35.1", &[4])
-        .await?;
+/// ARP: ipNetToMediaPhysAddress (index ifIndex.a.b.c.d), and IP-MIB's
+/// ipNetToPhysicalPhysAddress (index ifIndex.type(1=ipv4).4.a.b.c.d) for what the older
+/// table lacks.
+fn arp_entries(arp: &Table, phys: &Table) -> Vec<ArpEntry> {
+    let mut out = Vec::new();
     let old = arp.iter().filter_map(|(idx, r)| match idx[..] {
         [ifx, a, b, c, e] => Some((ifx, [a, b, c, e], r.get(&2))),
         _ => None,
@@ -465,19 +506,137 @@ pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Err
         if m == "00:00:00:00:00:00" || !seen.insert((if_index, ip)) {
             continue;
         }
-        d.arp.push(ArpEntry {
+        out.push(ArpEntry {
             ip: format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]),
             mac: m,
             if_index,
         });
     }
-    d.incomplete = w.incomplete;
-    Ok(d)
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::version_in_descr;
+    use super::*;
+
+    /// A table from (index, column, cell) triples.
+    fn table(rows: &[(&[u32], u32, Cell)]) -> Table {
+        let mut t = Table::new();
+        for (idx, col, cell) in rows {
+            t.entry(idx.to_vec())
+                .or_default()
+                .insert(*col, cell.clone());
+        }
+        t
+    }
+
+    fn text(s: &str) -> Cell {
+        Cell::Bytes(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn the_chassis_is_the_chassis_class_else_the_first_entry() {
+        let ent = table(&[
+            (&[1], 5, Cell::Int(10)), // a port
+            (&[1], 13, text("SFP-10G")),
+            (&[2], 5, Cell::Int(3)),
+            (&[2], 11, text("FOC1234X0AB")),
+            (&[2], 13, text("WS-C3560-24TS")),
+        ]);
+        let c = chassis(&ent).unwrap();
+        assert_eq!(c.model.as_deref(), Some("WS-C3560-24TS"));
+        assert_eq!(c.serial_number.as_deref(), Some("FOC1234X0AB"));
+        assert_eq!(chassis(&Table::new()), None);
+    }
+
+    #[test]
+    fn interfaces_get_their_addresses_speeds_and_states() {
+        let if_table = table(&[
+            (&[2], 2, text("eth0")),
+            (&[2], 3, Cell::Int(6)),
+            (&[2], 5, Cell::Unsigned(u64::from(u32::MAX))),
+            (&[2], 6, Cell::Bytes(vec![2, 0, 0, 0, 0, 9])),
+            (&[2], 7, Cell::Int(1)),
+            (&[2], 8, Cell::Int(7)),
+        ]);
+        let if_x = table(&[(&[2], 1, text("Te1/0/1")), (&[2], 15, Cell::Int(10_000))]);
+        // ipAddressTable: 198.18.3.1 on ifIndex 2, prefix row ending in 24.
+        let new = table(&[
+            (&[1, 4, 198, 18, 3, 1], 3, Cell::Int(2)),
+            (
+                &[1, 4, 198, 18, 3, 1],
+                5,
+                Cell::Oid(vec![
+                    1, 3, 6, 1, 2, 1, 4, 32, 1, 5, 2, 1, 4, 198, 18, 3, 0, 24,
+                ]),
+            ),
+        ]);
+        assert!(has_every_prefix(&new));
+        // ipAddrTable adds a second address with its netmask.
+        let old = table(&[
+            (&[198, 18, 4, 1], 2, Cell::Int(2)),
+            (&[198, 18, 4, 1], 3, Cell::Ip([255, 255, 254, 0])),
+        ]);
+        let ifs = interfaces(&if_table, &if_x, addresses_by_if(&new, &old));
+        assert_eq!(ifs.len(), 1);
+        let i = &ifs[0];
+        assert_eq!(i.name.as_deref(), Some("Te1/0/1"));
+        assert_eq!(
+            i.speed,
+            Some(10_000_000_000),
+            "ifHighSpeed where ifSpeed saturates"
+        );
+        assert_eq!(i.mac.as_deref(), Some("02:00:00:00:00:09"));
+        assert_eq!(
+            (i.admin_status, i.oper_status),
+            (Some(IfStatus::Up), Some(IfStatus::LowerLayerDown))
+        );
+        assert_eq!(i.ipv4, ["198.18.4.1/23", "198.18.3.1/24"]);
+    }
+
+    #[test]
+    fn lldp_ports_and_arp_entries_are_mapped() {
+        // A neighbour on local port 5 (not in lldpLocPortTable: read as ifIndex 5).
+        let rem = table(&[
+            (&[0, 5, 1], 4, Cell::Int(4)),
+            (&[0, 5, 1], 5, Cell::Bytes(vec![2, 0, 0, 0, 0, 1])),
+            (&[0, 5, 1], 6, Cell::Int(5)),
+            (&[0, 5, 1], 7, text("ge-0/0/1")),
+            (&[0, 5, 1], 9, text("peer")),
+        ]);
+        let man = table(&[(&[0, 5, 1, 1, 4, 198, 18, 9, 2], 3, Cell::Int(2))]);
+        let ifs = vec![Interface {
+            index: 5,
+            name: Some("xe-0/0/5".into()),
+            ..Interface::default()
+        }];
+        let n = lldp(&rem, &Table::new(), &man, &ifs);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].local_port.as_deref(), Some("xe-0/0/5"));
+        assert_eq!(n[0].chassis_id.as_deref(), Some("02:00:00:00:00:01"));
+        assert_eq!(n[0].port_id.as_deref(), Some("ge-0/0/1"));
+        assert_eq!(n[0].management_address.as_deref(), Some("198.18.9.2"));
+        // ARP from both tables, once each; incomplete (zero) MACs left out.
+        let arp = table(&[
+            (&[2, 198, 18, 3, 7], 2, Cell::Bytes(vec![2, 0, 0, 0, 0, 7])),
+            (&[2, 198, 18, 3, 8], 2, Cell::Bytes(vec![0; 6])),
+        ]);
+        let phys = table(&[
+            (
+                &[2, 1, 4, 198, 18, 3, 7],
+                4,
+                Cell::Bytes(vec![2, 0, 0, 0, 0, 7]),
+            ),
+            (
+                &[2, 1, 4, 198, 18, 3, 9],
+                4,
+                Cell::Bytes(vec![2, 0, 0, 0, 0, 9]),
+            ),
+        ]);
+        let a = arp_entries(&arp, &phys);
+        let ips: Vec<&str> = a.iter().map(|e| e.ip.as_str()).collect();
+        assert_eq!(ips, ["198.18.3.7", "198.18.3.9"]);
+    }
 
     /// sysDescr values of the recorded devices (tests/data/recorded) and of snmpd.
     #[test]
