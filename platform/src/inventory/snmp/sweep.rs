@@ -83,8 +83,8 @@ pub async fn sweep(
     o: &Opts,
     hit: &mut dyn FnMut(&Hit),
 ) -> io::Result<Stats> {
-    let n = targets.len();
-    let total = n
+    let total = targets
+        .len()
         .checked_mul(creds.len())
         .filter(|t| *t < 0x4000_0000)
         .ok_or_else(|| io::Error::other("sweep: too many probes (targets x credentials)"))?;
@@ -94,114 +94,46 @@ pub async fn sweep(
     // would otherwise stall sending for the 3 s ARP gives up after).
     crate::sys::net::set_buffers(sock.get_ref(), 8 << 20);
     let key = (crate::sys::random::u64() as u32) & 0x3fff_ffff;
-    let rate = f64::from(o.rate.max(1));
     let mut pacer = Pacer::new(o.rate, BURST);
     let window = o.window.max(1);
-
-    // Each probe's message, encoded when it is sent (its id is the probe's).
-    let oids: [OidBuf; 2] = [
-        "1.3.6.1.2.1.1.1.0".parse().expect("valid"),
-        "1.3.6.1.2.1.1.2.0".parse().expect("valid"),
-    ];
-    let mut buf = vec![0u8; 1500];
-    let mut encode = |c: &Cred, id: i32| -> io::Result<Vec<u8>> {
-        let e = |e: ksocket_core::snmp::Error| io::Error::other(e.to_string());
-        Ok(match c {
-            Cred::Community(version, community) => Request {
-                version: *version,
-                community: community.expose().as_bytes(),
-                kind: tag::GET,
-                request_id: id,
-                a: 0,
-                b: 0,
-            }
-            .encode(&mut buf, &oids)
-            .map_err(e)?
-            .to_vec(),
-            Cred::V3Discovery => V3Request::discovery(id, id)
-                .encode(&mut buf)
-                .map_err(e)?
-                .0
-                .to_vec(),
-        })
-    };
-
-    let mut answered = vec![false; n];
-    let mut tries = vec![0u8; total];
-    let mut sent_at = vec![None::<Instant>; total];
-    let mut next_fresh = 0usize; // probes in order: credential-major
-    let mut again: VecDeque<usize> = VecDeque::new();
-    // Probes waiting, in send order: those with tries left wait the adaptive RTO (as
-    // it is when they are checked: the first answers shorten the wait of probes sent
-    // before them), last tries the whole timeout. Each queue is in deadline order.
-    let mut waiting: [VecDeque<(usize, Instant)>; 2] = [VecDeque::new(), VecDeque::new()];
-    let mut rtt = Rtt::default();
-    let rto = |r: &Rtt| r.rto(o.timeout, RTO_FLOOR, o.timeout);
+    let mut probes = Probes::new(targets.len(), total, o);
     let mut stats = Stats::default();
     let start = Instant::now();
-    // Bound: every probe sent at most retries+1 times at the rate, plus the waits.
-    let per_round = Duration::from_secs_f64(total as f64 / rate);
-    // (3.2 s a round: what the kernel may hold probes to unresolved neighbours for.)
+    let ns = |t: Instant| t.duration_since(start).as_nanos() as u64;
+    // Bound: every probe sent at most retries+1 times at the rate, plus the waits
+    // (3.2 s a round: what the kernel may hold probes to unresolved neighbours for).
+    let per_round = Duration::from_secs_f64(total as f64 / f64::from(o.rate.max(1)));
     let limit = (per_round + o.timeout + Duration::from_millis(3200)) * (o.retries + 1)
         + Duration::from_secs(5);
+    let mut buf = vec![0u8; 1500];
     let mut rbuf = vec![0u8; 65535];
-
     loop {
         let now = Instant::now();
         if now.duration_since(start) > limit {
             log::warn!("sweep: stopped at its time bound ({limit:?})");
             break;
         }
-        // Expire what waited too long.
-        let waits = [rto(&rtt), o.timeout];
-        for (q, wait) in waiting.iter_mut().zip(waits) {
-            while let Some(&(i, t)) = q.front() {
-                if now < t + wait {
-                    break;
-                }
-                q.pop_front();
-                if !answered[i % n] && sent_at[i] == Some(t) && u32::from(tries[i]) <= o.retries {
-                    again.push_back(i);
-                }
-            }
-        }
+        probes.expire(now);
         // Send what the rate and the window allow.
-        let ns = |t: Instant| t.duration_since(start).as_nanos() as u64;
-        while pacer.allows(ns(now)) && waiting[0].len() + waiting[1].len() < window {
-            let i = if let Some(i) = again.pop_front() {
-                i
-            } else {
-                // Skip addresses that already answered.
-                while next_fresh < total && answered[next_fresh % n] {
-                    next_fresh += 1;
-                }
-                if next_fresh == total {
-                    break;
-                }
-                next_fresh += 1;
-                next_fresh - 1
-            };
-            if answered[i % n] {
-                continue;
-            }
+        while pacer.allows(ns(now)) && probes.in_flight() < window {
+            let Some(i) = probes.next() else { break };
             let id = (i as u32 ^ key) as i32;
-            let msg = encode(&creds[i / n], id)?;
-            let to = SocketAddrV4::new(targets[i % n], o.port);
-            match sock.get_ref().send_to(&msg, to) {
+            let msg = encode(&mut buf, &creds[i / targets.len()], id)?;
+            let to = SocketAddrV4::new(targets[i % targets.len()], o.port);
+            match sock.get_ref().send_to(msg, to) {
                 Ok(_) => {}
-                // Unreachable or refused right now (an ICMP error queued on the socket):
-                // counts as a try.
+                // The socket's buffer is full: this probe goes first next time.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    again.push_front(i);
+                    probes.again.push_front(i);
                     break;
                 }
+                // Unreachable or refused right now (an ICMP error queued on the
+                // socket): counts as a try.
                 Err(e) => log::debug!("sweep: send to {to}: {e}"),
             }
             let t = Instant::now();
             pacer.take(ns(t));
-            tries[i] = tries[i].saturating_add(1);
-            sent_at[i] = Some(t);
-            waiting[usize::from(u32::from(tries[i]) > o.retries)].push_back((i, t));
+            probes.sent(i, t);
             stats.sent += 1;
         }
         // Read everything queued.
@@ -210,16 +142,12 @@ pub async fn sweep(
                 Ok((len, from)) => {
                     stats.received += 1;
                     match classify(&rbuf[..len], from, targets, creds, key, o.port) {
-                        Some((i, mut h)) if !answered[i % n] => {
-                            answered[i % n] = true;
-                            h.rtt = sent_at[i].map_or(Duration::ZERO, |t| t.elapsed());
-                            // Karn: only probes sent once say how long an answer takes.
-                            if tries[i] == 1 {
-                                rtt.sample(h.rtt);
+                        Some((i, mut h)) => {
+                            if let Some(rtt) = probes.answer(i) {
+                                h.rtt = rtt;
+                                hit(&h);
                             }
-                            hit(&h);
                         }
-                        Some(_) => {}
                         None => stats.ignored += 1,
                     }
                 }
@@ -228,29 +156,18 @@ pub async fn sweep(
                 Err(_) => {}
             }
         }
-        let done_sending = next_fresh == total && again.is_empty();
-        for q in &mut waiting {
-            q.retain(|(i, ..)| !answered[i % n]);
-        }
-        let in_flight = waiting[0].len() + waiting[1].len();
-        if done_sending && in_flight == 0 {
+        probes.forget_answered();
+        if probes.done_sending() && probes.in_flight() == 0 {
             break;
         }
         // Sleep until an answer comes, the next probe is due, or the oldest expires.
         let now = Instant::now();
-        let waits = [rto(&rtt), o.timeout];
-        let mut wake = waiting
-            .iter()
-            .zip(waits)
-            .filter_map(|(q, w)| {
-                q.front()
-                    .map(|&(_, t)| (t + w).saturating_duration_since(now))
-            })
-            .min()
+        let mut wake = probes
+            .next_expiry(now)
             .unwrap_or(Duration::from_millis(100));
-        if !done_sending && in_flight < window {
-            let due = Duration::from_nanos(pacer.ready_at());
-            wake = wake.min((start + due).saturating_duration_since(now));
+        if !probes.done_sending() && probes.in_flight() < window {
+            let due = start + Duration::from_nanos(pacer.ready_at());
+            wake = wake.min(due.saturating_duration_since(now));
         }
         smol::future::or(
             async {
@@ -263,6 +180,162 @@ pub async fn sweep(
         .await;
     }
     Ok(stats)
+}
+
+/// A probe's message (its id is the probe's): a GET of sysDescr.0 and sysObjectID.0
+/// with a community, or an SNMPv3 engine discovery.
+fn encode<'b>(buf: &'b mut [u8], c: &Cred, id: i32) -> io::Result<&'b [u8]> {
+    let e = |e: ksocket_core::snmp::Error| io::Error::other(e.to_string());
+    Ok(match c {
+        Cred::Community(version, community) => {
+            let oids: [OidBuf; 2] = [
+                OidBuf::from_arcs(&[1, 3, 6, 1, 2, 1, 1, 1, 0]).expect("9 arcs fit"),
+                OidBuf::from_arcs(&[1, 3, 6, 1, 2, 1, 1, 2, 0]).expect("9 arcs fit"),
+            ];
+            Request {
+                version: *version,
+                community: community.expose().as_bytes(),
+                kind: tag::GET,
+                request_id: id,
+                a: 0,
+                b: 0,
+            }
+            .encode(buf, &oids)
+            .map_err(e)?
+        }
+        Cred::V3Discovery => &*V3Request::discovery(id, id).encode(buf).map_err(e)?.0,
+    })
+}
+
+/// The probes of one sweep, one per (credential, address), numbered credential-major:
+/// which wait for an answer, which go out again, which addresses answered.
+struct Probes {
+    n: usize,
+    total: usize,
+    retries: u32,
+    timeout: Duration,
+    answered: Vec<bool>,
+    tries: Vec<u8>,
+    sent_at: Vec<Option<Instant>>,
+    /// The next probe never sent.
+    next_fresh: usize,
+    /// Probes to send again, first.
+    again: VecDeque<usize>,
+    /// Probes waiting, in send order: those with tries left wait the adaptive RTO (as
+    /// it is when they are checked: the first answers shorten the wait of probes sent
+    /// before them), last tries the whole timeout. Each queue is in deadline order.
+    waiting: [VecDeque<(usize, Instant)>; 2],
+    rtt: Rtt,
+}
+
+impl Probes {
+    fn new(n: usize, total: usize, o: &Opts) -> Probes {
+        Probes {
+            n,
+            total,
+            retries: o.retries,
+            timeout: o.timeout,
+            answered: vec![false; n],
+            tries: vec![0; total],
+            sent_at: vec![None; total],
+            next_fresh: 0,
+            again: VecDeque::new(),
+            waiting: [VecDeque::new(), VecDeque::new()],
+            rtt: Rtt::default(),
+        }
+    }
+
+    /// How long each queue waits.
+    fn waits(&self) -> [Duration; 2] {
+        [
+            self.rtt.rto(self.timeout, RTO_FLOOR, self.timeout),
+            self.timeout,
+        ]
+    }
+
+    /// Moves probes that waited too long to the retry queue (while they have tries).
+    fn expire(&mut self, now: Instant) {
+        let waits = self.waits();
+        for (q, wait) in self.waiting.iter_mut().zip(waits) {
+            while let Some(&(i, t)) = q.front() {
+                if now < t + wait {
+                    break;
+                }
+                q.pop_front();
+                if !self.answered[i % self.n]
+                    && self.sent_at[i] == Some(t)
+                    && u32::from(self.tries[i]) <= self.retries
+                {
+                    self.again.push_back(i);
+                }
+            }
+        }
+    }
+
+    /// The next probe to send: a retry, else the next fresh one to an address that has
+    /// not answered.
+    fn next(&mut self) -> Option<usize> {
+        while let Some(i) = self.again.pop_front() {
+            if !self.answered[i % self.n] {
+                return Some(i);
+            }
+        }
+        while self.next_fresh < self.total && self.answered[self.next_fresh % self.n] {
+            self.next_fresh += 1;
+        }
+        (self.next_fresh < self.total).then(|| {
+            self.next_fresh += 1;
+            self.next_fresh - 1
+        })
+    }
+
+    fn sent(&mut self, i: usize, t: Instant) {
+        self.tries[i] = self.tries[i].saturating_add(1);
+        self.sent_at[i] = Some(t);
+        let last = u32::from(self.tries[i]) > self.retries;
+        self.waiting[usize::from(last)].push_back((i, t));
+    }
+
+    /// An answer to probe `i`: its round-trip time, the first time its address
+    /// answers.
+    fn answer(&mut self, i: usize) -> Option<Duration> {
+        if std::mem::replace(&mut self.answered[i % self.n], true) {
+            return None;
+        }
+        let rtt = self.sent_at[i].map_or(Duration::ZERO, |t| t.elapsed());
+        // Karn: only probes sent once say how long an answer takes.
+        if self.tries[i] == 1 {
+            self.rtt.sample(rtt);
+        }
+        Some(rtt)
+    }
+
+    fn forget_answered(&mut self) {
+        let (answered, n) = (&self.answered, self.n);
+        for q in &mut self.waiting {
+            q.retain(|(i, ..)| !answered[i % n]);
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.waiting[0].len() + self.waiting[1].len()
+    }
+
+    fn done_sending(&self) -> bool {
+        self.next_fresh == self.total && self.again.is_empty()
+    }
+
+    /// When the first waiting probe expires.
+    fn next_expiry(&self, now: Instant) -> Option<Duration> {
+        self.waiting
+            .iter()
+            .zip(self.waits())
+            .filter_map(|(q, w)| {
+                q.front()
+                    .map(|&(_, t)| (t + w).saturating_duration_since(now))
+            })
+            .min()
+    }
 }
 
 /// Probes with tries left wait the adaptive timeout (RFC 6298, [`ksocket_core::timing`]),
@@ -407,5 +480,36 @@ mod tests {
                 "{what} must not count"
             );
         }
+    }
+
+    #[test]
+    fn probes_are_retried_until_answered_or_out_of_tries() {
+        let o = Opts {
+            timeout: Duration::from_millis(500),
+            retries: 1,
+            ..Opts::default()
+        };
+        let mut p = Probes::new(2, 2, &o);
+        let t0 = Instant::now();
+        assert_eq!((p.next(), p.next(), p.next()), (Some(0), Some(1), None));
+        p.sent(0, t0);
+        p.sent(1, t0);
+        // Before any answer the adaptive wait is the whole timeout.
+        p.expire(t0 + Duration::from_millis(499));
+        assert_eq!(p.in_flight(), 2);
+        p.expire(t0 + Duration::from_millis(500));
+        assert_eq!(p.again.len(), 2);
+        // Address 1 answers (late: its first probe still counts), once.
+        assert!(p.answer(1).is_some());
+        assert!(p.answer(1).is_none());
+        // The retry of 0 only; 1 answered.
+        assert_eq!((p.next(), p.next()), (Some(0), None));
+        let t1 = t0 + Duration::from_millis(500);
+        p.sent(0, t1);
+        p.forget_answered();
+        assert!(p.done_sending());
+        // Its last try waits the whole timeout, then is given up.
+        p.expire(t1 + Duration::from_millis(500));
+        assert_eq!((p.in_flight(), p.again.len()), (0, 0));
     }
 }
