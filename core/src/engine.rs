@@ -717,15 +717,28 @@ impl<const T: usize, const W: usize> Engine<T, W> {
 
     /// Takes one frame received on interface `iface`.
     pub fn handle_rx(&mut self, now: Instant, iface: u8, frame: &[u8]) {
-        let Some(&ifc) = self.ifaces.get(usize::from(iface)) else {
-            self.stats.ignored += 1;
-            return;
-        };
-        let Ok(f) = wire::parse(ifc.link, frame) else {
-            self.stats.ignored += 1;
-            return;
-        };
-        let found = match f.packet {
+        let found = self
+            .ifaces
+            .get(usize::from(iface))
+            .and_then(|&ifc| self.classify(ifc, iface, frame));
+        match found {
+            Some((ip, mac, method)) if self.targets.contains(ip) => {
+                self.reply(now, ip, mac, method, iface)
+            }
+            _ => self.stats.ignored += 1,
+        }
+    }
+
+    /// The target a frame answers, if it is an answer to one of our probes (cookie,
+    /// addresses and ports checked): its address, MAC (ARP) and how it answered.
+    fn classify(
+        &self,
+        ifc: Iface,
+        iface: u8,
+        frame: &[u8],
+    ) -> Option<(Ipv4Addr, Option<Mac>, Method)> {
+        let f = wire::parse(ifc.link, frame).ok()?;
+        match f.packet {
             Packet::Arp {
                 op: 2,
                 sender_mac,
@@ -783,15 +796,12 @@ impl<const T: usize, const W: usize> Engine<T, W> {
                 ok.then_some((src, None, Method::Unreachable))
             }
             _ => None,
-        };
-        let Some((ip, mac, method)) = found else {
-            self.stats.ignored += 1;
-            return;
-        };
-        if !self.targets.contains(ip) {
-            self.stats.ignored += 1;
-            return;
         }
+    }
+
+    /// An answer from target `ip`: its slot is answered (the RTT sampled), an event
+    /// says so, and answered slots at the head of the ring leave.
+    fn reply(&mut self, now: Instant, ip: Ipv4Addr, mac: Option<Mac>, method: Method, iface: u8) {
         self.stats.replies += 1;
         let class = if method == Method::Arp {
             ONLINK

@@ -64,7 +64,8 @@ fn value(p: &mut lexopt::Parser) -> Result<String, Failure> {
         .map_err(|_| Failure::usage("argument is not UTF-8"))
 }
 
-/// Parses what follows `ksocket snmp`; `Ok(None)` for `-h`.
+/// Parses what follows `ksocket snmp`; `Ok(None)` for `-h`. (Long: one arm per
+/// net-snmp option, which reads best as one table.)
 pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Command>, Failure> {
     use lexopt::prelude::*;
     let mut a = Args {

@@ -23,6 +23,8 @@ pub struct Args {
 /// Most addresses one sweep takes.
 const MAX_ADDRESSES: u64 = 1 << 20;
 
+/// Parses what follows `ksocket snmp sweep`; `Ok(None)` for `-h`. (Long: one arm per
+/// option, which reads best as one table.)
 pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, Failure> {
     use lexopt::prelude::*;
     let mut ranges: Vec<Range> = Vec::new();

@@ -77,6 +77,8 @@ pub struct Stats {
 }
 
 /// Sweeps `targets` with `creds`, calling `hit` for each address on its first answer.
+/// (Long: the one loop of a sweep, send, read, sleep, kept whole so its bounds read at
+/// once; the bookkeeping is [`Probes`].)
 pub async fn sweep(
     targets: &[Ipv4Addr],
     creds: &[Cred],
