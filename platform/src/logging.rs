@@ -159,20 +159,31 @@ fn asctime() -> String {
     )
 }
 
-/// Installs the logger. `file` is a path or `-`; `filters` comma-separated.
-pub fn init(file: &str, level: Level, format: &str, filters: &str) -> Result<(), String> {
+/// Installs the logger. `file` is a path or `-`; `filters` comma-separated. With
+/// `create` false (read-only commands) an existing log file is appended to, but no
+/// file or directory is created: without one, nothing is logged.
+pub fn init(
+    file: &str,
+    level: Level,
+    format: &str,
+    filters: &str,
+    create: bool,
+) -> Result<(), String> {
     let sink = if file == "-" {
         Sink::Stdout
     } else {
         let p = std::path::Path::new(file);
-        if let Some(dir) = p.parent() {
+        if !create && !p.is_file() {
+            return Ok(());
+        }
+        if let Some(dir) = p.parent().filter(|_| create) {
             crate::sys::files::create_dirs(dir, crate::sys::files::LOG_DIR_MODE)
                 .map_err(|e| format!("log file {file}: {e}"))?;
         }
         // 0640 as umask 027 makes it: the log names hosts and credential files.
         Sink::File(
             OpenOptions::new()
-                .create(true)
+                .create(create)
                 .append(true)
                 .mode(crate::sys::files::LOG_MODE)
                 .open(p)

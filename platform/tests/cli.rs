@@ -485,3 +485,63 @@ fn a_closed_pipe_is_a_normal_end() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
     }
 }
+
+/// Issue 10, class 6: an empty or relative KSOCKET_HOME (or KSOCKET_CONFIG) is
+/// refused before anything is written; read-only commands create no file or directory.
+#[test]
+fn environment_paths_are_checked_and_listings_write_nothing() {
+    let cwd = std::env::temp_dir().join(format!("kst-cli-rel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cwd);
+    std::fs::create_dir_all(&cwd).unwrap();
+    for (var, value) in [
+        ("KSOCKET_HOME", ""),
+        ("KSOCKET_HOME", "relative/home"),
+        ("KSOCKET_CONFIG", ""),
+        ("KSOCKET_CONFIG", "ksocket.toml"),
+    ] {
+        for args in [&["init"][..], &["config"], &["diagnostics"]] {
+            let o = Command::new(KSOCKET)
+                .args(args)
+                .current_dir(&cwd)
+                .env_remove("KSOCKET_HOME")
+                .env_remove("KSOCKET_CONFIG")
+                .env(var, value)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{var}={value:?} {args:?}: {err}");
+            assert!(err.contains(var), "{var}={value:?}: {err}");
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(&cwd).unwrap().count(),
+        0,
+        "nothing written"
+    );
+    std::fs::remove_dir_all(&cwd).unwrap();
+    // A listing creates no log file or directory, even where the configuration names
+    // one under a missing directory.
+    let h = Home::new("ro");
+    assert!(h.run(&["init"]).status.success());
+    let t = std::fs::read_to_string(h.config()).unwrap();
+    let t = t.replace(
+        "logfile = \"$KSOCKET_HOME/var/log/ksocket/ksocket.log\"",
+        "logfile = \"$KSOCKET_HOME/var/newlog/ksocket.log\"",
+    );
+    assert!(t.contains("var/newlog"), "the example names the logfile");
+    std::fs::write(h.config(), t).unwrap();
+    for args in [
+        &["config"][..],
+        &["config", "connect.host"],
+        &["diagnostics", "config"],
+    ] {
+        h.run(args);
+        assert!(
+            !h.0.join("var/newlog").exists(),
+            "{args:?} created the log directory"
+        );
+    }
+    // A change is not read-only: it logs.
+    assert!(h.run(&["config", "connect.name", "x"]).status.success());
+    assert!(h.0.join("var/newlog/ksocket.log").exists());
+}

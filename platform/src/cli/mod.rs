@@ -100,7 +100,10 @@ impl Write for Out {
 /// Runs `ksocket` with the process's arguments.
 pub fn main() -> ExitCode {
     let mut parser = lexopt::Parser::from_env();
-    let result = parse(&mut parser).and_then(|(global, command)| execute(&global, command));
+    let result = config::check_environment()
+        .map_err(Failure::Usage)
+        .and_then(|()| parse(&mut parser))
+        .and_then(|(global, command)| execute(&global, command));
     match result {
         Ok(code) => code,
         Err(Failure::Usage(m)) => {
@@ -178,7 +181,13 @@ fn execute(global: &Global, command: Command) -> Result<ExitCode, Failure> {
         _ => {
             let file = config::path();
             let l = file.exists().then(|| config::load(&file));
-            setup_logging(global, l.as_ref().and_then(|r| r.as_ref().ok()))?;
+            // Commands that only read create no file: a log only if it exists.
+            let read_only = match &command {
+                Command::Config(args) => args.len() < 2,
+                Command::Diagnostics(_) => true,
+                _ => false,
+            };
+            setup_logging(global, l.as_ref().and_then(|r| r.as_ref().ok()), !read_only)?;
             l
         }
     };
@@ -213,7 +222,7 @@ fn execute(global: &Global, command: Command) -> Result<ExitCode, Failure> {
 
 /// Logging from `--logfile`/`--loglevel`, else from ksocket.toml when it exists (a
 /// broken file is reported by the command that reads it), else none.
-fn setup_logging(g: &Global, loaded: Option<&config::Loaded>) -> Result<(), Failure> {
+fn setup_logging(g: &Global, loaded: Option<&config::Loaded>, create: bool) -> Result<(), Failure> {
     use crate::logging;
     let level = match &g.loglevel {
         Some(l) => Some(logging::Level::parse(l).ok_or_else(|| {
@@ -236,7 +245,9 @@ fn setup_logging(g: &Global, loaded: Option<&config::Loaded>) -> Result<(), Fail
         .unwrap_or(logging::Level::Info);
     let defaults = config::Config::default();
     let c = cfg.unwrap_or(&defaults);
-    if let Err(e) = logging::init(&logfile, level, &c.logformat, &c.logfilters) {
+    // A log asked for on the command line is created even by a read-only command.
+    let create = create || g.logfile.is_some();
+    if let Err(e) = logging::init(&logfile, level, &c.logformat, &c.logfilters, create) {
         eprintln!("ksocket: warning: cannot log: {e}");
     }
     Ok(())

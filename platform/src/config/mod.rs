@@ -15,6 +15,29 @@ pub fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/opt/ksocket"))
 }
 
+/// Refuses `KSOCKET_HOME` and `KSOCKET_CONFIG` values that are set but empty or
+/// relative: an empty home would put the agent's files (and a community for every
+/// address) under the real /etc, a relative one under wherever the command ran.
+pub fn check_environment() -> Result<(), String> {
+    for var in ["KSOCKET_HOME", "KSOCKET_CONFIG"] {
+        let Some(v) = std::env::var_os(var) else {
+            continue;
+        };
+        if v.is_empty() {
+            return Err(format!(
+                "{var} is set but empty; unset it (the default is /opt/ksocket) or give an absolute path"
+            ));
+        }
+        if !Path::new(&v).is_absolute() {
+            return Err(format!(
+                "{var}={} is a relative path; give an absolute one",
+                Path::new(&v).display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The configuration file: `$KSOCKET_CONFIG`, else `$KSOCKET_HOME/etc/ksocket/ksocket.toml`.
 pub fn path() -> PathBuf {
     std::env::var_os("KSOCKET_CONFIG")
