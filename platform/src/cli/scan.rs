@@ -191,8 +191,17 @@ impl Printer {
                 }
             }
             Format::Json => {
-                let doc = serde_json::json!({ "hosts": held, "summary": summary });
-                serde_json::to_writer_pretty(&mut self.out, &doc)?;
+                /// The one document of `--format json`.
+                #[derive(serde::Serialize)]
+                struct Doc<'a> {
+                    hosts: &'a [Host],
+                    summary: &'a Summary,
+                }
+                let doc = Doc {
+                    hosts: &held,
+                    summary,
+                };
+                serde_json::to_writer(&mut self.out, &doc)?;
                 writeln!(self.out)?;
             }
             Format::Csv => self.csv_header()?,

@@ -149,7 +149,7 @@ pub fn run(a: Args) -> Result<ExitCode, Failure> {
     let mut each = |h: &Hit| {
         found += 1;
         let line = match a.format {
-            Format::Jsonl => serde_json::Value::Object(json(h, &a.creds)).to_string(),
+            Format::Jsonl => serde_json::to_string(&record(h, &a.creds)).unwrap_or_default(),
             _ => text(h, &a.creds),
         };
         if write_error.is_none()
@@ -194,26 +194,37 @@ fn engine_hex(h: &Hit) -> Option<(String, i64, i64)> {
     })
 }
 
-fn json(h: &Hit, creds: &[Cred]) -> serde_json::Map<String, serde_json::Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("ip".into(), h.ip.to_string().into());
-    m.insert("credential".into(), cred_name(h, creds).into());
-    if let Some(d) = &h.sys_descr {
-        m.insert("sysDescr".into(), d.clone().into());
+/// One line of `--format jsonl`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record {
+    ip: Ipv4Addr,
+    credential: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sys_descr: Option<String>,
+    #[serde(rename = "sysObjectID", skip_serializing_if = "Option::is_none")]
+    sys_object_id: Option<String>,
+    #[serde(rename = "engineID", skip_serializing_if = "Option::is_none")]
+    engine_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    engine_boots: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    engine_time: Option<i64>,
+    rtt_ms: f64,
+}
+
+fn record(h: &Hit, creds: &[Cred]) -> Record {
+    let engine = engine_hex(h);
+    Record {
+        ip: h.ip,
+        credential: cred_name(h, creds),
+        sys_descr: h.sys_descr.clone(),
+        sys_object_id: h.sys_object_id.clone(),
+        engine_id: engine.as_ref().map(|e| e.0.clone()),
+        engine_boots: engine.as_ref().map(|e| e.1),
+        engine_time: engine.as_ref().map(|e| e.2),
+        rtt_ms: (h.rtt.as_secs_f64() * 1e4).round() / 10.0,
     }
-    if let Some(d) = &h.sys_object_id {
-        m.insert("sysObjectID".into(), d.clone().into());
-    }
-    if let Some((id, boots, time)) = engine_hex(h) {
-        m.insert("engineID".into(), id.into());
-        m.insert("engineBoots".into(), boots.into());
-        m.insert("engineTime".into(), time.into());
-    }
-    m.insert(
-        "rttMs".into(),
-        ((h.rtt.as_secs_f64() * 1e4).round() / 10.0).into(),
-    );
-    m
 }
 
 fn text(h: &Hit, creds: &[Cred]) -> String {
