@@ -109,8 +109,13 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
     for p in &ctx.credentials.problems {
         sink.note(Note::warn(format!("credential file skipped: {p}")));
     }
-    // The default gateway's ARP table over SNMP (spec §6): its hosts become targets.
-    let arp = discover::gateway::arp_tables(req, &snap, &snmp, sink);
+    // The default gateway's ARP table over SNMP (spec §6): its hosts become targets of
+    // a scan without named targets; with named ones, only when asked for.
+    let arp = if req.targets.is_empty() || req.gateway_arp {
+        discover::gateway::arp_tables(req, &snap, &snmp, sink)
+    } else {
+        BTreeMap::new()
+    };
     let found = discover::discover(req, &snap, &arp, sink)?;
     let mut summary = found.summary;
     let collectors: Vec<&dyn Collector> = if req.details { vec![&snmp] } else { vec![] };

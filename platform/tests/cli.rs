@@ -545,3 +545,28 @@ fn environment_paths_are_checked_and_listings_write_nothing() {
     assert!(h.run(&["config", "connect.name", "x"]).status.success());
     assert!(h.0.join("var/newlog/ksocket.log").exists());
 }
+
+/// Issue 10, class 9: targets are bounded: loopback, multicast and the like are
+/// refused, a scan over 65,536 addresses needs --max-addresses, and what looks like an
+/// address is never looked up in DNS.
+#[test]
+fn targets_are_bounded() {
+    let h = Home::new("t");
+    for t in ["127.0.0.1", "224.0.0.1", "255.255.255.255", "0.0.0.0/8"] {
+        let o = h.run(&["scan", "--no-details", t]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{t}: {err}");
+        assert!(err.contains("never scanned"), "{t}: {err}");
+    }
+    for t in ["0.0.0.0/0", "198.18.0.0/15"] {
+        let o = h.run(&["scan", "--no-details", t]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{t}: {err}");
+        assert!(err.contains("--max-addresses"), "{t}: {err}");
+    }
+    let o = h.run(&["scan", "300.1.1.1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = h.run(&["snmp", "get", "300.1.1.1", "1.3.6.1.2.1.1.1.0", "-t", "0.1"]);
+    let (_, err) = text(&o);
+    assert!(err.contains("not an IPv4 address"), "{err}");
+}

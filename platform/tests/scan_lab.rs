@@ -342,7 +342,11 @@ fn gateway_arp_table_over_snmp_adds_hosts() {
         "rocommunity gw-c0mmunity 198.18.0.0/15",
     )
     .unwrap();
-    let (recs, err) = scan(&lab, &scanner, &["--community", "gw-c0mmunity"]);
+    let (recs, err) = scan(
+        &lab,
+        &scanner,
+        &["--verbose", "--community", "gw-c0mmunity"],
+    );
     assert!(!err.contains("gw-c0mmunity"), "community leaked: {err}");
     assert!(err.contains("entries in its ARP tables"), "{err}");
     let get = |ip: &str| {
@@ -358,6 +362,40 @@ fn gateway_arp_table_over_snmp_adds_hosts() {
         p.via.contains(&"snmp-arp".to_string()) && p.via.contains(&"icmp".to_string()),
         "{:?}",
         p.via
+    );
+    // Issue 10, class 11: a scan of named targets leaves the gateway alone unless
+    // asked (--gateway-arp); INFO notes are in the log, on stderr only with --verbose.
+    let (recs, err) = scan(
+        &lab,
+        &scanner,
+        &[
+            "--community",
+            "gw-c0mmunity",
+            "--no-details",
+            "198.19.6.8/29",
+        ],
+    );
+    assert!(!err.contains("ARP tables"), "{err}");
+    assert!(
+        recs.iter()
+            .all(|r| !r.via.contains(&"snmp-arp".to_string())),
+        "{err}"
+    );
+    let (recs, err) = scan(
+        &lab,
+        &scanner,
+        &[
+            "--gateway-arp",
+            "--community",
+            "gw-c0mmunity",
+            "198.19.6.8/29",
+        ],
+    );
+    assert!(!err.contains("ARP tables"), "an INFO note on stderr: {err}");
+    assert!(
+        recs.iter()
+            .any(|r| r.ip == Ipv4Addr::new(198, 19, 6, 11) && r.via == ["snmp-arp"]),
+        "{err}"
     );
     // Secrets never reach a log: a DEBUG log of a scan that used a community from
     // --community, and one that used a credential file, hold neither.

@@ -36,7 +36,12 @@ Options:
   --community STRING     SNMP v2c community instead of the snmp credential files: the
                          default gateway's ARP table is read first (its hosts are
                          added, via \"snmp-arp\"), and found hosts are asked for details
-  --no-details           do not ask found hosts for SNMP details\n
+  --no-details           do not ask found hosts for SNMP details
+  --gateway-arp          read the default gateway's ARP table also when TARGETs are
+                         named (a scan without TARGET always does)
+  --max-addresses N      most addresses one scan probes (default 65536, a /16);
+                         loopback, multicast and reserved addresses are never probed
+  -v, --verbose          say on stderr what is otherwise only logged\n
 After discovery, every host an snmp credential (or --community) matches is swept with
 it, and those that answer are asked for their device record (system, chassis,
 interfaces, LLDP neighbours, ARP table): \"snmp\" in the jsonl output.",

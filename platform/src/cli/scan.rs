@@ -16,12 +16,15 @@ const FORMATS: [Format; 4] = [Format::Table, Format::Jsonl, Format::Json, Format
 pub struct Args {
     pub request: ScanRequest,
     pub format: Option<Format>,
+    /// Say on stderr what is only logged otherwise (INFO notes).
+    pub verbose: bool,
 }
 
 pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, String> {
     use lexopt::prelude::*;
     let mut r = ScanRequest::default();
     let mut format = None;
+    let mut verbose = false;
     let val = |p: &mut lexopt::Parser| -> Result<String, String> {
         p.value()
             .map_err(|e| e.to_string())?
@@ -50,18 +53,26 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, String> {
                 r.community = Some(crate::credentials::secret::Secret::new(val(parser)?))
             }
             Long("no-details") => r.details = false,
+            Long("max-addresses") => {
+                r.max_addresses = number("max-addresses", &val(parser)?, 1, 1 << 32).map_err(e)?
+            }
+            Long("gateway-arp") => r.gateway_arp = true,
+            Long("verbose") | Short('v') => verbose = true,
             Value(v) => {
                 let t = v
                     .into_string()
                     .map_err(|v| format!("target {v:?} is not UTF-8"))?;
-                r.targets
-                    .push(t.parse().map_err(|e| format!("target `{t}`: {e}"))?);
+                r.add_target(&t)?;
             }
             Short('h') | Long("help") => return Ok(None),
             other => return Err(other.unexpected().to_string()),
         }
     }
-    Ok(Some(Args { request: r, format }))
+    Ok(Some(Args {
+        request: r,
+        format,
+        verbose,
+    }))
 }
 
 /// `loaded`: the configuration file as `main` read it (`None`: no file, defaults).
@@ -82,7 +93,7 @@ pub fn run(
     let format = args
         .format
         .unwrap_or(Format::default_for_stdout(Format::Jsonl));
-    let mut sink = Printer::new(format);
+    let mut sink = Printer::new(format, args.verbose);
     let result = pipeline::scan(&ctx, &args.request, &mut sink);
     sink.clear_progress();
     let summary = match result {
@@ -147,10 +158,11 @@ struct Printer {
     progress_shown: bool,
     terminal: bool,
     csv_header: bool,
+    verbose: bool,
 }
 
 impl Printer {
-    fn new(format: Format) -> Printer {
+    fn new(format: Format, verbose: bool) -> Printer {
         Printer {
             format,
             out: io::BufWriter::new(io::stdout()),
@@ -158,6 +170,7 @@ impl Printer {
             progress_shown: false,
             terminal: io::stderr().is_terminal(),
             csv_header: false,
+            verbose,
         }
     }
 
@@ -233,12 +246,14 @@ impl Sink for Printer {
         }
     }
 
+    /// Warnings on stderr; INFO notes in the log, and on stderr with `--verbose`.
     fn note(&mut self, n: Note) {
-        self.clear_progress();
         log::log!(n.level, "{}", n.text);
         if n.level <= log::Level::Warn {
+            self.clear_progress();
             eprintln!("ksocket scan: warning: {}", n.text);
-        } else {
+        } else if self.verbose {
+            self.clear_progress();
             eprintln!("ksocket scan: {}", n.text);
         }
     }

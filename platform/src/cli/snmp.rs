@@ -386,7 +386,18 @@ pub fn run(a: Args) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `HOST[:PORT]` (161 by default). What looks like an IPv4 address must be one: a
+/// typo such as `300.1.1.1` is an error, never a name sent to DNS.
 fn resolve(host: &str) -> std::io::Result<SocketAddr> {
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    if name.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not an IPv4 address",
+        ));
+    }
     let with_port = if host.parse::<std::net::Ipv4Addr>().is_ok() || !host.contains(':') {
         format!("{host}:161")
     } else {

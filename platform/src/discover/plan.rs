@@ -51,6 +51,10 @@ pub enum PlanError {
     KernelPrefix,
     #[error("nothing to scan: no target left after exclusions (and our own addresses)")]
     Nothing,
+    #[error(
+        "{0} addresses to scan, more than the limit of {1}: name smaller targets, or raise the limit with --max-addresses N"
+    )]
+    TooMany(u64, u64),
     #[error("no route reaches any target (see `ip route`)")]
     NoRoute,
 }
@@ -143,8 +147,13 @@ fn target_set(
             }
         }
         // Hosts from the gateway's ARP table: all of them when no target was named
-        // (with named targets, those inside are already in the set).
+        // (with named targets, those inside are already in the set), when unicast.
+        let mut odd = 0;
         for ip in extra.keys() {
+            if !unicast(snap, *ip) {
+                odd += 1;
+                continue;
+            }
             if targets.insert(Range::single(*ip)).is_err() {
                 warnings.push(
                     "the gateway's ARP table is too scattered to add whole; the rest is left out"
@@ -153,10 +162,19 @@ fn target_set(
                 break;
             }
         }
+        if odd > 0 {
+            warnings.push(format!(
+                "{odd} entries of the gateway's ARP table are not unicast host addresses (broadcast, multicast, reserved): not probed"
+            ));
+        }
     } else {
         for t in &req.targets {
             targets.insert(*t).map_err(cap)?;
         }
+    }
+    // Never loopback, multicast, reserved or "this network", whatever was named.
+    for (first, last, _) in super::request::SPECIAL {
+        targets.remove(Range { first, last }).map_err(cap)?;
     }
     for e in &req.excludes {
         targets.remove(*e).map_err(cap)?;
@@ -167,7 +185,21 @@ fn target_set(
     if targets.is_empty() {
         return Err(PlanError::Nothing);
     }
+    if targets.len() > req.max_addresses {
+        return Err(PlanError::TooMany(targets.len(), req.max_addresses));
+    }
     Ok(targets)
+}
+
+/// Whether `ip` is a unicast host address: not in a special range, and not the
+/// network or broadcast address of an attached network.
+fn unicast(snap: &Snapshot, ip: Ipv4Addr) -> bool {
+    let x = u32::from(ip);
+    super::request::special(x).is_none()
+        && !snap.addrs.iter().any(|a| {
+            Range::cidr(a.local, a.prefix)
+                .is_some_and(|n| a.prefix < 31 && (x == n.first || x == n.last))
+        })
 }
 
 /// Adds route `r` to the plan when it reaches a target and no better route to the same
@@ -384,11 +416,51 @@ mod tests {
     }
 
     #[test]
+    fn scans_are_bounded_in_size_and_never_reach_special_ranges() {
+        let whole = ScanRequest {
+            targets: vec!["0.0.0.0/0".parse().unwrap()],
+            ..ScanRequest::default()
+        };
+        let e = plan(&whole, &snapshot(), &BTreeMap::new(), &mut arp_ok).unwrap_err();
+        assert!(
+            matches!(e, PlanError::TooMany(n, 65_536) if n > 3_000_000_000),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--max-addresses"), "{e}");
+        let big = ScanRequest {
+            targets: vec!["198.18.0.0/15".parse().unwrap()],
+            max_addresses: 1 << 17,
+            ..ScanRequest::default()
+        };
+        assert!(plan(&big, &snapshot(), &BTreeMap::new(), &mut arp_ok).is_ok());
+        // Loopback, multicast and reserved addresses inside a named range are left out.
+        let wide = ScanRequest {
+            targets: vec!["126.255.255.254-128.0.0.1".parse().unwrap()],
+            ..ScanRequest::default()
+        };
+        let p = plan(&wide, &snapshot(), &BTreeMap::new(), &mut arp_ok).unwrap();
+        assert_eq!(p.targets.len(), 4);
+        assert!(!p.targets.contains(ip("127.0.0.1")));
+    }
+
+    #[test]
     fn the_gateways_arp_table_adds_hosts_only_to_a_default_scan() {
-        let extra: BTreeMap<Ipv4Addr, Option<Mac>> =
-            [(ip("198.18.9.9"), None)].into_iter().collect();
+        let extra: BTreeMap<Ipv4Addr, Option<Mac>> = [
+            (ip("198.18.9.9"), None),
+            (ip("224.0.0.251"), None),
+            (ip("198.18.1.255"), None), // eth0's broadcast
+            (ip("255.255.255.255"), None),
+        ]
+        .into_iter()
+        .collect();
         let p = plan(&ScanRequest::default(), &snapshot(), &extra, &mut arp_ok).unwrap();
         assert!(p.targets.contains(ip("198.18.9.9")));
+        assert!(!p.targets.contains(ip("224.0.0.251")));
+        assert!(
+            p.warnings.iter().any(|w| w.starts_with("3 entries")),
+            "{:?}",
+            p.warnings
+        );
         let req = ScanRequest {
             targets: vec!["198.18.1.0/29".parse().unwrap()],
             ..ScanRequest::default()

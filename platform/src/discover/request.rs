@@ -24,6 +24,36 @@ pub struct ScanRequest {
     pub community: Option<Secret>,
     /// Ask found hosts for their details (SNMP device records).
     pub details: bool,
+    /// Most addresses one scan probes (named targets, attached networks and the
+    /// gateway's hosts together).
+    pub max_addresses: u64,
+    /// Read the default gateway's ARP table over SNMP also when targets are named
+    /// (a scan without targets always does).
+    pub gateway_arp: bool,
+}
+
+/// The default of `--max-addresses`: a /16.
+pub const MAX_ADDRESSES: u64 = 65_536;
+
+/// Ranges that are never scanned: "this network" (0/8), loopback (127/8), multicast
+/// (224/4) and reserved (240/4, with the limited broadcast), as (first, last, name).
+pub const SPECIAL: [(u32, u32, &str); 4] = [
+    (0x0000_0000, 0x00ff_ffff, "unspecified (0.0.0.0/8)"),
+    (0x7f00_0000, 0x7fff_ffff, "loopback (127.0.0.0/8)"),
+    (0xe000_0000, 0xefff_ffff, "multicast (224.0.0.0/4)"),
+    (
+        0xf000_0000,
+        0xffff_ffff,
+        "reserved or broadcast (240.0.0.0/4)",
+    ),
+];
+
+/// The special range `ip` lies in, if any.
+pub fn special(ip: u32) -> Option<&'static str> {
+    SPECIAL
+        .iter()
+        .find(|(f, l, _)| (*f..=*l).contains(&ip))
+        .map(|s| s.2)
 }
 
 impl Default for ScanRequest {
@@ -36,6 +66,8 @@ impl Default for ScanRequest {
             engine: Config::default(),
             community: None,
             details: true,
+            max_addresses: MAX_ADDRESSES,
+            gateway_arp: false,
         }
     }
 }
@@ -116,6 +148,17 @@ impl ScanRequest {
         Ok(())
     }
 
+    /// A named target (an address, a CIDR or a range): one wholly inside a range that
+    /// is never scanned (loopback, multicast, ...) is refused.
+    pub fn add_target(&mut self, t: &str) -> Result<(), String> {
+        let r: Range = t.parse().map_err(|e| format!("target `{t}`: {e}"))?;
+        if let Some(kind) = special(r.first).filter(|_| special(r.last) == special(r.first)) {
+            return Err(format!("target `{t}` is {kind}: never scanned"));
+        }
+        self.targets.push(r);
+        Ok(())
+    }
+
     /// `--exclude LIST` (repeatable).
     pub fn add_excludes(&mut self, v: &str) -> Result<(), OptionError> {
         for t in v.split(',').filter(|t| !t.is_empty()) {
@@ -149,5 +192,19 @@ mod tests {
         assert!(r.set_methods("carrier-pigeon").is_err());
         r.add_excludes("198.18.0.1,198.18.1.0/24").unwrap();
         assert_eq!(r.excludes.len(), 2);
+        for t in [
+            "127.0.0.1",
+            "224.0.0.0/4",
+            "255.255.255.255",
+            "0.0.0.0",
+            "239.1.2.3/24",
+        ] {
+            assert!(
+                r.add_target(t).unwrap_err().contains("never scanned"),
+                "{t}"
+            );
+        }
+        r.add_target("0.0.0.0/0").unwrap(); // refused by the plan's size limit instead
+        assert!(r.add_target("300.1.1.1").is_err());
     }
 }

@@ -136,8 +136,8 @@ fn demo(ksocket: &str) -> std::io::Result<i32> {
     let mut code = 0;
     for (title, extra) in [
         (
-            "ksocket scan --community public   (no target: the attached network and the default gateway;\n  the gateway's ARP table over SNMP first, then SNMP details of every host that answers)",
-            &["--community", "public"][..],
+            "ksocket scan -v --community public   (no target: the attached network and the default gateway;\n  the gateway's ARP table over SNMP first, then SNMP details of every host that answers)",
+            &["-v", "--community", "public"][..],
         ),
         (
             "ksocket scan --community public 198.19.2.0/24   (routed: ICMP, TCP and SNMP through the gateway)",
