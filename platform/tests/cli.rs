@@ -570,3 +570,49 @@ fn targets_are_bounded() {
     let (_, err) = text(&o);
     assert!(err.contains("not an IPv4 address"), "{err}");
 }
+
+/// Issue 10, class 10: an SNMPv3 password under 8 characters is refused where it is
+/// given (the command line, a credential file), never sent to be reported as a wrong
+/// digest.
+#[test]
+fn short_snmpv3_passwords_are_refused_at_once() {
+    let h = Home::new("pw");
+    let o = h.run(&[
+        "snmp",
+        "get",
+        "-v",
+        "3",
+        "-u",
+        "mon",
+        "-l",
+        "authNoPriv",
+        "-A",
+        "sh0rt",
+        "198.18.0.1",
+        "1.3.6.1.2.1.1.1.0",
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("-A: 5 characters") && !err.contains("sh0rt"),
+        "{err}"
+    );
+    std::fs::create_dir_all(&h.0).unwrap();
+    let f = h.0.join("v3.toml");
+    std::fs::write(
+        &f,
+        "includes = [\"198.18.0.0/24\"]\n[authData]\nusername = \"mon\"\n\
+         authProtocol = \"usmHMACSHAAuthProtocol\"\nauthKey = \"sh0rt\"\n",
+    )
+    .unwrap();
+    let o = h.run(&[
+        "snmp",
+        "get",
+        "--credential",
+        f.to_str().unwrap(),
+        "198.18.0.1",
+        "1.3.6.1.2.1.1.1.0",
+    ]);
+    let (_, err) = text(&o);
+    assert!(err.contains("v3.toml:5: authKey: 5 characters"), "{err}");
+}

@@ -354,8 +354,9 @@ while time.time()<end:
         ],
     );
     assert!(!ok, "{out}");
-    // It echoes our own GetBulk back: a request, not a response; ignored.
-    assert!(err.contains("timeout"), "{err}");
+    // It echoes our own GetBulk back (a request, not a response) and junk: said as
+    // such, not as a silent agent (issue 10, class 10).
+    assert!(err.contains("answers that are not SNMP"), "{err}");
     assert!(!err.contains("panicked"));
     assert!(t0.elapsed() < Duration::from_secs(5));
     // The fake agent did answer (with junk) every request.
@@ -437,8 +438,9 @@ fn device_record_with_real_lldp_neighbours() {
         if out.contains("STRING") {
             break;
         }
+        // 2 s when the machine is idle; a loaded one (CI beside builds) needs more.
         assert!(
-            t0.elapsed() < Duration::from_secs(20),
+            t0.elapsed() < Duration::from_secs(45),
             "lldpd never saw its neighbour"
         );
         std::thread::sleep(Duration::from_millis(250));

@@ -290,12 +290,14 @@ fn v3_auth(
     });
     let auth = if level >= Level::AuthNoPriv {
         let pass = auth.1.ok_or("-l authNoPriv/authPriv needs -A PASSWORD")?;
+        names::check_password("-A", &pass)?;
         Some((auth.0.unwrap_or(AuthProto::Md5), pass))
     } else {
         None
     };
     let privacy = if level == Level::AuthPriv {
         let pass = privacy.1.ok_or("-l authPriv needs -X PASSWORD")?;
+        names::check_password("-X", &pass)?;
         Some((privacy.0.unwrap_or(PrivProto::Des), pass))
     } else {
         None

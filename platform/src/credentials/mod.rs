@@ -407,6 +407,14 @@ impl SnmpAuth {
                     .ok_or("privKey is missing for the privProtocol")?,
             )),
         };
+        for (key, v) in [
+            ("authKey", auth.as_ref().map(|a| &a.1)),
+            ("privKey", privacy.as_ref().map(|p| &p.1)),
+        ] {
+            if let Some(v) = v {
+                crate::inventory::snmp::names::check_password(key, v)?;
+            }
+        }
         Ok(Some(crate::inventory::snmp::V3Auth {
             user: user.clone(),
             auth,

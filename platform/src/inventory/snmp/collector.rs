@@ -169,7 +169,7 @@ impl SnmpCollector {
 pub fn error_kind(e: &Error) -> ErrorKind {
     match e {
         Error::Timeout => ErrorKind::Timeout,
-        Error::Status { .. } => ErrorKind::Protocol,
+        Error::Status { .. } | Error::NotSnmp(_) => ErrorKind::Protocol,
         Error::Io(_) => ErrorKind::Refused,
         Error::Usm(why) if why.contains("undecodable") || why.contains("another request") => {
             ErrorKind::Protocol

@@ -59,6 +59,8 @@ pub struct V3Auth {
 pub enum Error {
     /// No answer after every retry (a wrong community looks like this too).
     Timeout,
+    /// Datagrams came from the agent, but none was an SNMP answer to the request.
+    NotSnmp(usize),
     /// The agent answered with an error-status.
     Status { status: i64, index: i64 },
     /// A socket error.
@@ -71,6 +73,10 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Timeout => f.write_str("timeout: no response (wrong community, or no agent)"),
+            Error::NotSnmp(n) => write!(
+                f,
+                "answers that are not SNMP: {n} datagrams from the agent, none an answer to the request"
+            ),
             Error::Status { status, index } => write!(
                 f,
                 "error-status {} ({}) at index {index}",
@@ -143,14 +149,23 @@ impl Transport {
         while let Ok((n, from)) = self.sock.get_ref().recv_from(buf) {
             let d = &buf[..n];
             let id = match Message::decode(d) {
-                Ok(m) => i64::from(m.pdu.request_id),
-                Err(_) => match V3Message::decode(d) {
-                    Ok(m) => m.msg_id,
-                    Err(_) => continue,
-                },
+                Ok(m) => Some(i64::from(m.pdu.request_id)),
+                Err(_) => V3Message::decode(d).ok().map(|m| m.msg_id),
             };
-            if let Some(tx) = self.waiting.borrow().get(&(from, id)) {
-                let _ = tx.try_send(d.to_vec());
+            let waiting = self.waiting.borrow();
+            match id {
+                Some(id) => {
+                    if let Some(tx) = waiting.get(&(from, id)) {
+                        let _ = tx.try_send(d.to_vec());
+                    }
+                }
+                // Not SNMP: every request waiting on that agent hears of it (an empty
+                // datagram), so that a timeout can say the agent is there.
+                None => {
+                    for (_, tx) in waiting.iter().filter(|((a, _), _)| *a == from) {
+                        let _ = tx.try_send(Vec::new());
+                    }
+                }
             }
         }
     }
@@ -169,6 +184,8 @@ impl Transport {
         let key = (t.addr, id);
         self.waiting.borrow_mut().insert(key, tx);
         let mut buf = vec![0u8; 65535];
+        // Datagrams from the agent that were not the answer.
+        let mut other = 0usize;
         let r = async {
             for attempt in 0..=t.retries {
                 self.sock.send_to(msg, t.addr).await.map_err(Error::Io)?;
@@ -183,6 +200,7 @@ impl Transport {
                         if accept(&d) {
                             return Ok(d);
                         }
+                        other += 1;
                         continue;
                     }
                     if Instant::now() >= deadline {
@@ -205,14 +223,18 @@ impl Transport {
                         ),
                     )
                     .await;
-                    if let Some(d) = got
-                        && accept(&d)
-                    {
-                        return Ok(d);
+                    match got {
+                        Some(d) if accept(&d) => return Ok(d),
+                        Some(_) => other += 1,
+                        None => {}
                     }
                 }
             }
-            Err(Error::Timeout)
+            Err(if other > 0 {
+                Error::NotSnmp(other)
+            } else {
+                Error::Timeout
+            })
         }
         .await;
         self.waiting.borrow_mut().remove(&key);

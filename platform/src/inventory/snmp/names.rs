@@ -108,6 +108,22 @@ pub fn priv_by_cli_name(name: &str) -> Option<PrivProto> {
         .map(|p| p.0)
 }
 
+/// The shortest SNMPv3 password RFC 3414 (11.2) allows; agents (net-snmp) refuse
+/// shorter ones, which would otherwise show as a wrong digest.
+pub const MIN_PASSWORD: usize = 8;
+
+/// Refuses a password under [`MIN_PASSWORD`] characters, naming `what` (never the
+/// password).
+pub fn check_password(what: &str, p: &crate::credentials::secret::Secret) -> Result<(), String> {
+    let n = p.expose().chars().count();
+    if n < MIN_PASSWORD {
+        return Err(format!(
+            "{what}: {n} characters; SNMPv3 passwords have at least {MIN_PASSWORD} (RFC 3414)"
+        ));
+    }
+    Ok(())
+}
+
 /// The `-a` names, for messages.
 pub const AUTH_CLI: &str = "MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512";
 /// The `-x` names, for messages.
@@ -136,5 +152,16 @@ mod tests {
         assert_eq!(priv_by_cli_name("AES"), Some(PrivProto::Aes128));
         assert_eq!(priv_by_cli_name("rot13"), None);
         assert_eq!(auth_by_mib_name("usmHMACMD4"), None);
+    }
+
+    #[test]
+    fn passwords_under_eight_characters_are_refused_without_quoting_them() {
+        use crate::credentials::secret::Secret;
+        let e = check_password("authKey", &Secret::new("s3cr3t")).unwrap_err();
+        assert_eq!(
+            e,
+            "authKey: 6 characters; SNMPv3 passwords have at least 8 (RFC 3414)"
+        );
+        assert!(check_password("privKey", &Secret::new("12345678")).is_ok());
     }
 }
