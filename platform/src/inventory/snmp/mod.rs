@@ -400,7 +400,6 @@ impl Client {
         let mut rows = 0usize;
         let mut reps = i64::from(t.max_repetitions.clamp(1, 200));
         let mut bulk = t.version == Version::V2c;
-        let mut bulk_failures = 0;
         loop {
             if rows >= MAX_ROWS {
                 return Ok(WalkEnd::Incomplete(format!(
@@ -449,7 +448,6 @@ impl Client {
                 Ok(Step::More(o, n)) => {
                     rows += n;
                     last = *o;
-                    bulk_failures = 0;
                 }
                 Ok(Step::End) => return Ok(WalkEnd::Complete),
                 Ok(Step::Bad(why)) => return Ok(WalkEnd::Incomplete(why)),
@@ -468,16 +466,14 @@ impl Client {
                     );
                     bulk = false;
                 }
+                // Silence to the first request: nothing answers (a wrong community
+                // looks like this); one timeout (with its retries) is all it costs.
+                Err(Error::Timeout) if rows == 0 => return Err(Error::Timeout),
                 Err(Error::Timeout) if bulk => {
                     // A large response may be what is lost: retry small, and on a
-                    // device that answered before, fall back to GetNext. A device that
-                    // never answered fails after two requests (a wrong community).
-                    bulk_failures += 1;
-                    if rows == 0 && bulk_failures >= 2 {
-                        return Err(Error::Timeout);
-                    }
+                    // device that answered before, fall back to GetNext.
                     if reps > 1 {
-                        reps = if rows == 0 { 1 } else { reps / 2 };
+                        reps /= 2;
                     } else {
                         bulk = false;
                     }
