@@ -12,6 +12,7 @@ mod credentials;
 mod diagnostics;
 mod discover;
 mod inventory;
+mod limits;
 mod logging;
 mod pipeline;
 #[allow(unsafe_code)]

@@ -13,6 +13,7 @@
 use crate::context::Context;
 use crate::discover::{self, Progress, ScanRequest};
 use crate::inventory::snmp::collector::SnmpCollector;
+use crate::limits::Limits;
 use ksocket_proto::records::{DetailsSummary, Host, Section, Summary};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -66,25 +67,16 @@ pub trait Collector {
     fn prepare<'a>(&'a self, hosts: &'a [Ipv4Addr]) -> LocalFuture<'a, Vec<Ipv4Addr>>;
     /// Collects one host, and is done by `deadline` (with what it has then).
     fn collect(&self, ip: Ipv4Addr, deadline: Instant) -> LocalFuture<'_, Section>;
+    /// The section of a host whose collection was cut short or never started.
+    fn timed_out(&self, why: String) -> Section;
 }
 
-/// Limits of the details phase.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Hosts collected at once.
-    pub workers: usize,
-    /// Time a collector has for one host.
-    pub per_host: Duration,
-}
+/// Hosts collected at once (each has one request in flight per collector).
+pub const WORKERS: usize = 8;
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            workers: 8,
-            per_host: Duration::from_secs(60),
-        }
-    }
-}
+/// How long after its deadline a collection is cut short from outside (a collector
+/// stops by itself at its deadline, with what it has; this is the backstop).
+const GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -105,7 +97,7 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
         req
     );
     let snap = crate::sys::netlink::Snapshot::read().map_err(ScanError::Netlink)?;
-    let snmp = SnmpCollector::new(&ctx.credentials, req.community.as_ref());
+    let snmp = SnmpCollector::new(&ctx.credentials, req.community.as_ref(), req.limits);
     for p in &ctx.credentials.problems {
         sink.note(Note::warn(format!("credential file skipped: {p}")));
     }
@@ -120,7 +112,7 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
     let mut summary = found.summary;
     let collectors: Vec<&dyn Collector> = if req.details { vec![&snmp] } else { vec![] };
     summary.details =
-        collect(found.hosts, &collectors, Limits::default(), sink).map_err(ScanError::Sink)?;
+        collect(found.hosts, &collectors, &req.limits, WORKERS, sink).map_err(ScanError::Sink)?;
     log::info!(
         "scan done: {} hosts up, {} addresses probed, {} sent, {:.2} s",
         summary.hosts,
@@ -133,14 +125,18 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
 
 /// Collects the details of `hosts` with every collector that applies, handing each
 /// host to `sink` once all of its collectors are done: hosts no collector applies to
-/// at once, the others as they complete. A slow host holds back only itself.
+/// at once, the others as they complete. A slow host holds back only itself; each has
+/// `limits.host_timeout`, and the whole phase `limits.details_timeout` (hosts not
+/// collected by then say so).
 pub fn collect(
     hosts: BTreeMap<Ipv4Addr, Host>,
     collectors: &[&dyn Collector],
-    limits: Limits,
+    limits: &Limits,
+    workers: usize,
     sink: &mut dyn Sink,
 ) -> std::io::Result<Vec<DetailsSummary>> {
     let t0 = Instant::now();
+    let phase_end = t0 + limits.details_timeout;
     let ips: Vec<Ipv4Addr> = hosts.keys().copied().collect();
     let matched: Vec<Vec<Ipv4Addr>> = collectors
         .iter()
@@ -179,7 +175,7 @@ pub fn collect(
         }
         queue.sort();
         state.borrow_mut().start(&ips, &queue);
-        let workers = state.borrow().pending.len().clamp(1, limits.workers.max(1));
+        let workers = state.borrow().pending.len().clamp(1, workers.max(1));
         *self_queue.borrow_mut() = queue.into_iter();
         let queue = self_queue;
         let tasks: Vec<_> = (0..workers)
@@ -192,8 +188,24 @@ pub fn collect(
                         if state.borrow().error.is_some() {
                             return;
                         }
-                        let deadline = Instant::now() + limits.per_host;
-                        let section = collectors[k].collect(ip, deadline).await;
+                        let c = collectors[k];
+                        let now = Instant::now();
+                        let section = if now >= phase_end {
+                            c.timed_out(format!(
+                                "not collected: the details phase's {} s were up",
+                                limits.details_timeout.as_secs()
+                            ))
+                        } else {
+                            let deadline = (now + limits.host_timeout).min(phase_end);
+                            let cut = async {
+                                smol::Timer::at(deadline + GRACE).await;
+                                c.timed_out(format!(
+                                    "cut short {} s after its time limit",
+                                    GRACE.as_secs()
+                                ))
+                            };
+                            smol::future::or(c.collect(ip, deadline), cut).await
+                        };
                         state.borrow_mut().done(ip, k, section);
                     }
                 })
@@ -298,6 +310,15 @@ mod tests {
         fn prepare<'a>(&'a self, hosts: &'a [Ipv4Addr]) -> LocalFuture<'a, Vec<Ipv4Addr>> {
             Box::pin(async { hosts.to_vec() })
         }
+        fn timed_out(&self, why: String) -> Section {
+            Section::Snmp {
+                credential: "fake".into(),
+                result: Err(ksocket_proto::records::CollectError {
+                    kind: ksocket_proto::records::ErrorKind::Timeout,
+                    message: why,
+                }),
+            }
+        }
         fn collect(&self, ip: Ipv4Addr, _deadline: Instant) -> LocalFuture<'_, Section> {
             let d = if ip.octets()[3] == 2 {
                 self.slow
@@ -343,11 +364,8 @@ mod tests {
         };
         let mut sink = Memory::default();
         let t0 = Instant::now();
-        let limits = Limits {
-            workers: 4,
-            per_host: Duration::from_secs(5),
-        };
-        let s = collect(hosts, &[&fake], limits, &mut sink).unwrap();
+        let limits = Limits::default();
+        let s = collect(hosts, &[&fake], &limits, 4, &mut sink).unwrap();
         assert_eq!(sink.hosts.len(), 20);
         // .1 has no collector: out first, at once.
         assert_eq!(sink.hosts[0].1.ip, Ipv4Addr::new(198, 18, 0, 1));

@@ -41,6 +41,12 @@ Options:
                          named (a scan without TARGET always does)
   --max-addresses N      most addresses one scan probes (default 65536, a /16);
                          loopback, multicast and reserved addresses are never probed
+  --host-timeout S       seconds one host's details may take (default 60)
+  --table-rows N         rows of one SNMP table (default 100000)
+  --table-bytes N        bytes of one SNMP table and of one device record (default 16 MiB)
+  --details-timeout S    seconds the whole details phase may take (default 600)
+                         (the limits' defaults come from ksocket.toml's [limits]; a
+                         host that reaches one gets what was read and `incomplete`)
   -v, --verbose          say on stderr what is otherwise only logged\n
 After discovery, every host an snmp credential (or --community) matches is swept with
 it, and those that answer are asked for their device record (system, chassis,
@@ -74,6 +80,8 @@ Options (named as net-snmp names them):
   -Cr N          max-repetitions of GetBulk (default 10)
   --credential FILE  an snmp credential file (plain or .kscrypt): its community,
                  port, timeout and retries
+  --host-timeout S, --table-rows N, --table-bytes N
+                 device: the bounds of the record (as for scan)
   -On            numeric OIDs (always)",
     },
     Entry {

@@ -40,7 +40,7 @@ enum Command {
     Diagnostics(Option<Part>),
     Encrypt(PathBuf),
     Decrypt(PathBuf),
-    Scan(scan::Args),
+    Scan(Box<scan::Args>),
     Snmp(snmp::Command),
     /// A command of a later milestone: said plainly, never pretended.
     NotBuilt(&'static help::Entry),
@@ -165,7 +165,7 @@ fn parse(parser: &mut lexopt::Parser) -> Result<(Global, Command), Failure> {
         "scan" => help_of(
             scan::parse(parser)
                 .map_err(Failure::Usage)?
-                .map(Command::Scan),
+                .map(|a| Command::Scan(Box::new(a))),
         ),
         "snmp" => help_of(snmp::parse(parser)?.map(Command::Snmp)),
         _ => Command::NotBuilt(entry),
@@ -205,8 +205,14 @@ fn execute(global: &Global, command: Command) -> Result<ExitCode, Failure> {
         Command::Diagnostics(part) => return admin::diagnostics(part),
         Command::Encrypt(f) => return admin::seal(&f, false),
         Command::Decrypt(f) => return admin::seal(&f, true),
-        Command::Scan(a) => return scan::run(a, loaded),
-        Command::Snmp(snmp::Command::Query(a)) => return snmp::run(*a),
+        Command::Scan(a) => return scan::run(*a, loaded),
+        Command::Snmp(snmp::Command::Query(a)) => {
+            let config = match loaded {
+                Some(Ok(l)) => l.config,
+                _ => config::Config::default(),
+            };
+            return snmp::run(*a, &config);
+        }
         Command::Snmp(snmp::Command::Sweep(a)) => return sweep::run(a),
         Command::NotBuilt(c) => {
             eprintln!(

@@ -18,6 +18,8 @@ pub struct Args {
     pub format: Option<Format>,
     /// Say on stderr what is only logged otherwise (INFO notes).
     pub verbose: bool,
+    /// Limits given as flags, over ksocket.toml's.
+    pub limits: crate::limits::Flags,
 }
 
 pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, String> {
@@ -25,6 +27,7 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, String> {
     let mut r = ScanRequest::default();
     let mut format = None;
     let mut verbose = false;
+    let mut limits = crate::limits::Flags::default();
     let val = |p: &mut lexopt::Parser| -> Result<String, String> {
         p.value()
             .map_err(|e| e.to_string())?
@@ -53,8 +56,13 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, String> {
                 r.community = Some(crate::credentials::secret::Secret::new(val(parser)?))
             }
             Long("no-details") => r.details = false,
-            Long("max-addresses") => {
-                r.max_addresses = number("max-addresses", &val(parser)?, 1, 1 << 32).map_err(e)?
+            Long(
+                name @ ("host-timeout" | "table-rows" | "table-bytes" | "details-timeout"
+                | "max-addresses"),
+            ) => {
+                let name = name.to_string();
+                let v = val(parser)?;
+                limits.take(&name, &|| Ok(v.clone()))?;
             }
             Long("gateway-arp") => r.gateway_arp = true,
             Long("verbose") | Short('v') => verbose = true,
@@ -72,6 +80,7 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, String> {
         request: r,
         format,
         verbose,
+        limits,
     }))
 }
 
@@ -90,6 +99,8 @@ pub fn run(
         }
     };
     let ctx = crate::context::Context::new(&config);
+    let mut args = args;
+    args.request.limits = args.limits.over(config.limits.get());
     let format = args
         .format
         .unwrap_or(Format::default_for_stdout(Format::Jsonl));

@@ -5,7 +5,9 @@
 
 use super::{Failure, Out};
 use crate::credentials::secret::Secret;
-use crate::inventory::snmp::{Client, Error, Target, V3Auth, WalkEnd, block_on, names};
+use crate::inventory::snmp::{
+    Client, Error, Target, V3Auth, WalkEnd, WalkLimits, block_on, device, names,
+};
 use ksocket_core::snmp::{OidBuf, Value, Version};
 use ksocket_core::usm::{AuthProto, PrivProto};
 use std::io::Write;
@@ -50,6 +52,8 @@ pub struct Args {
     priv_pass: Option<Secret>,
     context: String,
     credential: Option<PathBuf>,
+    /// `snmp device`: limits given as flags, over ksocket.toml's.
+    limits: crate::limits::Flags,
 }
 
 /// What follows `ksocket snmp`.
@@ -86,6 +90,7 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Command>, Failure> {
         priv_pass: None,
         context: String::new(),
         credential: None,
+        limits: crate::limits::Flags::default(),
     };
     let (mut op, mut host) = (None, None);
     let mut seen_options = false;
@@ -160,6 +165,11 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Command>, Failure> {
             }
             Short('X') => a.priv_pass = Some(Secret::new(value(parser)?)),
             Long("credential") => a.credential = Some(PathBuf::from(value(parser)?)),
+            Long(name @ ("host-timeout" | "table-rows" | "table-bytes")) => {
+                let name = name.to_string();
+                let v = value(parser)?;
+                a.limits.take(&name, &|| Ok(v.clone())).map_err(bad)?;
+            }
             Short('O') => {
                 let x = value(parser)?;
                 if x != "n" {
@@ -310,8 +320,10 @@ fn v3_auth(
     })
 }
 
-pub fn run(a: Args) -> Result<ExitCode, Failure> {
+/// `config`: ksocket.toml (its `[limits]` are the defaults of `snmp device`).
+pub fn run(a: Args, config: &crate::config::Config) -> Result<ExitCode, Failure> {
     let (op, oids) = (a.op, a.oids.clone());
+    let a_limits = a.limits.over(config.limits.get());
     let t = a
         .target()
         .map_err(|e| Failure::usage(format!("snmp: {e}")))?;
@@ -325,7 +337,13 @@ pub fn run(a: Args) -> Result<ExitCode, Failure> {
     };
     let mut out = Out::stdout();
     if op == Op::Device {
-        return match block_on(crate::inventory::snmp::device::collect(&mut client, &t)) {
+        let limits = device::Limits {
+            deadline: Some(std::time::Instant::now() + a_limits.host_timeout),
+            table_rows: a_limits.table_rows,
+            table_bytes: a_limits.table_bytes,
+            record_bytes: a_limits.table_bytes,
+        };
+        return match block_on(device::collect(&mut client, &t, limits)) {
             Ok(d) => {
                 serde_json::to_writer_pretty(&mut out, &d).map_err(std::io::Error::from)?;
                 writeln!(out)?;
@@ -352,7 +370,7 @@ pub fn run(a: Args) -> Result<ExitCode, Failure> {
             .cloned()
             .unwrap_or_else(|| "1.3.6.1.2.1".parse().expect("valid"));
         let mut printed = 0usize;
-        let r = block_on(client.walk(&t, &root, &mut |o, v| {
+        let r = block_on(client.walk(&t, &root, &WalkLimits::PRINTING, &mut |o, v| {
             printed += 1;
             print(o, v)
         }));

@@ -55,6 +55,45 @@ pub struct Config {
     pub connect: Connect,
     pub operations: Operations,
     pub directories: Directories,
+    pub limits: Limits,
+}
+
+/// `[limits]`: the bounds of a scan's work (see `crate::limits`; the command line's
+/// flags override them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Limits {
+    pub host_timeout: f64,
+    pub table_rows: u64,
+    pub table_bytes: u64,
+    pub details_timeout: f64,
+    pub max_addresses: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        let d = crate::limits::Limits::default();
+        Limits {
+            host_timeout: d.host_timeout.as_secs_f64(),
+            table_rows: d.table_rows as u64,
+            table_bytes: d.table_bytes as u64,
+            details_timeout: d.details_timeout.as_secs_f64(),
+            max_addresses: d.max_addresses,
+        }
+    }
+}
+
+impl Limits {
+    /// As the scan takes them (validated: in range).
+    pub fn get(&self) -> crate::limits::Limits {
+        crate::limits::Limits {
+            host_timeout: std::time::Duration::from_secs_f64(self.host_timeout),
+            table_rows: self.table_rows as usize,
+            table_bytes: self.table_bytes as usize,
+            details_timeout: std::time::Duration::from_secs_f64(self.details_timeout),
+            max_addresses: self.max_addresses,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,6 +140,7 @@ impl Default for Config {
             connect: Connect::default(),
             operations: Operations::default(),
             directories: Directories::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -182,6 +222,11 @@ pub fn settings(c: &Config) -> Vec<(&'static str, String)> {
             c.operations.networks_scan_mode.clone(),
         ),
         ("directories.credentials", c.directories.credentials.clone()),
+        ("limits.hostTimeout", fmt_f(c.limits.host_timeout)),
+        ("limits.tableRows", c.limits.table_rows.to_string()),
+        ("limits.tableBytes", c.limits.table_bytes.to_string()),
+        ("limits.detailsTimeout", fmt_f(c.limits.details_timeout)),
+        ("limits.maxAddresses", c.limits.max_addresses.to_string()),
     ]
 }
 
@@ -202,20 +247,25 @@ enum Kind {
 }
 
 fn kind_of(name: &str) -> Option<Kind> {
-    const INTS: [&str; 6] = [
+    const INTS: [&str; 9] = [
         "port",
         "resumeRetries",
         "resumePlateau",
         "requestRetries",
         "maxOperations",
         "maxRunningOperations",
+        "tableRows",
+        "tableBytes",
+        "maxAddresses",
     ];
-    const FLOATS: [&str; 5] = [
+    const FLOATS: [&str; 7] = [
         "heartbeatTimeout",
         "heartbeatInterval",
         "resumeTimeout",
         "resumeThreshold",
         "requestTimeout",
+        "hostTimeout",
+        "detailsTimeout",
     ];
     settings(&Config::default())
         .iter()
@@ -433,6 +483,24 @@ fn validate(c: &Config) -> Result<(), (&'static str, String)> {
             ),
         ));
     }
+    let l = &c.limits;
+    for (name, v, hi) in [
+        ("limits.hostTimeout", l.host_timeout, 86_400.0),
+        ("limits.detailsTimeout", l.details_timeout, 86_400.0),
+    ] {
+        if !(v >= 1.0 && v <= hi) {
+            return Err((name, format!("{v} is out of range (1 to {hi} seconds)")));
+        }
+    }
+    for (name, v, lo, hi) in [
+        ("limits.tableRows", l.table_rows, 1, 10_000_000),
+        ("limits.tableBytes", l.table_bytes, 1 << 16, 1 << 30),
+        ("limits.maxAddresses", l.max_addresses, 1, 1 << 32),
+    ] {
+        if !(lo..=hi).contains(&v) {
+            return Err((name, format!("{v} is out of range ({lo} to {hi})")));
+        }
+    }
     if !["intranet", "azure", "aws", "googlecloud"]
         .contains(&c.operations.networks_scan_mode.as_str())
     {
@@ -540,7 +608,7 @@ mod tests {
     fn the_example_file_is_valid_and_complete() {
         let l = parse(Path::new("x.toml"), DEFAULT_TOML).unwrap();
         assert_eq!(l.config.connect.port, 443);
-        assert_eq!(settings(&l.config).len(), 22);
+        assert_eq!(settings(&l.config).len(), 27);
         // Every key of the spec appears in the example file.
         for (n, _) in settings(&Config::default()) {
             let k = n.rsplit('.').next().unwrap();

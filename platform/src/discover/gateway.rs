@@ -5,7 +5,7 @@
 
 use super::request::ScanRequest;
 use crate::inventory::snmp::collector::SnmpCollector;
-use crate::inventory::snmp::{Client, block_on};
+use crate::inventory::snmp::{Client, WalkLimits, block_on};
 use crate::pipeline::{Note, Sink};
 use crate::sys::netlink::Snapshot;
 use ksocket_core::snmp::{OidBuf, Value, Version};
@@ -99,7 +99,13 @@ pub fn arp_tables(
                     Some(Err(())) => malformed += 1,
                     None => {}
                 };
-                if let Err(e) = block_on(client.walk(&t, &root, &mut add)) {
+                // An ARP table of at most a /16's worth of rows (what a scan takes).
+                let limits = WalkLimits {
+                    rows: 65_536,
+                    bytes: 16 << 20,
+                    deadline: Some(std::time::Instant::now() + std::time::Duration::from_secs(60)),
+                };
+                if let Err(e) = block_on(client.walk(&t, &root, &limits, &mut add)) {
                     sink.note(Note::warn(format!(
                         "gateway {gw} ({}): SNMP {e}",
                         cred.label

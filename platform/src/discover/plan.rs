@@ -185,8 +185,9 @@ fn target_set(
     if targets.is_empty() {
         return Err(PlanError::Nothing);
     }
-    if targets.len() > req.max_addresses {
-        return Err(PlanError::TooMany(targets.len(), req.max_addresses));
+    let max = req.limits.max_addresses;
+    if targets.len() > max {
+        return Err(PlanError::TooMany(targets.len(), max));
     }
     Ok(targets)
 }
@@ -429,7 +430,10 @@ mod tests {
         assert!(e.to_string().contains("--max-addresses"), "{e}");
         let big = ScanRequest {
             targets: vec!["198.18.0.0/15".parse().unwrap()],
-            max_addresses: 1 << 17,
+            limits: crate::limits::Limits {
+                max_addresses: 1 << 17,
+                ..Default::default()
+            },
             ..ScanRequest::default()
         };
         assert!(plan(&big, &snapshot(), &BTreeMap::new(), &mut arp_ok).is_ok());

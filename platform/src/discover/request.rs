@@ -24,16 +24,12 @@ pub struct ScanRequest {
     pub community: Option<Secret>,
     /// Ask found hosts for their details (SNMP device records).
     pub details: bool,
-    /// Most addresses one scan probes (named targets, attached networks and the
-    /// gateway's hosts together).
-    pub max_addresses: u64,
+    /// The bounds of the scan's work (addresses, per host, per table, details).
+    pub limits: crate::limits::Limits,
     /// Read the default gateway's ARP table over SNMP also when targets are named
     /// (a scan without targets always does).
     pub gateway_arp: bool,
 }
-
-/// The default of `--max-addresses`: a /16.
-pub const MAX_ADDRESSES: u64 = 65_536;
 
 /// Ranges that are never scanned: "this network" (0/8), loopback (127/8), multicast
 /// (224/4) and reserved (240/4, with the limited broadcast), as (first, last, name).
@@ -66,7 +62,7 @@ impl Default for ScanRequest {
             engine: Config::default(),
             community: None,
             details: true,
-            max_addresses: MAX_ADDRESSES,
+            limits: crate::limits::Limits::default(),
             gateway_arp: false,
         }
     }

@@ -15,6 +15,7 @@ use super::sweep::{self, Cred};
 use super::{Client, Error, Target, Transport, V3Auth, device};
 use crate::credentials::secret::Secret;
 use crate::credentials::{Credential, Protocol, Scope, Store};
+use crate::limits::Limits;
 use crate::pipeline::{Collector, LocalFuture};
 use ksocket_core::snmp::Version;
 use ksocket_proto::records::{CollectError, ErrorKind, Section};
@@ -100,11 +101,12 @@ pub struct SnmpCollector {
     answered: RefCell<BTreeMap<Ipv4Addr, Vec<(usize, Version)>>>,
     /// One socket for every collection of this scan, opened on first use.
     transport: OnceCell<Result<Rc<Transport>, String>>,
+    limits: Limits,
 }
 
 impl SnmpCollector {
     /// `--community` when given, else every snmp credential file of the store.
-    pub fn new(store: &Store, community: Option<&Secret>) -> SnmpCollector {
+    pub fn new(store: &Store, community: Option<&Secret>, limits: Limits) -> SnmpCollector {
         let creds = match community {
             Some(c) => vec![SnmpCred::community(c)],
             None => store
@@ -119,6 +121,7 @@ impl SnmpCollector {
             creds,
             answered: RefCell::new(BTreeMap::new()),
             transport: OnceCell::new(),
+            limits,
         }
     }
 
@@ -192,23 +195,17 @@ impl Collector for SnmpCollector {
     }
 
     fn collect(&self, ip: Ipv4Addr, deadline: Instant) -> LocalFuture<'_, Section> {
-        Box::pin(async move {
-            let limit = deadline.saturating_duration_since(Instant::now());
-            smol::future::or(self.collect_host(ip), async move {
-                smol::Timer::at(deadline).await;
-                Section::Snmp {
-                    credential: String::new(),
-                    result: Err(CollectError {
-                        kind: ErrorKind::Timeout,
-                        message: format!(
-                            "the device record was not read within {} s",
-                            limit.as_secs()
-                        ),
-                    }),
-                }
-            })
-            .await
-        })
+        Box::pin(self.collect_host(ip, deadline))
+    }
+
+    fn timed_out(&self, why: String) -> Section {
+        Section::Snmp {
+            credential: String::new(),
+            result: Err(CollectError {
+                kind: ErrorKind::Timeout,
+                message: why,
+            }),
+        }
     }
 }
 
@@ -244,8 +241,9 @@ impl SnmpCollector {
         out
     }
 
-    /// Reads the record of `ip` with the credentials that answered it, in order.
-    async fn collect_host(&self, ip: Ipv4Addr) -> Section {
+    /// Reads the record of `ip` with the credentials that answered it, in order, by
+    /// `deadline` (a record cut short says so in `incomplete`).
+    async fn collect_host(&self, ip: Ipv4Addr, deadline: Instant) -> Section {
         let list = self.answered.borrow().get(&ip).cloned().unwrap_or_default();
         let transport = self
             .transport
@@ -265,7 +263,16 @@ impl SnmpCollector {
         let mut last = None;
         for (k, version) in list {
             let c = &self.creds[k];
-            match device::collect(&mut client, &c.target(ip, version)).await {
+            let limits = device::Limits {
+                table_rows: self.limits.table_rows,
+                table_bytes: self.limits.table_bytes,
+                record_bytes: self.limits.table_bytes,
+                deadline: Some(deadline),
+            };
+            if Instant::now() >= deadline {
+                break;
+            }
+            match device::collect(&mut client, &c.target(ip, version), limits).await {
                 Ok(d) => {
                     log::info!("host {ip}: SNMP details read with {}", c.label);
                     return Section::Snmp {

@@ -4,10 +4,11 @@
 //! (ipNetToMediaTable). Every table walk that ends early is named in `incomplete`: a
 //! partial table is never passed off as whole.
 
-use crate::inventory::snmp::{Client, Error, Target, WalkEnd};
+use crate::inventory::snmp::{Client, Error, Target, WalkEnd, WalkLimits, row_bytes};
 use ksocket_core::snmp::{OidBuf, Value};
 pub use ksocket_proto::records::snmp::{ArpEntry, Chassis, Device, IfStatus, Interface, Neighbor};
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 /// An owned cell of a table.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,20 +100,64 @@ fn text_id(b: &[u8]) -> Option<String> {
         .then(|| String::from_utf8_lossy(b).into_owned())
 }
 
+/// The bounds of one device record: whatever a device sends, reading it ends in
+/// bounded time and memory, with what was read and the reason in `incomplete`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Rows of one table (all its columns) at most.
+    pub table_rows: usize,
+    /// Bytes of one table at most (see [`super::row_bytes`]).
+    pub table_bytes: usize,
+    /// Bytes of the whole record at most.
+    pub record_bytes: usize,
+    /// No request is sent after this; tables not read by then are said so.
+    pub deadline: Option<Instant>,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            table_rows: 100_000,
+            table_bytes: 16 << 20,
+            record_bytes: 16 << 20,
+            deadline: None,
+        }
+    }
+}
+
 struct Walker<'a> {
     client: &'a mut Client,
     target: &'a Target,
+    limits: Limits,
+    /// Bytes the record has used.
+    used: usize,
     incomplete: Vec<String>,
 }
 
 impl Walker<'_> {
-    /// Walks the given columns of a table (`entry` is the table's entry OID).
+    /// Walks the given columns of a table (`entry` is the table's entry OID), within
+    /// the table's and the record's limits.
     async fn table(&mut self, name: &str, entry: &str, cols: &[u32]) -> Result<Table, Error> {
         let mut t = Table::new();
+        if self.limits.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.incomplete
+                .push(format!("{name}: not read, the time limit was up"));
+            return Ok(t);
+        }
+        let (mut rows, mut bytes) = (0usize, 0usize);
         for &c in cols {
             let root: OidBuf = format!("{entry}.{c}").parse().expect("valid OID");
             let prefix = root.arcs().len();
+            let room = self.limits.record_bytes.saturating_sub(self.used);
+            let limits = WalkLimits {
+                rows: self.limits.table_rows.saturating_sub(rows),
+                bytes: self.limits.table_bytes.saturating_sub(bytes).min(room),
+                deadline: self.limits.deadline,
+            };
+            let before = bytes;
             let mut add = |o: &OidBuf, v: &Value<'_>| {
+                rows += 1;
+                bytes += row_bytes(o, v);
                 let arcs = o.arcs();
                 if let Some(cell) = Cell::from(v)
                     && arcs.len() > prefix
@@ -122,12 +167,21 @@ impl Walker<'_> {
                         .insert(c, cell);
                 }
             };
-            match self.client.walk(self.target, &root, &mut add).await {
+            let end = self
+                .client
+                .walk(self.target, &root, &limits, &mut add)
+                .await;
+            self.used += bytes - before;
+            match end {
                 Ok(WalkEnd::Complete | WalkEnd::EndOfMib) => {}
-                Ok(WalkEnd::Incomplete(why)) => self.incomplete.push(format!("{name}: {why}")),
+                Ok(WalkEnd::Incomplete(why)) => {
+                    self.incomplete.push(format!("{name}: {why}"));
+                    break;
+                }
                 // A device that answered before and stops now: say so, keep the rest.
                 Err(Error::Timeout) if !t.is_empty() => {
-                    self.incomplete.push(format!("{name}: timeout"))
+                    self.incomplete.push(format!("{name}: timeout"));
+                    break;
                 }
                 Err(e) => return Err(e),
             }
@@ -221,12 +275,19 @@ async fn fallbacks(client: &mut Client, target: &Target, d: &mut Device) {
     }
 }
 
-/// Collects a device record. Fails only when the device does not answer at all.
-pub async fn collect(client: &mut Client, target: &Target) -> Result<Device, Error> {
+/// Collects a device record within `limits`. Fails only when the device does not
+/// answer at all.
+pub async fn collect(
+    client: &mut Client,
+    target: &Target,
+    limits: Limits,
+) -> Result<Device, Error> {
     let mut d = system(client, target).await?;
     let mut w = Walker {
         client,
         target,
+        limits,
+        used: 0,
         incomplete: Vec::new(),
     };
     let ent = w

@@ -27,8 +27,36 @@ use std::net::{SocketAddr, UdpSocket};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// Most rows one walk returns before it stops (and says it is incomplete).
-const MAX_ROWS: usize = 1_000_000;
+/// Where a walk stops, whatever the agent sends: it then says it is incomplete.
+#[derive(Debug, Clone, Copy)]
+pub struct WalkLimits {
+    /// Rows (variable bindings) at most.
+    pub rows: usize,
+    /// Bytes of OIDs and values at most (what the caller may keep of them).
+    pub bytes: usize,
+    /// No request is sent after this.
+    pub deadline: Option<Instant>,
+}
+
+impl WalkLimits {
+    /// The limits of `ksocket snmp walk`, which keeps nothing (it prints as it goes).
+    pub const PRINTING: WalkLimits = WalkLimits {
+        rows: 1_000_000,
+        bytes: usize::MAX,
+        deadline: None,
+    };
+}
+
+/// What a row costs against [`WalkLimits::bytes`]: its OID's arcs and value bytes,
+/// and a fixed share for what keeping it costs beside them.
+pub fn row_bytes(o: &OidBuf, v: &Value<'_>) -> usize {
+    let value = match v {
+        Value::OctetString(b) | Value::Opaque(b) | Value::Other(_, b) => b.len(),
+        Value::Oid(o) => o.arcs().count() * 4,
+        _ => 8,
+    };
+    o.arcs().len() * 4 + value + 48
+}
 
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -394,17 +422,29 @@ impl Client {
         &mut self,
         t: &Target,
         root: &OidBuf,
+        limits: &WalkLimits,
         out: &mut dyn FnMut(&OidBuf, &Value<'_>),
     ) -> Result<WalkEnd, Error> {
         let mut last = root.clone();
         let mut rows = 0usize;
+        let mut bytes = 0usize;
         let mut reps = i64::from(t.max_repetitions.clamp(1, 200));
         let mut bulk = t.version == Version::V2c;
         loop {
-            if rows >= MAX_ROWS {
+            if rows >= limits.rows {
                 return Ok(WalkEnd::Incomplete(format!(
-                    "stopped after {MAX_ROWS} rows"
+                    "stopped at the limit of {} rows",
+                    limits.rows
                 )));
+            }
+            if bytes >= limits.bytes {
+                return Ok(WalkEnd::Incomplete(format!(
+                    "stopped at the limit of {} bytes",
+                    limits.bytes
+                )));
+            }
+            if limits.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(WalkEnd::Incomplete("stopped: the time limit was up".into()));
             }
             let (kind, b) = if bulk {
                 (tag::GET_BULK, reps)
@@ -427,6 +467,11 @@ impl Client {
                         let Ok(ob) = OidBuf::from_oid(&o) else {
                             return Step::Bad("an OID longer than 128 arcs".into());
                         };
+                        // Within the limits, row by row: a response never takes more.
+                        if rows + n >= limits.rows || bytes >= limits.bytes {
+                            return Step::More(Box::new(last.clone()), n);
+                        }
+                        bytes += row_bytes(&ob, &v);
                         out(&ob, &v);
                         n += 1;
                         if v.is_exception() {
