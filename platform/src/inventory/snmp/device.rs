@@ -65,8 +65,26 @@ impl Cell {
     }
 }
 
-/// index (the arcs after the column) -> column number -> cell
-type Table = BTreeMap<Vec<u32>, BTreeMap<u32, Cell>>;
+/// The cells of one row, by column: a few, so a vector (a map per row would cost a
+/// node of its own, about 500 bytes, for each of up to 100,000 rows).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Row(Vec<(u32, Cell)>);
+
+impl Row {
+    fn get(&self, col: &u32) -> Option<&Cell> {
+        self.0.iter().find(|(c, _)| c == col).map(|(_, v)| v)
+    }
+
+    fn insert(&mut self, col: u32, cell: Cell) {
+        match self.0.iter_mut().find(|(c, _)| *c == col) {
+            Some(slot) => slot.1 = cell,
+            None => self.0.push((col, cell)),
+        }
+    }
+}
+
+/// index (the arcs after the column) -> the row's cells
+type Table = BTreeMap<Vec<u32>, Row>;
 
 fn mac(b: &[u8]) -> Option<String> {
     (b.len() == 6).then(|| {
@@ -142,6 +160,13 @@ impl Walker<'_> {
         if self.limits.deadline.is_some_and(|d| Instant::now() >= d) {
             self.incomplete
                 .push(format!("{name}: not read, the time limit was up"));
+            return Ok(t);
+        }
+        if self.used >= self.limits.record_bytes {
+            self.incomplete.push(format!(
+                "{name}: not read, the record reached its limit of {} bytes",
+                self.limits.record_bytes
+            ));
             return Ok(t);
         }
         let (mut rows, mut bytes) = (0usize, 0usize);
@@ -317,7 +342,8 @@ pub async fn collect(
         w.table("ipAddrTable", "1.3.6.1.2.1.4.20.1", &[2, 3])
             .await?
     };
-    d.interfaces = interfaces(&if_table, &if_x, addresses_by_if(&addresses, &addrs));
+    let by_if = addresses_by_if(&addresses, &addrs, &mut w.incomplete);
+    d.interfaces = interfaces(&if_table, &if_x, by_if);
     let rem = w
         .table(
             "lldpRemTable",
@@ -338,7 +364,7 @@ pub async fn collect(
     let phys = w
         .table("ipNetToPhysicalTable", "1.3.6.1.2.1.4.35.1", &[4])
         .await?;
-    d.arp = arp_entries(&arp, &phys);
+    d.arp = arp_entries(&arp, &phys, &mut w.incomplete);
     d.incomplete = w.incomplete;
     Ok(d)
 }
@@ -361,7 +387,10 @@ async fn system(client: &mut Client, target: &Target) -> Result<Device, Error> {
     Ok(Device {
         sys_descr: s(1),
         sys_object_id: s(2),
-        sys_up_time: got.get(&3).and_then(Cell::int).map(|x| x as u64),
+        sys_up_time: got
+            .get(&3)
+            .and_then(Cell::int)
+            .and_then(|x| u64::try_from(x).ok()),
         sys_contact: s(4),
         sys_name: s(5),
         sys_location: s(6),
@@ -387,6 +416,25 @@ fn chassis(ent: &Table) -> Option<Chassis> {
     })
 }
 
+/// An IPv4 address from four index arcs; `None` when an arc is over 255 (a malformed
+/// row, never truncated into another address).
+fn ipv4(arcs: &[u32]) -> Option<[u8; 4]> {
+    let [a, b, c, d] = arcs else { return None };
+    Some([
+        u8::try_from(*a).ok()?,
+        u8::try_from(*b).ok()?,
+        u8::try_from(*c).ok()?,
+        u8::try_from(*d).ok()?,
+    ])
+}
+
+/// Says in `notes` how many rows of `table` had a malformed index.
+fn malformed(notes: &mut Vec<String>, table: &str, n: usize) {
+    if n > 0 {
+        notes.push(format!("{table}: {n} rows with a malformed index ignored"));
+    }
+}
+
 /// The prefix length an ipAddressPrefix points at (the last arc of the prefix row).
 fn prefix_len(c: Option<&Cell>) -> Option<u32> {
     match c {
@@ -406,8 +454,13 @@ fn has_every_prefix(addresses: &Table) -> bool {
 
 /// IPv4 addresses (`a.b.c.d/len`) per ifIndex, from ipAddrTable (index a.b.c.d:
 /// ifIndex, netmask) and ipAddressTable (index 1.4.a.b.c.d: ifIndex, prefix).
-fn addresses_by_if(addresses: &Table, addrs: &Table) -> BTreeMap<u32, Vec<String>> {
+fn addresses_by_if(
+    addresses: &Table,
+    addrs: &Table,
+    notes: &mut Vec<String>,
+) -> BTreeMap<u32, Vec<String>> {
     let mut by_if: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    let (mut bad_old, mut bad_new) = (0, 0);
     for (ip, a) in addrs {
         let (Some(ifx), Some(mask)) = (
             a.get(&2).and_then(Cell::int),
@@ -415,27 +468,34 @@ fn addresses_by_if(addresses: &Table, addrs: &Table) -> BTreeMap<u32, Vec<String
         ) else {
             continue;
         };
+        let (Some([a1, a2, a3, a4]), Ok(ifx)) = (ipv4(ip), u32::try_from(ifx)) else {
+            bad_old += 1;
+            continue;
+        };
         let bits: u32 = mask
             .split('.')
             .filter_map(|o| o.parse::<u8>().ok())
             .map(|o| o.count_ones())
             .sum();
-        let ip: Vec<String> = ip.iter().map(u32::to_string).collect();
         by_if
-            .entry(ifx as u32)
+            .entry(ifx)
             .or_default()
-            .push(format!("{}/{bits}", ip.join(".")));
+            .push(format!("{a1}.{a2}.{a3}.{a4}/{bits}"));
     }
     for (idx, a) in addresses {
-        let [1, 4, a1, a2, a3, a4] = idx[..] else {
+        let [1, 4, ref addr @ ..] = idx[..] else {
             continue;
         };
         let Some(ifx) = a.get(&3).and_then(Cell::int) else {
             continue;
         };
+        let (Some([a1, a2, a3, a4]), Ok(ifx)) = (ipv4(addr), u32::try_from(ifx)) else {
+            bad_new += 1;
+            continue;
+        };
         let bits = prefix_len(a.get(&5));
         let ip = format!("{a1}.{a2}.{a3}.{a4}");
-        let list = by_if.entry(ifx as u32).or_default();
+        let list = by_if.entry(ifx).or_default();
         if !list
             .iter()
             .any(|x| x.split('/').next() == Some(ip.as_str()))
@@ -446,7 +506,14 @@ fn addresses_by_if(addresses: &Table, addrs: &Table) -> BTreeMap<u32, Vec<String
             });
         }
     }
+    malformed(notes, "ipAddrTable", bad_old);
+    malformed(notes, "ipAddressTable", bad_new);
     by_if
+}
+
+/// ifHighSpeed (Mbit/s) in bit/s; `None` for what no interface runs at.
+fn mbit(h: i64) -> Option<u64> {
+    u64::try_from(h).ok()?.checked_mul(1_000_000)
 }
 
 /// IF-MIB ifTable and ifXTable, with each interface's addresses.
@@ -464,9 +531,9 @@ fn interfaces(
             r.get(&5).and_then(Cell::int),
             x.and_then(|x| x.get(&15)).and_then(Cell::int),
         ) {
-            (Some(s), Some(h)) if s >= i64::from(u32::MAX) && h > 0 => Some(h as u64 * 1_000_000),
-            (Some(s), _) => Some(s as u64),
-            (None, Some(h)) => Some(h as u64 * 1_000_000),
+            (Some(s), Some(h)) if s >= i64::from(u32::MAX) && h > 0 => mbit(h),
+            (Some(s), _) => u64::try_from(s).ok(),
+            (None, Some(h)) => mbit(h),
             _ => None,
         };
         let ipv4 = by_if.remove(&index).unwrap_or_default();
@@ -549,18 +616,23 @@ fn lldp(rem: &Table, loc: &Table, man: &Table, interfaces: &[Interface]) -> Vec<
 /// ARP: ipNetToMediaPhysAddress (index ifIndex.a.b.c.d), and IP-MIB's
 /// ipNetToPhysicalPhysAddress (index ifIndex.type(1=ipv4).4.a.b.c.d) for what the older
 /// table lacks.
-fn arp_entries(arp: &Table, phys: &Table) -> Vec<ArpEntry> {
+fn arp_entries(arp: &Table, phys: &Table, notes: &mut Vec<String>) -> Vec<ArpEntry> {
     let mut out = Vec::new();
-    let old = arp.iter().filter_map(|(idx, r)| match idx[..] {
-        [ifx, a, b, c, e] => Some((ifx, [a, b, c, e], r.get(&2))),
+    let old = arp.iter().filter_map(|(idx, r)| match &idx[..] {
+        [ifx, addr @ ..] if addr.len() == 4 => Some((*ifx, ipv4(addr), r.get(&2))),
         _ => None,
     });
-    let new = phys.iter().filter_map(|(idx, r)| match idx[..] {
-        [ifx, 1, 4, a, b, c, e] => Some((ifx, [a, b, c, e], r.get(&4))),
+    let new = phys.iter().filter_map(|(idx, r)| match &idx[..] {
+        [ifx, 1, 4, addr @ ..] if addr.len() == 4 => Some((*ifx, ipv4(addr), r.get(&4))),
         _ => None,
     });
     let mut seen = std::collections::BTreeSet::new();
+    let mut bad = 0;
     for (if_index, ip, cell) in old.chain(new) {
+        let Some(ip) = ip else {
+            bad += 1;
+            continue;
+        };
         let Some(m) = cell.and_then(Cell::bytes).and_then(mac) else {
             continue;
         };
@@ -573,6 +645,7 @@ fn arp_entries(arp: &Table, phys: &Table) -> Vec<ArpEntry> {
             if_index,
         });
     }
+    malformed(notes, "ipNetToMediaTable/ipNetToPhysicalTable", bad);
     out
 }
 
@@ -638,7 +711,9 @@ mod tests {
             (&[198, 18, 4, 1], 2, Cell::Int(2)),
             (&[198, 18, 4, 1], 3, Cell::Ip([255, 255, 254, 0])),
         ]);
-        let ifs = interfaces(&if_table, &if_x, addresses_by_if(&new, &old));
+        let mut notes = Vec::new();
+        let ifs = interfaces(&if_table, &if_x, addresses_by_if(&new, &old, &mut notes));
+        assert!(notes.is_empty(), "{notes:?}");
         assert_eq!(ifs.len(), 1);
         let i = &ifs[0];
         assert_eq!(i.name.as_deref(), Some("Te1/0/1"));
@@ -694,9 +769,22 @@ mod tests {
                 Cell::Bytes(vec![2, 0, 0, 0, 0, 9]),
             ),
         ]);
-        let a = arp_entries(&arp, &phys);
+        let mut notes = Vec::new();
+        let a = arp_entries(&arp, &phys, &mut notes);
         let ips: Vec<&str> = a.iter().map(|e| e.ip.as_str()).collect();
         assert_eq!(ips, ["198.18.3.7", "198.18.3.9"]);
+        // An index arc over 255 is a malformed row, counted, never another address.
+        let arp = table(&[(
+            &[2, 198, 18, 3, 300],
+            2,
+            Cell::Bytes(vec![2, 0, 0, 0, 0, 7]),
+        )]);
+        let a = arp_entries(&arp, &Table::new(), &mut notes);
+        assert!(a.is_empty());
+        assert_eq!(
+            notes,
+            ["ipNetToMediaTable/ipNetToPhysicalTable: 1 rows with a malformed index ignored"]
+        );
     }
 
     /// sysDescr values of the recorded devices (tests/data/recorded) and of snmpd.
