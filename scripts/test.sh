@@ -36,6 +36,13 @@ fi
 if [ "${KSOCKET_SKIP_CROSS:-0}" != 1 ]; then
     step "static release binaries + core tests under qemu (aarch64, armv7)"
     targets/build.sh all --test-core
+    if [ "$(id -u)" = 0 ]; then
+        step "the ARM binaries under qemu scan, walk and sweep a lab like the x86_64 one"
+        cargo build -q --release -p ksocket-lab
+        ref=target/x86_64-unknown-linux-musl/release/ksocket
+        target/release/kst-lab compare "$ref" qemu-arm-static target/armv7-unknown-linux-musleabihf/release/ksocket
+        target/release/kst-lab compare "$ref" qemu-aarch64-static target/aarch64-unknown-linux-musl/release/ksocket
+    fi
 fi
 
 step "done in $(( $(date +%s) - t0 )) s"

@@ -61,13 +61,14 @@ pub struct Neigh {
     pub usable: bool,
 }
 
-/// Everything at once.
+/// Interfaces, addresses and routes at once. (The neighbour table is read on its own,
+/// [`neighbours`]: it only adds provenance, and some kernels and emulators, qemu-user
+/// among them, refuse its dump with EOPNOTSUPP: that must not stop a scan.)
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub links: Vec<Link>,
     pub addrs: Vec<Addr>,
     pub routes: Vec<Route>,
-    pub neighs: Vec<Neigh>,
 }
 
 impl Snapshot {
@@ -97,7 +98,6 @@ impl Snapshot {
                 s.routes.push(r);
             }
         }
-        s.neighs = read_neighs(&mut nl)?;
         Ok(s)
     }
 

@@ -3,6 +3,11 @@
 //! - `kst-lab demo KSOCKET`: a small lab (a /24 of 30 hosts, some ignoring ICMP or
 //!   answering ARP only, and a routed /24 of 10 hosts behind a router namespace); runs
 //!   `KSOCKET scan` in the scanner namespace on both, then removes the lab.
+//! - `kst-lab compare REF RUNNER BIN`: runs the same scans (an L2 /24 of 60 hosts, the
+//!   routed segment), an SNMP walk of the system group and an SNMP sweep with `REF` and
+//!   with `RUNNER BIN` (say `qemu-arm-static target/armv7-.../ksocket`: the static ARM
+//!   binary under emulation) in lab namespaces, and fails unless both find the same
+//!   hosts and print the same walk lines (volatile values masked).
 //! - `kst-lab hold TAG HOSTS SECONDS`: a switch with HOSTS hosts on 198.18.0.0/24
 //!   (198.18.0.10 upward), prints the lab's prefix, then sleeps at most SECONDS.
 //!   The lab is removed when it ends, or when it is killed (the lab tests kill it).
@@ -18,6 +23,13 @@ fn main() {
         .as_slice()
     {
         ["hold", tag, hosts, secs] => hold(tag, hosts, secs),
+        ["compare", reference, runner, bin] => match compare(reference, runner, bin) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("kst-lab: {e}");
+                1
+            }
+        },
         ["demo", ksocket] => match demo(ksocket) {
             Ok(c) => c,
             Err(e) => {
@@ -26,7 +38,9 @@ fn main() {
             }
         },
         _ => {
-            eprintln!("usage: kst-lab demo KSOCKET | kst-lab hold TAG HOSTS SECONDS");
+            eprintln!(
+                "usage: kst-lab demo KSOCKET | kst-lab compare REF RUNNER BIN | kst-lab hold TAG HOSTS SECONDS"
+            );
             2
         }
     };
@@ -166,4 +180,114 @@ fn demo(ksocket: &str) -> std::io::Result<i32> {
     }
     lab.teardown()?;
     Ok(code)
+}
+
+/// Runs `argv` (a ksocket command line after the binary) with `bin` (and its runner)
+/// in `ns`; its stdout, or an error with its stderr.
+fn ksocket_in(
+    lab: &Lab,
+    ns: &ksocket_lab::Ns,
+    bin: &[&str],
+    argv: &[&str],
+) -> std::io::Result<String> {
+    let mut full: Vec<&str> = bin.to_vec();
+    full.extend_from_slice(argv);
+    let o = lab.exec(ns, &full, Duration::from_secs(180))?;
+    if !o.status.success() {
+        return Err(std::io::Error::other(format!(
+            "{full:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// The `ip` of every record of a scan, or the first field of every sweep line.
+fn hosts_of(out: &str) -> std::collections::BTreeSet<String> {
+    out.lines()
+        .filter_map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(v) => v["ip"].as_str().map(str::to_string),
+            Err(_) => l.split_whitespace().next().map(str::to_string),
+        })
+        .collect()
+}
+
+/// A walk's lines with the values that change between two walks masked.
+fn masked(out: &str) -> Vec<String> {
+    out.lines()
+        .map(|l| {
+            let (oid, val) = l.split_once(" = ").unwrap_or((l, ""));
+            let ty = val.split(':').next().unwrap_or("");
+            if matches!(ty, "Counter32" | "Counter64" | "Timeticks" | "Gauge32") {
+                format!("{oid} = {ty}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
+}
+
+fn compare(reference: &str, runner: &str, bin: &str) -> std::io::Result<i32> {
+    use ksocket_lab::scenario;
+    let reference = std::fs::canonicalize(reference)?
+        .to_string_lossy()
+        .into_owned();
+    let bin = std::fs::canonicalize(bin)?.to_string_lossy().into_owned();
+    let subject = [runner, bin.as_str()];
+    let mut failed = 0;
+    let mut check = |what: &str, same: bool, detail: String| {
+        println!("{} {what}", if same { "same" } else { "DIFFERENT" });
+        if !same {
+            println!("  {detail}");
+            failed += 1;
+        }
+    };
+    for routed in [false, true] {
+        let mut lab = Lab::new(if routed { "cmp-routed" } else { "cmp-l2" })?;
+        let sc = if routed {
+            scenario::routed_segment(&mut lab)?
+        } else {
+            scenario::l2_segment(&mut lab, 60)?
+        };
+        let argv = [
+            "scan",
+            "--format",
+            "jsonl",
+            "--no-details",
+            sc.target.as_str(),
+        ];
+        let want: std::collections::BTreeSet<String> =
+            sc.live.iter().map(ToString::to_string).collect();
+        let a = hosts_of(&ksocket_in(&lab, &sc.scanner, &[&reference], &argv)?);
+        let b = hosts_of(&ksocket_in(&lab, &sc.scanner, &subject, &argv)?);
+        let what = format!("scan of {} ({} hosts up)", sc.target, want.len());
+        check(
+            &what,
+            a == want && b == want,
+            format!("reference {a:?}, {bin}: {b:?}"),
+        );
+        lab.teardown()?;
+    }
+    let mut lab = Lab::new("cmp-snmp")?;
+    let sc = scenario::snmp_segment(&mut lab, 5)?;
+    let walk = ["snmp", "walk", "198.18.20.10", "1.3.6.1.2.1.1"];
+    let a = masked(&ksocket_in(&lab, &sc.scanner, &[&reference], &walk)?);
+    let b = masked(&ksocket_in(&lab, &sc.scanner, &subject, &walk)?);
+    check(
+        "walk of the system group",
+        a == b && !a.is_empty(),
+        format!("{a:?} vs {b:?}"),
+    );
+    let sweep = ["snmp", "sweep", "-t", "0.5", sc.target.as_str()];
+    let a = hosts_of(&ksocket_in(&lab, &sc.scanner, &[&reference], &sweep)?);
+    let b = hosts_of(&ksocket_in(&lab, &sc.scanner, &subject, &sweep)?);
+    let want: std::collections::BTreeSet<String> =
+        sc.live.iter().map(ToString::to_string).collect();
+    check(
+        "sweep of the SNMP segment",
+        a == want && b == want,
+        format!("{a:?} vs {b:?}"),
+    );
+    lab.teardown()?;
+    Ok(i32::from(failed > 0))
 }
