@@ -59,6 +59,24 @@ fn l2_segment_of_200_hosts_all_found_by_arp() {
     // No target: the attached /24 is scanned by default.
     let (recs, err) = scan(&lab, scanner, &[]);
     assert_eq!(ips(&recs), want, "{err}");
+    // A reader that went away (`| head`): a normal end, exit 0, never a panic (issue
+    // 10, class 5), in every output format.
+    for format in ["jsonl", "json", "table", "csv"] {
+        let (r, w) = std::io::pipe().unwrap();
+        drop(r);
+        let o = lab
+            .command(
+                scanner,
+                &[KSOCKET, "scan", "--format", format, "198.18.0.0/24"],
+            )
+            .stdout(w)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{format}: {err}");
+        assert_eq!(o.status.code(), Some(0), "{format}: {err}");
+    }
     lab.teardown().unwrap();
 }
 
