@@ -61,8 +61,8 @@ impl Flags {
         name: &str,
         value: &dyn Fn() -> Result<String, String>,
     ) -> Result<bool, String> {
-        use crate::discover::request::number;
-        let e = |x: crate::discover::request::OptionError| x.to_string();
+        use crate::options::number;
+        let e = |x: crate::options::OptionError| x.to_string();
         let secs = |n: u64| Duration::from_secs(n);
         match name {
             "host-timeout" => {

@@ -14,6 +14,7 @@ mod discover;
 mod inventory;
 mod limits;
 mod logging;
+mod options;
 mod pipeline;
 #[allow(unsafe_code)]
 mod sys;

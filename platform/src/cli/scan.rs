@@ -3,8 +3,9 @@
 //! (table, sorted by address; json, one document); notes and the summary go to stderr.
 
 use super::output::{Format, csv_field, is_closed_pipe};
+use crate::discover::ScanRequest;
 use crate::discover::request::number;
-use crate::discover::{Progress, ScanRequest};
+use crate::pipeline::interface::Progress;
 use crate::pipeline::{self, Note, Sink};
 use ksocket_proto::records::{Host, Summary};
 use std::io::{self, IsTerminal, Write};

@@ -6,7 +6,7 @@
 use super::request::ScanRequest;
 use crate::inventory::snmp::collector::SnmpCollector;
 use crate::inventory::snmp::{Client, WalkLimits, block_on};
-use crate::pipeline::{Note, Sink};
+use crate::pipeline::interface::{Note, Sink};
 use crate::sys::netlink::Snapshot;
 use ksocket_core::snmp::{OidBuf, Value, Version};
 use ksocket_core::wire::Mac;

@@ -14,10 +14,9 @@ pub mod raw;
 pub mod request;
 mod unpriv;
 
-pub use raw::Progress;
 pub use request::ScanRequest;
 
-use crate::pipeline::{Note, Sink};
+use crate::pipeline::interface::{Note, Sink};
 use crate::sys::netlink::{self, Snapshot};
 use ksocket_core::addr::{AddrSet, Range};
 use ksocket_core::wire::Mac;

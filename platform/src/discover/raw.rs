@@ -2,6 +2,7 @@
 //! AF_PACKET sockets on smol (one socket per interface of the plan).
 
 use super::plan::{Plan, SET_RANGES};
+use crate::pipeline::interface::Progress;
 use crate::sys::packet::PacketSocket;
 use ksocket_core::engine::{Config, Engine, Event, Iface, Instant, Method};
 use ksocket_core::wire::{Link, Mac};
@@ -15,15 +16,6 @@ use std::time::Duration;
 /// Targets in flight per class: at the default 10k packets/s and the initial 250 ms
 /// timeout, about 2500 on-link targets wait for an answer at once.
 const WINDOW: usize = 4096;
-
-/// How far a scan has come, for a progress line.
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
-    pub probed: u64,
-    pub total: u64,
-    pub up: u64,
-    pub sent: u64,
-}
 
 /// The engine's counters at the end.
 pub struct Stats {

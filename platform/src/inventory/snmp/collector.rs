@@ -16,7 +16,7 @@ use super::{Client, Error, Target, Transport, V3Auth, device};
 use crate::credentials::secret::Secret;
 use crate::credentials::{Credential, Protocol, Scope, Store};
 use crate::limits::Limits;
-use crate::pipeline::{Collector, LocalFuture};
+use crate::pipeline::interface::{Collector, LocalFuture};
 use ksocket_core::snmp::Version;
 use ksocket_proto::records::{CollectError, ErrorKind, Section};
 use std::cell::{OnceCell, RefCell};

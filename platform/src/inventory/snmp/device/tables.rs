@@ -1,18 +1,14 @@
-//! What ksocket collects from a network device over SNMP, as a typed record: the system
-//! group, the chassis from ENTITY-MIB, interfaces (IF-MIB ifTable + ifXTable) with their
-//! IPv4 addresses (ipAddrTable), LLDP neighbours (LLDP-MIB) and the ARP table
-//! (ipNetToMediaTable). Every table walk that ends early is named in `incomplete`: a
-//! partial table is never passed off as whole.
+//! The tables of a device, as walked (index arcs to a row of cells), and the pure
+//! functions that turn them into the record: chassis, addresses, interfaces, LLDP
+//! neighbours, ARP entries. No I/O: each is unit-tested on tables built by hand.
 
-use crate::inventory::snmp::{Client, Error, Target, WalkEnd, WalkLimits, row_bytes};
-use ksocket_core::snmp::{OidBuf, Value};
-pub use ksocket_proto::records::snmp::{ArpEntry, Chassis, Device, IfStatus, Interface, Neighbor};
+use super::{ArpEntry, Chassis, IfStatus, Interface, Neighbor};
+use ksocket_core::snmp::Value;
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 /// An owned cell of a table.
 #[derive(Clone, Debug, PartialEq)]
-enum Cell {
+pub(super) enum Cell {
     Int(i64),
     Bytes(Vec<u8>),
     /// An OID's arcs.
@@ -22,7 +18,7 @@ enum Cell {
 }
 
 impl Cell {
-    fn from(v: &Value<'_>) -> Option<Cell> {
+    pub(super) fn from(v: &Value<'_>) -> Option<Cell> {
         Some(match v {
             Value::Integer(i) => Cell::Int(*i),
             Value::OctetString(b) | Value::Opaque(b) => Cell::Bytes(b.to_vec()),
@@ -35,7 +31,7 @@ impl Cell {
             _ => return None,
         })
     }
-    fn text(&self) -> Option<String> {
+    pub(super) fn text(&self) -> Option<String> {
         match self {
             Cell::Bytes(b) => Some(
                 String::from_utf8_lossy(b)
@@ -50,14 +46,14 @@ impl Cell {
             Cell::Ip(a) => Some(format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])),
         }
     }
-    fn int(&self) -> Option<i64> {
+    pub(super) fn int(&self) -> Option<i64> {
         match self {
             Cell::Int(i) => Some(*i),
             Cell::Unsigned(u) => i64::try_from(*u).ok(),
             _ => None,
         }
     }
-    fn bytes(&self) -> Option<&[u8]> {
+    pub(super) fn bytes(&self) -> Option<&[u8]> {
         match self {
             Cell::Bytes(b) => Some(b),
             _ => None,
@@ -68,14 +64,14 @@ impl Cell {
 /// The cells of one row, by column: a few, so a vector (a map per row would cost a
 /// node of its own, about 500 bytes, for each of up to 100,000 rows).
 #[derive(Clone, Debug, Default, PartialEq)]
-struct Row(Vec<(u32, Cell)>);
+pub(super) struct Row(Vec<(u32, Cell)>);
 
 impl Row {
-    fn get(&self, col: &u32) -> Option<&Cell> {
+    pub(super) fn get(&self, col: &u32) -> Option<&Cell> {
         self.0.iter().find(|(c, _)| c == col).map(|(_, v)| v)
     }
 
-    fn insert(&mut self, col: u32, cell: Cell) {
+    pub(super) fn insert(&mut self, col: u32, cell: Cell) {
         match self.0.iter_mut().find(|(c, _)| *c == col) {
             Some(slot) => slot.1 = cell,
             None => self.0.push((col, cell)),
@@ -84,9 +80,9 @@ impl Row {
 }
 
 /// index (the arcs after the column) -> the row's cells
-type Table = BTreeMap<Vec<u32>, Row>;
+pub(super) type Table = BTreeMap<Vec<u32>, Row>;
 
-fn mac(b: &[u8]) -> Option<String> {
+pub(super) fn mac(b: &[u8]) -> Option<String> {
     (b.len() == 6).then(|| {
         b.iter()
             .map(|x| format!("{x:02x}"))
@@ -95,12 +91,12 @@ fn mac(b: &[u8]) -> Option<String> {
     })
 }
 
-fn status(v: Option<i64>) -> Option<IfStatus> {
+pub(super) fn status(v: Option<i64>) -> Option<IfStatus> {
     IfStatus::from_mib(v?)
 }
 
 /// LLDP ids by subtype: MAC addresses as MACs, names as text, else hex.
-fn lldp_id(subtype: Option<i64>, b: Option<&[u8]>, mac_subtype: i64) -> Option<String> {
+pub(super) fn lldp_id(subtype: Option<i64>, b: Option<&[u8]>, mac_subtype: i64) -> Option<String> {
     let b = b?;
     if subtype == Some(mac_subtype)
         && let Some(m) = mac(b)
@@ -111,295 +107,15 @@ fn lldp_id(subtype: Option<i64>, b: Option<&[u8]>, mac_subtype: i64) -> Option<S
 }
 
 /// An id that is printable text, once NUL padding is cut (NX-OS pads port ids).
-fn text_id(b: &[u8]) -> Option<String> {
+pub(super) fn text_id(b: &[u8]) -> Option<String> {
     let end = b.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
     let b = &b[..end];
     (!b.is_empty() && b.iter().all(|c| (0x20..0x7f).contains(c)))
         .then(|| String::from_utf8_lossy(b).into_owned())
 }
 
-/// The bounds of one device record: whatever a device sends, reading it ends in
-/// bounded time and memory, with what was read and the reason in `incomplete`.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Rows of one table (all its columns) at most.
-    pub table_rows: usize,
-    /// Bytes of one table at most (see [`super::row_bytes`]).
-    pub table_bytes: usize,
-    /// Bytes of the whole record at most.
-    pub record_bytes: usize,
-    /// No request is sent after this; tables not read by then are said so.
-    pub deadline: Option<Instant>,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            table_rows: 100_000,
-            table_bytes: 16 << 20,
-            record_bytes: 16 << 20,
-            deadline: None,
-        }
-    }
-}
-
-struct Walker<'a> {
-    client: &'a mut Client,
-    target: &'a Target,
-    limits: Limits,
-    /// Bytes the record has used.
-    used: usize,
-    incomplete: Vec<String>,
-}
-
-impl Walker<'_> {
-    /// Walks the given columns of a table (`entry` is the table's entry OID), within
-    /// the table's and the record's limits.
-    async fn table(&mut self, name: &str, entry: &str, cols: &[u32]) -> Result<Table, Error> {
-        let mut t = Table::new();
-        if self.limits.deadline.is_some_and(|d| Instant::now() >= d) {
-            self.incomplete
-                .push(format!("{name}: not read, the time limit was up"));
-            return Ok(t);
-        }
-        if self.used >= self.limits.record_bytes {
-            self.incomplete.push(format!(
-                "{name}: not read, the record reached its limit of {} bytes",
-                self.limits.record_bytes
-            ));
-            return Ok(t);
-        }
-        let (mut rows, mut bytes) = (0usize, 0usize);
-        for &c in cols {
-            let root: OidBuf = format!("{entry}.{c}").parse().expect("valid OID");
-            let prefix = root.arcs().len();
-            let room = self.limits.record_bytes.saturating_sub(self.used);
-            let limits = WalkLimits {
-                rows: self.limits.table_rows.saturating_sub(rows),
-                bytes: self.limits.table_bytes.saturating_sub(bytes).min(room),
-                deadline: self.limits.deadline,
-            };
-            let before = bytes;
-            let mut add = |o: &OidBuf, v: &Value<'_>| {
-                rows += 1;
-                bytes += row_bytes(o, v);
-                let arcs = o.arcs();
-                if let Some(cell) = Cell::from(v)
-                    && arcs.len() > prefix
-                {
-                    t.entry(arcs[prefix..].to_vec())
-                        .or_default()
-                        .insert(c, cell);
-                }
-            };
-            let end = self
-                .client
-                .walk(self.target, &root, &limits, &mut add)
-                .await;
-            self.used += bytes - before;
-            match end {
-                Ok(WalkEnd::Complete | WalkEnd::EndOfMib) => {}
-                Ok(WalkEnd::Incomplete(why)) => {
-                    self.incomplete.push(format!("{name}: {why}"));
-                    break;
-                }
-                // A device that answered before and stops now: say so, keep the rest.
-                Err(Error::Timeout) if !t.is_empty() => {
-                    self.incomplete.push(format!("{name}: timeout"));
-                    break;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(t)
-    }
-}
-
-/// Where a device lacks ENTITY-MIB (or its chassis entry lacks a serial number): the
-/// vendor's own scalars, by the enterprise of sysObjectID, as (enterprise, serial OID,
-/// model/description OID).
-const VENDOR_SCALARS: &[(u32, &str, Option<&str>)] = &[
-    // Cisco OLD-CISCO-CHASSIS-MIB chassisSerialNumberString.
-    (9, "1.3.6.1.4.1.9.3.6.3.0", None),
-    // Juniper JUNIPER-MIB jnxBoxSerialNo, jnxBoxDescr.
-    (
-        2636,
-        "1.3.6.1.4.1.2636.3.1.3.0",
-        Some("1.3.6.1.4.1.2636.3.1.2.0"),
-    ),
-    // Brocade/Foundry FOUNDRY-SN-AGENT-MIB snChasSerNum.
-    (1991, "1.3.6.1.4.1.1991.1.1.1.1.2.0", None),
-];
-
-/// Printer-MIB prtGeneralSerialNumber.1: printers of every vendor.
-const PRINTER_SERIAL: &str = "1.3.6.1.2.1.43.5.1.1.17.1";
-
-/// The software version a sysDescr states: the token after `Version` (Cisco IOS,
-/// NX-OS, Brocade IronWare, ...) or after `JUNOS`.
-pub fn version_in_descr(descr: &str) -> Option<String> {
-    let words: Vec<&str> = descr.split_whitespace().collect();
-    words.windows(2).find_map(|w| {
-        let key = w[0].trim_end_matches(':');
-        (key.eq_ignore_ascii_case("version") || key == "JUNOS")
-            .then(|| w[1].trim_end_matches([',', ';', '.']).to_string())
-            .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()))
-    })
-}
-
-/// Fills what ENTITY-MIB did not give: serial number and model from the vendor's
-/// scalars or Printer-MIB, the software version from sysDescr.
-async fn fallbacks(client: &mut Client, target: &Target, d: &mut Device) {
-    let has_serial = d
-        .chassis
-        .as_ref()
-        .is_some_and(|c| c.serial_number.is_some());
-    let enterprise = d
-        .sys_object_id
-        .as_deref()
-        .and_then(|o| o.trim_start_matches('.').strip_prefix("1.3.6.1.4.1."))
-        .and_then(|r| r.split('.').next())
-        .and_then(|e| e.parse::<u32>().ok());
-    if !has_serial {
-        let mut oids: Vec<&str> = vec![PRINTER_SERIAL];
-        let vendor = VENDOR_SCALARS.iter().find(|v| Some(v.0) == enterprise);
-        if let Some((_, serial, model)) = vendor {
-            oids.push(serial);
-            oids.extend(model.iter());
-        }
-        let parsed: Vec<OidBuf> = oids.iter().filter_map(|o| o.parse().ok()).collect();
-        let mut got: BTreeMap<String, String> = BTreeMap::new();
-        // One GET; agents without these answer noSuchObject (v2c) or noSuchName (v1:
-        // then nothing is filled).
-        let _ = client
-            .get(target, &parsed, &mut |o, v| {
-                if let Some(t) = Cell::from(v).and_then(|c| c.text()) {
-                    got.insert(o.to_string().trim_start_matches('.').to_string(), t);
-                }
-            })
-            .await;
-        let serial = vendor
-            .and_then(|v| got.get(v.1))
-            .or_else(|| got.get(PRINTER_SERIAL))
-            .cloned();
-        let model = vendor.and_then(|v| v.2).and_then(|m| got.get(m)).cloned();
-        if serial.is_some() || model.is_some() {
-            let c = d.chassis.get_or_insert_with(Chassis::default);
-            c.serial_number = c.serial_number.take().or(serial);
-            c.model = c.model.take().or(model);
-        }
-    }
-    let from_descr = d.sys_descr.as_deref().and_then(version_in_descr);
-    if from_descr.is_some()
-        && d.chassis
-            .as_ref()
-            .is_none_or(|c| c.software_version.is_none())
-    {
-        d.chassis
-            .get_or_insert_with(Chassis::default)
-            .software_version = from_descr;
-    }
-}
-
-/// Collects a device record within `limits`. Fails only when the device does not
-/// answer at all.
-pub async fn collect(
-    client: &mut Client,
-    target: &Target,
-    limits: Limits,
-) -> Result<Device, Error> {
-    let mut d = system(client, target).await?;
-    let mut w = Walker {
-        client,
-        target,
-        limits,
-        used: 0,
-        incomplete: Vec::new(),
-    };
-    let ent = w
-        .table(
-            "entPhysicalTable",
-            "1.3.6.1.2.1.47.1.1.1.1",
-            &[2, 5, 8, 9, 10, 11, 12, 13],
-        )
-        .await?;
-    d.chassis = chassis(&ent);
-    fallbacks(w.client, target, &mut d).await;
-    let if_table = w
-        .table("ifTable", "1.3.6.1.2.1.2.2.1", &[2, 3, 5, 6, 7, 8])
-        .await?;
-    let if_x = w
-        .table("ifXTable", "1.3.6.1.2.1.31.1.1.1", &[1, 15, 18])
-        .await?;
-    // IP-MIB ipAddressTable (RFC 4293) first; the older ipAddrTable only when that
-    // does not give every IPv4 address with its prefix (older devices lack the new
-    // table; net-snmp answers the old one ~40x slower, 0.9 s for 120 addresses).
-    let addresses = w
-        .table("ipAddressTable", "1.3.6.1.2.1.4.34.1", &[3, 5])
-        .await?;
-    let addrs = if has_every_prefix(&addresses) {
-        Table::new()
-    } else {
-        w.table("ipAddrTable", "1.3.6.1.2.1.4.20.1", &[2, 3])
-            .await?
-    };
-    let by_if = addresses_by_if(&addresses, &addrs, &mut w.incomplete);
-    d.interfaces = interfaces(&if_table, &if_x, by_if);
-    let rem = w
-        .table(
-            "lldpRemTable",
-            "1.0.8802.1.1.2.1.4.1.1",
-            &[4, 5, 6, 7, 8, 9, 10],
-        )
-        .await?;
-    let loc = w
-        .table("lldpLocPortTable", "1.0.8802.1.1.2.1.3.7.1", &[2, 3, 4])
-        .await?;
-    let man = w
-        .table("lldpRemManAddrTable", "1.0.8802.1.1.2.1.4.2.1", &[3])
-        .await?;
-    d.lldp_neighbors = lldp(&rem, &loc, &man, &d.interfaces);
-    let arp = w
-        .table("ipNetToMediaTable", "1.3.6.1.2.1.4.22.1", &[2])
-        .await?;
-    let phys = w
-        .table("ipNetToPhysicalTable", "1.3.6.1.2.1.4.35.1", &[4])
-        .await?;
-    d.arp = arp_entries(&arp, &phys, &mut w.incomplete);
-    d.incomplete = w.incomplete;
-    Ok(d)
-}
-
-/// The system group (one GET).
-async fn system(client: &mut Client, target: &Target) -> Result<Device, Error> {
-    let sys: Vec<OidBuf> = (1..=6)
-        .map(|i| format!("1.3.6.1.2.1.1.{i}.0").parse().expect("valid"))
-        .collect();
-    // system.i.0 -> value
-    let mut got: BTreeMap<u32, Cell> = BTreeMap::new();
-    client
-        .get(target, &sys, &mut |o, v| {
-            if let ([1, 3, 6, 1, 2, 1, 1, i, 0], Some(c)) = (o.arcs(), Cell::from(v)) {
-                got.insert(*i, c);
-            }
-        })
-        .await?;
-    let s = |i: u32| got.get(&i).and_then(Cell::text);
-    Ok(Device {
-        sys_descr: s(1),
-        sys_object_id: s(2),
-        sys_up_time: got
-            .get(&3)
-            .and_then(Cell::int)
-            .and_then(|x| u64::try_from(x).ok()),
-        sys_contact: s(4),
-        sys_name: s(5),
-        sys_location: s(6),
-        ..Device::default()
-    })
-}
-
 /// ENTITY-MIB entPhysicalTable: the first chassis (class 3), else the first entry.
-fn chassis(ent: &Table) -> Option<Chassis> {
+pub(super) fn chassis(ent: &Table) -> Option<Chassis> {
     let r = ent
         .values()
         .find(|r| r.get(&5).and_then(Cell::int) == Some(3))
@@ -418,7 +134,7 @@ fn chassis(ent: &Table) -> Option<Chassis> {
 
 /// An IPv4 address from four index arcs; `None` when an arc is over 255 (a malformed
 /// row, never truncated into another address).
-fn ipv4(arcs: &[u32]) -> Option<[u8; 4]> {
+pub(super) fn ipv4(arcs: &[u32]) -> Option<[u8; 4]> {
     let [a, b, c, d] = arcs else { return None };
     Some([
         u8::try_from(*a).ok()?,
@@ -429,14 +145,14 @@ fn ipv4(arcs: &[u32]) -> Option<[u8; 4]> {
 }
 
 /// Says in `notes` how many rows of `table` had a malformed index.
-fn malformed(notes: &mut Vec<String>, table: &str, n: usize) {
+pub(super) fn malformed(notes: &mut Vec<String>, table: &str, n: usize) {
     if n > 0 {
         notes.push(format!("{table}: {n} rows with a malformed index ignored"));
     }
 }
 
 /// The prefix length an ipAddressPrefix points at (the last arc of the prefix row).
-fn prefix_len(c: Option<&Cell>) -> Option<u32> {
+pub(super) fn prefix_len(c: Option<&Cell>) -> Option<u32> {
     match c {
         Some(Cell::Oid(o)) => o.last().copied().filter(|b| *b <= 32),
         _ => None,
@@ -444,7 +160,7 @@ fn prefix_len(c: Option<&Cell>) -> Option<u32> {
 }
 
 /// Whether ipAddressTable gives IPv4 addresses, each with its prefix.
-fn has_every_prefix(addresses: &Table) -> bool {
+pub(super) fn has_every_prefix(addresses: &Table) -> bool {
     let mut v4 = addresses
         .iter()
         .filter(|(i, _)| i.starts_with(&[1, 4]))
@@ -454,7 +170,7 @@ fn has_every_prefix(addresses: &Table) -> bool {
 
 /// IPv4 addresses (`a.b.c.d/len`) per ifIndex, from ipAddrTable (index a.b.c.d:
 /// ifIndex, netmask) and ipAddressTable (index 1.4.a.b.c.d: ifIndex, prefix).
-fn addresses_by_if(
+pub(super) fn addresses_by_if(
     addresses: &Table,
     addrs: &Table,
     notes: &mut Vec<String>,
@@ -512,12 +228,12 @@ fn addresses_by_if(
 }
 
 /// ifHighSpeed (Mbit/s) in bit/s; `None` for what no interface runs at.
-fn mbit(h: i64) -> Option<u64> {
+pub(super) fn mbit(h: i64) -> Option<u64> {
     u64::try_from(h).ok()?.checked_mul(1_000_000)
 }
 
 /// IF-MIB ifTable and ifXTable, with each interface's addresses.
-fn interfaces(
+pub(super) fn interfaces(
     if_table: &Table,
     if_x: &Table,
     mut by_if: BTreeMap<u32, Vec<String>>,
@@ -557,7 +273,12 @@ fn interfaces(
 /// lldpLocPortTable. Juniper indexes remote entries by ifIndex rather than by
 /// lldpLocPortNum: when a port number is not in lldpLocPortTable, it is read as an
 /// ifIndex and named from the interfaces.
-fn lldp(rem: &Table, loc: &Table, man: &Table, interfaces: &[Interface]) -> Vec<Neighbor> {
+pub(super) fn lldp(
+    rem: &Table,
+    loc: &Table,
+    man: &Table,
+    interfaces: &[Interface],
+) -> Vec<Neighbor> {
     let mut out = Vec::new();
     for (idx, r) in rem {
         if idx.len() < 3 {
@@ -616,7 +337,7 @@ fn lldp(rem: &Table, loc: &Table, man: &Table, interfaces: &[Interface]) -> Vec<
 /// ARP: ipNetToMediaPhysAddress (index ifIndex.a.b.c.d), and IP-MIB's
 /// ipNetToPhysicalPhysAddress (index ifIndex.type(1=ipv4).4.a.b.c.d) for what the older
 /// table lacks.
-fn arp_entries(arp: &Table, phys: &Table, notes: &mut Vec<String>) -> Vec<ArpEntry> {
+pub(super) fn arp_entries(arp: &Table, phys: &Table, notes: &mut Vec<String>) -> Vec<ArpEntry> {
     let mut out = Vec::new();
     let old = arp.iter().filter_map(|(idx, r)| match &idx[..] {
         [ifx, addr @ ..] if addr.len() == 4 => Some((*ifx, ipv4(addr), r.get(&2))),
@@ -664,7 +385,7 @@ mod tests {
         t
     }
 
-    fn text(s: &str) -> Cell {
+    pub(super) fn text(s: &str) -> Cell {
         Cell::Bytes(s.as_bytes().to_vec())
     }
 
@@ -785,35 +506,5 @@ mod tests {
             notes,
             ["ipNetToMediaTable/ipNetToPhysicalTable: 1 rows with a malformed index ignored"]
         );
-    }
-
-    /// sysDescr values of the recorded devices (tests/data/recorded) and of snmpd.
-    #[test]
-    fn software_versions_read_from_sys_descr() {
-        for (descr, want) in [
-            (
-                "Cisco IOS Software, C3560 Software (C3560-IPSERVICESK9-M), Version 12.2(55)SE3, RELEASE SOFTWARE (fc1)",
-                Some("12.2(55)SE3"),
-            ),
-            (
-                "Cisco NX-OS(tm) n5000, Software (n5000-uk9), Version 6.0(2)N2(3), RELEASE SOFTWARE Copyright (c) 2002-2012",
-                Some("6.0(2)N2(3)"),
-            ),
-            (
-                "Brocade Communications Systems, Inc. ICX6430-24, IronWare Version 08.0.30tT311 Compiled on Oct 23 2015",
-                Some("08.0.30tT311"),
-            ),
-            (
-                "Juniper Networks, Inc. mx960 internet router, kernel JUNOS 16.1R6.7, Build date: 2017-12-14",
-                Some("16.1R6.7"),
-            ),
-            (
-                "Linux vm 6.1.0-13-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 x86_64",
-                None,
-            ),
-            ("Version of nothing", None),
-        ] {
-            assert_eq!(version_in_descr(descr).as_deref(), want, "{descr}");
-        }
     }
 }

@@ -11,7 +11,7 @@
 //! messages for the operator go to the sink as [`Note`]s.
 
 use crate::context::Context;
-use crate::discover::{self, Progress, ScanRequest};
+use crate::discover::{self, ScanRequest};
 use crate::inventory::snmp::collector::SnmpCollector;
 use crate::limits::Limits;
 use ksocket_proto::records::{DetailsSummary, Host, Section, Summary};
@@ -20,56 +20,9 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-/// Where a scan's results go, as they come.
-pub trait Sink {
-    /// A host whose record is complete (every collector that applies to it is done).
-    fn host(&mut self, h: Host) -> std::io::Result<()>;
-    /// Something the operator should know.
-    fn note(&mut self, n: Note);
-    /// How far discovery has come (at most every 200 ms).
-    fn progress(&mut self, _p: Progress) {}
-}
+pub mod interface;
 
-/// A message for the operator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Note {
-    pub level: log::Level,
-    pub text: String,
-}
-
-impl Note {
-    pub fn info(text: impl Into<String>) -> Note {
-        Note {
-            level: log::Level::Info,
-            text: text.into(),
-        }
-    }
-    pub fn warn(text: impl Into<String>) -> Note {
-        Note {
-            level: log::Level::Warn,
-            text: text.into(),
-        }
-    }
-}
-
-/// A future of a collector, run on the pipeline's one thread (smol).
-pub type LocalFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
-
-/// One kind of detail collection (SNMP today; SSH, WinRM, vSphere later). Its futures
-/// run together on one thread: a collector waits on sockets, never on threads.
-pub trait Collector {
-    /// Its name in summaries and logs (`snmp`).
-    fn name(&self) -> &'static str;
-    /// Whether some credential of this collector applies to `ip`.
-    fn applies(&self, ip: Ipv4Addr) -> bool;
-    /// A batch step over the hosts it applies to, before any collection; returns the
-    /// hosts to collect (SNMP: those that answered a credential's sweep).
-    fn prepare<'a>(&'a self, hosts: &'a [Ipv4Addr]) -> LocalFuture<'a, Vec<Ipv4Addr>>;
-    /// Collects one host, and is done by `deadline` (with what it has then).
-    fn collect(&self, ip: Ipv4Addr, deadline: Instant) -> LocalFuture<'_, Section>;
-    /// The section of a host whose collection was cut short or never started.
-    fn timed_out(&self, why: String) -> Section;
-}
+pub use interface::{Collector, Note, Sink};
 
 /// Hosts collected at once (each has one request in flight per collector).
 pub const WORKERS: usize = 8;
@@ -291,6 +244,7 @@ impl Details<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::interface::LocalFuture;
     use super::*;
     use ksocket_proto::records::snmp::Device;
 
