@@ -484,132 +484,104 @@ mod tests {
     }
 
     const SYS_DESCR: &str = "1.3.6.1.2.1.1.1.0";
+    const NOT_IN_TIME_WINDOW: &str = "1.3.6.1.6.3.15.1.1.2.0";
+    const UNKNOWN_ENGINE_ID: &str = "1.3.6.1.6.3.15.1.1.4.0";
+    const WRONG_DIGEST: &str = "1.3.6.1.6.3.15.1.1.5.0";
+
+    /// A GET of sysDescr started on `s`: the discovery message.
+    fn get(s: &mut Session) -> Outgoing {
+        let oids: [OidBuf; 1] = [SYS_DESCR.parse().unwrap()];
+        let spec = PduSpec {
+            kind: tag::GET,
+            request_id: 0,
+            a: 0,
+            b: 0,
+            oids: &oids,
+        };
+        s.start(spec, Instant::now()).unwrap()
+    }
+
+    /// The agent answers `to` with a `kind` PDU naming `oid`, at agent time `time`,
+    /// signed with `auth`'s key: the session's next message, or `None` when the
+    /// answer was the response.
+    fn agent(
+        s: &mut Session,
+        to: &Outgoing,
+        kind: u8,
+        oid: &str,
+        time: i64,
+        auth: Option<&str>,
+    ) -> Result<Option<Outgoing>, Error> {
+        let (mid, rid, _) = sent(to);
+        let resp = answer(mid, kind, rid.unwrap(), oid, time, auth);
+        let mut plain = Vec::new();
+        Ok(match s.handle(&resp, &mut plain, Instant::now())? {
+            Next::Send(o) => Some(o),
+            Next::Answer(p) => {
+                assert_eq!(p.request_id, rid.unwrap());
+                None
+            }
+        })
+    }
 
     #[test]
     fn discovery_then_a_signed_request_then_the_answer() {
         let mut s = session(user("authpass1", None));
-        let t0 = Instant::now();
-        let oids: [OidBuf; 1] = [SYS_DESCR.parse().unwrap()];
-        let spec = PduSpec {
-            kind: tag::GET,
-            request_id: 0,
-            a: 0,
-            b: 0,
-            oids: &oids,
-        };
-        let d = s.start(spec, t0).unwrap();
-        let (mid, rid, _) = sent(&d);
-        let report = answer(
-            mid,
-            tag::REPORT,
-            rid.unwrap(),
-            "1.3.6.1.6.3.15.1.1.4.0",
-            500,
-            None,
-        );
-        let mut plain = Vec::new();
-        let Next::Send(req) = s.handle(&report, &mut plain, t0).unwrap() else {
-            panic!("a request after discovery")
-        };
-        let (mid, rid, time) = sent(&req);
-        assert_eq!(time, 500, "the agent's clock");
-        let resp = answer(
-            mid,
+        let d = get(&mut s);
+        let req = agent(&mut s, &d, tag::REPORT, UNKNOWN_ENGINE_ID, 500, None)
+            .unwrap()
+            .expect("a request after discovery");
+        assert_eq!(sent(&req).2, 500, "the agent's clock");
+        let done = agent(
+            &mut s,
+            &req,
             tag::RESPONSE,
-            rid.unwrap(),
             SYS_DESCR,
             500,
             Some("authpass1"),
         );
-        let mut plain = Vec::new();
-        match s.handle(&resp, &mut plain, t0).unwrap() {
-            Next::Answer(p) => assert_eq!(p.request_id, rid.unwrap()),
-            Next::Send(_) => panic!("answered"),
-        }
+        assert!(matches!(done, Ok(None)), "answered");
     }
 
     #[test]
     fn reports_resynchronise_or_name_the_mistake() {
-        let t0 = Instant::now();
-        let oids: [OidBuf; 1] = [SYS_DESCR.parse().unwrap()];
-        let spec = PduSpec {
-            kind: tag::GET,
-            request_id: 0,
-            a: 0,
-            b: 0,
-            oids: &oids,
-        };
         let mut s = session(user("authpass1", None));
-        let d = s.start(spec, t0).unwrap();
-        let (mid, rid, _) = sent(&d);
-        let disc = answer(
-            mid,
-            tag::REPORT,
-            rid.unwrap(),
-            "1.3.6.1.6.3.15.1.1.4.0",
-            10,
-            None,
-        );
-        let mut plain = Vec::new();
-        let Ok(Next::Send(req)) = s.handle(&disc, &mut plain, t0) else {
-            panic!()
-        };
+        let d = get(&mut s);
+        let req = agent(&mut s, &d, tag::REPORT, UNKNOWN_ENGINE_ID, 10, None)
+            .unwrap()
+            .unwrap();
         // notInTimeWindow, signed: send again with the agent's new clock.
-        let (mid, rid, _) = sent(&req);
-        let late = answer(
-            mid,
+        let again = agent(
+            &mut s,
+            &req,
             tag::REPORT,
-            rid.unwrap(),
-            "1.3.6.1.6.3.15.1.1.2.0",
+            NOT_IN_TIME_WINDOW,
             9000,
             Some("authpass1"),
-        );
-        let mut plain = Vec::new();
-        let Ok(Next::Send(again)) = s.handle(&late, &mut plain, t0) else {
-            panic!()
-        };
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(sent(&again).2, 9000);
         // Wrong digest: said as such.
-        let (mid, rid, _) = sent(&again);
-        let wrong = answer(
-            mid,
-            tag::REPORT,
-            rid.unwrap(),
-            "1.3.6.1.6.3.15.1.1.5.0",
-            9000,
-            None,
-        );
-        let mut plain = Vec::new();
-        let e = s.handle(&wrong, &mut plain, t0).err().unwrap();
+        let e = agent(&mut s, &again, tag::REPORT, WRONG_DIGEST, 9000, None).unwrap_err();
         assert!(e.to_string().contains("wrong digest"), "{e}");
         // An answer signed with another key fails authentication.
         let mut s = session(user("authpass1", None));
-        let d = s.start(spec, t0).unwrap();
-        let (mid, rid, _) = sent(&d);
-        let disc = answer(
-            mid,
-            tag::REPORT,
-            rid.unwrap(),
-            "1.3.6.1.6.3.15.1.1.4.0",
-            10,
-            None,
-        );
-        let mut plain = Vec::new();
-        let Ok(Next::Send(req)) = s.handle(&disc, &mut plain, t0) else {
-            panic!()
-        };
-        let (mid, rid, _) = sent(&req);
-        let forged = answer(
-            mid,
+        let d = get(&mut s);
+        let req = agent(&mut s, &d, tag::REPORT, UNKNOWN_ENGINE_ID, 10, None)
+            .unwrap()
+            .unwrap();
+        let forged = agent(
+            &mut s,
+            &req,
             tag::RESPONSE,
-            rid.unwrap(),
             SYS_DESCR,
             10,
             Some("otherpass"),
         );
-        let mut plain = Vec::new();
         assert!(
-            matches!(s.handle(&forged, &mut plain, t0), Err(Error::Usm(m)) if m.contains("failed authentication"))
+            matches!(forged, Err(Error::Usm(m)) if m.contains("failed authentication")),
+            "{forged:?}"
         );
     }
 
