@@ -454,40 +454,7 @@ impl Client {
             };
             let step = self
                 .request(t, kind, 0, b, std::slice::from_ref(&last), |pdu| {
-                    // As snmpbulkwalk does: every varbind inside the subtree is printed,
-                    // exceptions included; one outside it, or an exception, ends the walk
-                    // after this response; each OID must follow the one requested.
-                    let mut next: Option<OidBuf> = None;
-                    let mut n = 0usize;
-                    let mut end = false;
-                    for (o, v) in pdu.varbinds {
-                        if !o.starts_with(root.arcs()) {
-                            end = true;
-                            continue;
-                        }
-                        let Ok(ob) = OidBuf::from_oid(&o) else {
-                            return Step::Bad("an OID longer than 128 arcs".into());
-                        };
-                        // Within the limits, row by row: a response never takes more.
-                        if rows + n >= limits.rows || bytes >= limits.bytes {
-                            return Step::More(Box::new(last.clone()), n);
-                        }
-                        bytes += row_bytes(&ob, &v);
-                        out(&ob, &v);
-                        n += 1;
-                        if v.is_exception() {
-                            end = true;
-                            continue;
-                        }
-                        if ob <= last {
-                            return Step::Bad(format!("OID not increasing at {ob}"));
-                        }
-                        next = Some(ob);
-                    }
-                    match next {
-                        Some(o) if !end => Step::More(Box::new(o), n),
-                        _ => Step::End,
-                    }
+                    walk_step(pdu, root, &last, (rows, &mut bytes), limits, out)
                 })
                 .await;
             match step {
@@ -531,8 +498,143 @@ impl Client {
     }
 }
 
+/// What one response of a walk says.
+#[derive(Debug, PartialEq)]
 enum Step {
+    /// Go on from this OID; this many rows were handed on.
     More(Box<OidBuf>, usize),
     End,
+    /// The walk stops here, incomplete, for this reason.
     Bad(String),
+}
+
+/// One response of a walk under `root` that asked for what follows `last`, with
+/// `rows` handed on so far and `bytes` counted: hands each row inside the subtree to
+/// `out`, as snmpbulkwalk prints them (exceptions included; one outside the subtree,
+/// or an exception, ends the walk after this response), checks that each OID follows
+/// the one requested, and never hands on more than the limits allow.
+fn walk_step(
+    pdu: &Pdu<'_>,
+    root: &OidBuf,
+    last: &OidBuf,
+    (rows, bytes): (usize, &mut usize),
+    limits: &WalkLimits,
+    out: &mut dyn FnMut(&OidBuf, &Value<'_>),
+) -> Step {
+    let mut next: Option<OidBuf> = None;
+    let mut n = 0usize;
+    let mut end = false;
+    for (o, v) in pdu.varbinds {
+        if !o.starts_with(root.arcs()) {
+            end = true;
+            continue;
+        }
+        let Ok(ob) = OidBuf::from_oid(&o) else {
+            return Step::Bad("an OID longer than 128 arcs".into());
+        };
+        // Within the limits, row by row: a response never takes more.
+        if rows + n >= limits.rows || *bytes >= limits.bytes {
+            return Step::More(Box::new(last.clone()), n);
+        }
+        *bytes += row_bytes(&ob, &v);
+        out(&ob, &v);
+        n += 1;
+        if v.is_exception() {
+            end = true;
+            continue;
+        }
+        if ob <= *last {
+            return Step::Bad(format!("OID not increasing at {ob}"));
+        }
+        next = Some(ob);
+    }
+    match next {
+        Some(o) if !end => Step::More(Box::new(o), n),
+        _ => Step::End,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A response PDU naming `oids` (NULL values), decoded as the client sees it.
+    fn response(oids: &[&str]) -> Vec<u8> {
+        let oids: Vec<OidBuf> = oids.iter().map(|o| o.parse().unwrap()).collect();
+        let mut buf = vec![0u8; 2048];
+        Request {
+            version: Version::V2c,
+            community: b"c",
+            kind: tag::RESPONSE,
+            request_id: 1,
+            a: 0,
+            b: 0,
+        }
+        .encode(&mut buf, &oids)
+        .unwrap()
+        .to_vec()
+    }
+
+    fn step(oids: &[&str], last: &str, rows: usize, limits: WalkLimits) -> (Step, usize) {
+        let msg = response(oids);
+        let m = Message::decode(&msg).unwrap();
+        let (root, last): (OidBuf, OidBuf) =
+            ("1.3.6.1.2.1.2".parse().unwrap(), last.parse().unwrap());
+        let mut seen = 0;
+        let mut bytes = 0;
+        let s = walk_step(
+            &m.pdu,
+            &root,
+            &last,
+            (rows, &mut bytes),
+            &limits,
+            &mut |_, _| seen += 1,
+        );
+        (s, seen)
+    }
+
+    #[test]
+    fn walk_stop_rules() {
+        let open = WalkLimits::PRINTING;
+        let o = |s: &str| Box::new(s.parse::<OidBuf>().unwrap());
+        // Rows inside the subtree: go on from the last.
+        assert_eq!(
+            step(
+                &["1.3.6.1.2.1.2.1.0", "1.3.6.1.2.1.2.2.1.1.1"],
+                "1.3.6.1.2.1.2",
+                0,
+                open
+            ),
+            (Step::More(o("1.3.6.1.2.1.2.2.1.1.1"), 2), 2)
+        );
+        // A row past the subtree ends the walk after the rows before it.
+        assert_eq!(
+            step(
+                &["1.3.6.1.2.1.2.2.1.1.9", "1.3.6.1.2.1.3.1.0"],
+                "1.3.6.1.2.1.2.2.1.1.1",
+                0,
+                open
+            ),
+            (Step::End, 1)
+        );
+        // An OID that does not follow the one asked for: incomplete, said where.
+        let (s, _) = step(&["1.3.6.1.2.1.2.2.1.1.1"], "1.3.6.1.2.1.2.2.1.1.5", 0, open);
+        assert_eq!(
+            s,
+            Step::Bad("OID not increasing at .1.3.6.1.2.1.2.2.1.1.1".into())
+        );
+        // The row limit: never more rows than allowed, even inside one response.
+        let three = [
+            "1.3.6.1.2.1.2.2.1.1.1",
+            "1.3.6.1.2.1.2.2.1.1.2",
+            "1.3.6.1.2.1.2.2.1.1.3",
+        ];
+        let rows = WalkLimits { rows: 10, ..open };
+        let (_, seen) = step(&three, "1.3.6.1.2.1.2", 8, rows);
+        assert_eq!(seen, 2);
+        // The byte limit likewise.
+        let bytes = WalkLimits { bytes: 1, ..open };
+        let (_, seen) = step(&three, "1.3.6.1.2.1.2", 0, bytes);
+        assert_eq!(seen, 1);
+    }
 }
