@@ -218,7 +218,7 @@ fn config_checks(r: &mut Report) {
                         bad.push(p.to_string());
                     }
                 }
-                Err(e) => bad.push(format!("{}: {e}", f.display())),
+                Err(e) => bad.push(format!("{}: {}", f.display(), e.detail())),
             }
         }
         let what = format!("Credential files ({})", proto.dir());

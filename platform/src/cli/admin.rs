@@ -183,7 +183,7 @@ pub fn seal(file: &Path, decrypt: bool) -> Result<ExitCode, Failure> {
     } else {
         seal::encrypt_file(file)
     }
-    .map_err(|e| Failure::failed(format!("{cmd}: {}: {e}", file.display())))?;
+    .map_err(|e| Failure::failed(format!("{cmd}: {}: {}", file.display(), e.detail())))?;
     let mut out = Out::stdout();
     writeln!(out, "{}", made.display())?;
     out.flush()?;

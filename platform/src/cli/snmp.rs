@@ -274,7 +274,7 @@ impl Args {
 fn read_credential(f: &std::path::Path) -> Result<crate::credentials::Snmp, String> {
     use crate::credentials::{Credential, Protocol};
     let text = crate::credentials::seal::read_credential(f)
-        .map_err(|e| format!("{}: {e}", f.display()))?;
+        .map_err(|e| format!("{}: {}", f.display(), e.detail()))?;
     match crate::credentials::parse(Protocol::Snmp, f, &text).map_err(|p| p.to_string())? {
         Credential::Snmp(c) => Ok(c),
         _ => Err(format!("{}: not an snmp credential", f.display())),

@@ -59,7 +59,9 @@ impl Store {
     /// Reads every credential file under `dir` (plain, or sealed with the agent key).
     pub fn load(dir: &Path) -> Store {
         let mut key = None;
-        Store::load_with(dir, &mut |p| super::seal::read_credential_with(p, &mut key))
+        Store::load_with(dir, &mut |p| {
+            super::seal::read_credential_with(p, &mut key).map_err(|e| e.detail())
+        })
     }
 
     /// As [`Store::load`], with `read` opening each file.
