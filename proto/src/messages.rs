@@ -54,18 +54,21 @@ pub enum AgentMessage {
         seq: u64,
         hosts: Vec<Host>,
     },
-    /// The operation ended; `last_seq` is its last chunk.
+    /// The operation ended. `seq` is this message's own number, after its last
+    /// records chunk (chunks are 1..seq-1); it is spooled, resent and acknowledged
+    /// like a chunk.
     #[serde(rename_all = "camelCase")]
     Done {
         op: String,
-        last_seq: u64,
+        seq: u64,
         summary: Summary,
     },
-    /// The operation ended in error; `last_seq` is its last chunk (0: none).
+    /// The operation ended in error (cancelled, interrupted by a restart, failed);
+    /// numbered like [`AgentMessage::Done`].
     #[serde(rename_all = "camelCase")]
     Failed {
         op: String,
-        last_seq: u64,
+        seq: u64,
         error: CollectError,
     },
     /// Sent every heartbeatInterval; answered by [`ControllerMessage::Heartbeat`].
@@ -292,12 +295,12 @@ mod tests {
             },
             AgentMessage::Done {
                 op: "op-8".into(),
-                last_seq: 1,
+                seq: 2,
                 summary: summary(),
             },
             AgentMessage::Failed {
                 op: "op-9".into(),
-                last_seq: 0,
+                seq: 1,
                 error: CollectError {
                     kind: ErrorKind::Refused,
                     message: "the queue is full (100 operations)".into(),

@@ -142,6 +142,12 @@ pub enum ErrorKind {
     Protocol,
     /// A limit (time, rows, bytes) ended the collection before it was whole.
     Incomplete,
+    /// An operation was cancelled by the controller.
+    Cancelled,
+    /// An operation was cut short by the agent's restart (its results so far are kept).
+    Interrupted,
+    /// An operation could not run (a bad parameter, no permission, a full queue).
+    Failed,
 }
 
 /// How a host was seen.
