@@ -1,5 +1,5 @@
 //! The checks of `ksocket diagnostics [system|config|connect|authenticate]` (spec §4):
-//! each says what it checked and `OK`, `NG` or `Skip`, with a detail. They run with no
+//! each says what it checked and `OK` or `NG`, with a detail. They run with no
 //! configuration at all, and never crash on a broken one.
 
 use crate::config;
@@ -11,7 +11,6 @@ use std::path::Path;
 pub enum Outcome {
     Ok(String),
     Ng(String),
-    Skip(String),
 }
 
 /// One dotted line of the report.
@@ -57,13 +56,6 @@ impl Report {
             },
         });
     }
-
-    fn skip(&mut self, what: &str, why: &str) {
-        self.checks.push(Check {
-            what: what.to_string(),
-            outcome: Outcome::Skip(why.to_string()),
-        });
-    }
 }
 
 /// The checks of one part.
@@ -72,16 +64,25 @@ pub fn checks(part: Part) -> Vec<Check> {
     match part {
         Part::System => system(&mut r),
         Part::Config => config_checks(&mut r),
-        Part::Connect => r.skip(
-            "Connect to the controller",
-            "the service mode is not in this build yet",
-        ),
-        Part::Authenticate => r.skip(
-            "Authenticate to the controller",
-            "the service mode is not in this build yet",
-        ),
+        Part::Connect | Part::Authenticate => match loaded_config() {
+            Ok(c) => r
+                .checks
+                .extend(crate::service::diagnose(&c, part == Part::Authenticate)),
+            Err(e) => r.line("Read the configuration", Err(e)),
+        },
     }
     r.checks
+}
+
+/// The configuration the agent would run with (defaults when there is no file).
+pub fn loaded_config() -> Result<config::Config, String> {
+    let file = config::path();
+    if !file.exists() {
+        return Ok(config::Config::default());
+    }
+    config::load(&file)
+        .map(|l| l.config)
+        .map_err(|e| e.to_string())
 }
 
 fn system(r: &mut Report) {
@@ -119,6 +120,11 @@ fn system(r: &mut Report) {
     );
     let home = config::home();
     r.line("Free disk space under KSOCKET_HOME", free_space(&home));
+    let c = loaded_config().unwrap_or_default();
+    r.line(
+        "TLS roots",
+        crate::service::dial::roots(&c.connect).map(|(_, roots)| roots.source),
+    );
     r.line(
         "SNMP client (UDP socket)",
         std::net::UdpSocket::bind("0.0.0.0:0")

@@ -16,6 +16,7 @@ mod limits;
 mod logging;
 mod options;
 mod pipeline;
+mod service;
 #[allow(unsafe_code)]
 mod sys;
 

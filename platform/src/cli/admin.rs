@@ -133,7 +133,7 @@ pub fn config(args: &[String]) -> Result<ExitCode, Failure> {
 const WIDTH: usize = 44;
 
 /// `ksocket diagnostics [PART]`: a header, then one dotted line per check ending in
-/// `OK`, `NG` or `Skip`, with `[detail]`; exit 1 when any check is NG.
+/// `OK` or `NG`, with `[detail]`; exit 1 when any check is NG.
 pub fn diagnostics(part: Option<Part>) -> Result<ExitCode, Failure> {
     let parts = match part {
         Some(p) => vec![p],
@@ -153,6 +153,17 @@ pub fn diagnostics(part: Option<Part>) -> Result<ExitCode, Failure> {
     let mut failed = false;
     for p in parts {
         writeln!(out)?;
+        if matches!(p, Part::Connect | Part::Authenticate)
+            && let Ok(c) = diagnostics::loaded_config()
+        {
+            let k = &c.connect;
+            writeln!(out, "Host: {}", k.host)?;
+            writeln!(out, "Port: {}", k.port)?;
+            writeln!(out, "Protocol: {}", k.protocol)?;
+            if let Ok(ep) = crate::service::dial::Endpoint::of(k) {
+                writeln!(out, "Endpoint: {}", ep.url())?;
+            }
+        }
         for c in diagnostics::checks(p) {
             let dots = ".".repeat(WIDTH.saturating_sub(c.what.chars().count() + 1).max(3));
             let (word, detail) = match &c.outcome {
@@ -161,7 +172,6 @@ pub fn diagnostics(part: Option<Part>) -> Result<ExitCode, Failure> {
                     failed = true;
                     ("NG", d)
                 }
-                Outcome::Skip(d) => ("Skip", d),
             };
             if detail.is_empty() {
                 writeln!(out, "{} {dots} {word}", c.what)?;
@@ -194,4 +204,33 @@ pub fn seal(file: &Path, decrypt: bool) -> Result<ExitCode, Failure> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ksocket connect`: the agent, until a permanent refusal or resumeRetries.
+pub fn connect(loaded: Option<Result<config::Loaded, config::Error>>) -> Result<ExitCode, Failure> {
+    use crate::service::Exit;
+    // A broken configuration stops the agent (spec §3); no file: defaults, which
+    // name no controller of yours, so say so.
+    let config = match loaded {
+        Some(Ok(l)) => l.config,
+        Some(Err(e)) => return Err(Failure::failed(format!("connect: {e}"))),
+        None => {
+            return Err(Failure::failed(format!(
+                "connect: no configuration at {} (`ksocket init`, then set connect.host \
+                 and connect.token)",
+                config::path().display()
+            )));
+        }
+    };
+    match crate::service::run(&config) {
+        Exit::Permanent(m) => {
+            log::error!("{m}; stopping for good (exit {})", super::EXIT_REFUSED);
+            eprintln!("ksocket connect: {m}");
+            Ok(ExitCode::from(super::EXIT_REFUSED))
+        }
+        Exit::GaveUp(m) | Exit::Failed(m) => {
+            log::error!("{m}; stopping");
+            Err(Failure::failed(format!("connect: {m}")))
+        }
+    }
 }

@@ -121,7 +121,14 @@ ksocket config NAME VALUE   set it (written to ksocket.toml; restart to apply)",
     Entry {
         name: "connect",
         summary: "run the agent: connect to the controller and serve operations",
-        usage: "ksocket connect",
+        usage: "ksocket connect\n
+Runs the agent (what the service runs): connects out to the controller of
+ksocket.toml's [connect] (wss, or ws for local use), takes its operations, and sends
+every result back; results wait in $KSOCKET_HOME/var/spool/ksocket until the controller
+acknowledges them. Reconnects after a drop (connect.resume*); exits 1 after
+connect.resumeRetries failed attempts, 3 on a permanent refusal.
+Environment: KSOCKET_INSECURE=1 skips the certificate check (says so in the log);
+HTTPS_PROXY/NO_PROXY when connect.proxy is not set.",
     },
     Entry {
         name: "help",
@@ -150,7 +157,9 @@ Usage: ksocket [--logfile FILE] [--loglevel LEVEL] COMMAND [ARGS...]\n\nCommands
   -V, --version      same as `ksocket version`\n
 Exit codes: 0 done (also when the reader of the output goes away, as with `| head`),
 1 the command ran and failed (a scan error, an NG diagnosis, an SNMP error),
-2 a usage error (an unknown command or option, a value out of range).\n",
+2 a usage error (an unknown command or option, a value out of range),
+3 `connect` was refused for good (unknown, revoked or taken token; protocol version):
+  restarting cannot help, and the service unit does not restart on it.\n",
     );
     s
 }

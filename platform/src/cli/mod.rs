@@ -22,6 +22,9 @@ use std::process::ExitCode;
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
+/// `connect` was refused for good (close codes 4100 and up): the unit's
+/// RestartPreventExitStatus.
+pub const EXIT_REFUSED: u8 = 3;
 
 /// Options every command accepts before its name.
 #[derive(Default, Debug)]
@@ -42,6 +45,7 @@ enum Command {
     Decrypt(PathBuf),
     Scan(Box<scan::Args>),
     Snmp(snmp::Command),
+    Connect,
     /// A command of a later milestone: said plainly, never pretended.
     NotBuilt(&'static help::Entry),
 }
@@ -168,6 +172,7 @@ fn parse(parser: &mut lexopt::Parser) -> Result<(Global, Command), Failure> {
                 .map(|a| Command::Scan(Box::new(a))),
         ),
         "snmp" => help_of(snmp::parse(parser)?.map(Command::Snmp)),
+        "connect" => help_of(admin::no_args(parser)?.map(|()| Command::Connect)),
         _ => Command::NotBuilt(entry),
     };
     Ok((global, command))
@@ -214,6 +219,7 @@ fn execute(global: &Global, command: Command) -> Result<ExitCode, Failure> {
             return snmp::run(*a, &config);
         }
         Command::Snmp(snmp::Command::Sweep(a)) => return sweep::run(a),
+        Command::Connect => return admin::connect(loaded),
         Command::NotBuilt(c) => {
             eprintln!(
                 "ksocket: `{}` is not implemented in this build yet ({}).",

@@ -115,6 +115,17 @@ pub struct Connect {
     pub request_retries: u32,
     pub max_operations: u32,
     pub max_running_operations: u32,
+    /// An HTTP CONNECT proxy (`http://[user:password@]host:port`) for the service,
+    /// which does not see a login shell's HTTPS_PROXY; empty: none (the command line
+    /// still honours HTTPS_PROXY/NO_PROXY).
+    pub proxy: Secret,
+    /// A PEM file of CA certificates trusted beside the system's (a private CA).
+    pub ca_file: String,
+    /// The SHA-256 of the controller's certificate (hex, colons allowed): when set, the
+    /// certificate must be this one, whoever signed it.
+    pub pinned_sha256: String,
+    /// The largest size of the result spool under $KSOCKET_HOME/var, in MiB.
+    pub spool_size: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -164,6 +175,10 @@ impl Default for Connect {
             request_retries: 10,
             max_operations: 100,
             max_running_operations: 5,
+            proxy: Secret::new(""),
+            ca_file: String::new(),
+            pinned_sha256: String::new(),
+            spool_size: 64,
         }
     }
 }
@@ -218,6 +233,13 @@ pub fn settings(c: &Config) -> Vec<(&'static str, String)> {
             k.max_running_operations.to_string(),
         ),
         (
+            "connect.proxy",
+            crate::service::dial::redact_proxy(k.proxy.expose()),
+        ),
+        ("connect.caFile", k.ca_file.clone()),
+        ("connect.pinnedSha256", k.pinned_sha256.clone()),
+        ("connect.spoolSize", k.spool_size.to_string()),
+        (
             "operations.networksScanMode",
             c.operations.networks_scan_mode.clone(),
         ),
@@ -247,8 +269,9 @@ enum Kind {
 }
 
 fn kind_of(name: &str) -> Option<Kind> {
-    const INTS: [&str; 9] = [
+    const INTS: [&str; 10] = [
         "port",
+        "spoolSize",
         "resumeRetries",
         "resumePlateau",
         "requestRetries",
@@ -483,6 +506,23 @@ fn validate(c: &Config) -> Result<(), (&'static str, String)> {
             ),
         ));
     }
+    if !(4..=65_536).contains(&k.spool_size) {
+        return Err((
+            "connect.spoolSize",
+            format!("{} is out of range (4 to 65536 MiB)", k.spool_size),
+        ));
+    }
+    if !k.pinned_sha256.is_empty() && crate::service::dial::parse_pin(&k.pinned_sha256).is_none() {
+        return Err((
+            "connect.pinnedSha256",
+            "is not a SHA-256 in hex (64 hex digits, colons allowed)".into(),
+        ));
+    }
+    if !k.proxy.expose().is_empty()
+        && let Err(e) = crate::service::dial::Proxy::parse(k.proxy.expose())
+    {
+        return Err(("connect.proxy", e));
+    }
     let l = &c.limits;
     for (name, v, hi) in [
         ("limits.hostTimeout", l.host_timeout, 86_400.0),
@@ -608,7 +648,7 @@ mod tests {
     fn the_example_file_is_valid_and_complete() {
         let l = parse(Path::new("x.toml"), DEFAULT_TOML).unwrap();
         assert_eq!(l.config.connect.port, 443);
-        assert_eq!(settings(&l.config).len(), 27);
+        assert_eq!(settings(&l.config).len(), 31);
         // Every key of the spec appears in the example file.
         for (n, _) in settings(&Config::default()) {
             let k = n.rsplit('.').next().unwrap();
