@@ -3,6 +3,8 @@
 # fresh Debian machine (as root; apt and cargo only). Safe to re-run.
 #   - the lab and peer tools: iproute2, nftables, ping, tcpdump, arp-scan, nmap, fping,
 #     masscan, net-snmp (snmpd, snmp), lldpd, snmpsim (pysnmp: 3DES and AES peers), onesixtyone, GNU time
+#   - the service mode's peers: PostgreSQL (binaries only: no cluster is made or started;
+#     the tests make a throwaway one, scripts/pg-cluster.sh) and tinyproxy (not started)
 #   - the static cross toolchain for x86_64/aarch64/armv7 (targets/setup-cross.sh)
 #   - rustfmt and clippy for the rustup toolchain, when missing
 set -euo pipefail
@@ -11,14 +13,26 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 bzip2 time file procps"
+PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 bzip2 time file procps postgresql postgresql-client tinyproxy"
 need=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
 if [ -n "$need" ]; then
     say "apt-get install$need"
     apt-get update -q >/tmp/ksocket-setup-apt.log 2>&1 || say "apt-get update reported errors (continuing)"
+    # No daemon is started by the packages (tinyproxy would listen on every interface;
+    # PostgreSQL would make and start a cluster): the tests start their own, on
+    # loopback, and stop them.
+    mkdir -p /etc/postgresql-common
+    [ -e /etc/postgresql-common/createcluster.conf ] \
+        || echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+    made_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
     apt-get install -y -q --no-install-recommends $need >>/tmp/ksocket-setup-apt.log 2>&1 \
-        || { tail -20 /tmp/ksocket-setup-apt.log >&2; exit 1; }
+        || { rm -f "$( [ $made_policy = 1 ] && echo /usr/sbin/policy-rc.d)"; tail -20 /tmp/ksocket-setup-apt.log >&2; exit 1; }
+    if [ $made_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 # An snmpd or lldpd already running on this machine (the operator's own, or another
 # lab's) is left alone: the tests start their own inside lab namespaces, with their own

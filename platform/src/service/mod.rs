@@ -743,3 +743,111 @@ async fn close_normal(tx: &mut Sender) {
     })
     .await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ksocket_proto::records::Host;
+
+    #[test]
+    fn backoff_grows_to_its_plateau_and_stays_under_5_s() {
+        for n in 1..50 {
+            let d = backoff(n, 10);
+            let top = n.min(10) as f64 * 0.5;
+            assert!(d.as_secs_f64() <= top + 1e-9 && d.as_secs_f64() >= top * 0.75 - 1e-9);
+        }
+        assert!(backoff(1000, 10) <= Duration::from_secs(5));
+    }
+
+    fn shared(max: u64) -> (Arc<Shared>, smol::channel::Receiver<Event>) {
+        let (tx, rx) = smol::channel::unbounded();
+        (
+            Arc::new(Shared {
+                spool: Mutex::new(Spool::memory(max)),
+                space: Condvar::new(),
+                events: tx,
+            }),
+            rx,
+        )
+    }
+
+    fn chunk(seq: u64) -> AgentMessage {
+        AgentMessage::Records {
+            op: "op".into(),
+            seq,
+            hosts: (0..50).map(|i| Host::new([198, 18, 1, i].into())).collect(),
+        }
+    }
+
+    #[test]
+    fn a_full_spool_holds_the_operation_back_until_acknowledged() {
+        let (sh, _rx) = shared(8 * 1024);
+        let mut seq = 0;
+        while sh.spool().append(&chunk(seq + 1)).unwrap().is_ok() {
+            seq += 1;
+        }
+        assert!(seq >= 1);
+        let (sh2, next) = (sh.clone(), seq + 1);
+        let writer = std::thread::spawn(move || sh2.append_waiting(&chunk(next), None));
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!writer.is_finished(), "it did not wait for room");
+        sh.spool().ack("op", seq).unwrap();
+        sh.space.notify_all();
+        assert!(writer.join().unwrap());
+        assert_eq!(sh.spool().pending(), 1);
+        // A cancelled operation stops waiting, and writes nothing.
+        let cancel = AtomicBool::new(true);
+        while sh.spool().append(&chunk(100)).unwrap().is_ok() {}
+        assert!(!sh.append_waiting(&chunk(101), Some(&cancel)));
+    }
+
+    #[test]
+    fn an_operation_is_never_run_twice() {
+        let (sh, _rx) = shared(1 << 20);
+        let mut cfg = Config::default();
+        cfg.connect.max_operations = 2;
+        cfg.connect.max_running_operations = 1;
+        let mut ops = Ops::new(2, 1);
+        // A scan the agent refuses before running (a loopback target): nothing spooled.
+        let bad = ksocket_proto::messages::Operation::Scan {
+            targets: vec!["127.0.0.1".into()],
+            excludes: vec![],
+            details: None,
+            ports: None,
+            rate: None,
+        };
+        assert!(matches!(
+            ops.receive("x", &bad, &sh, &cfg),
+            Some(AgentMessage::Refused { .. })
+        ));
+        // A collect of one lab address (no credential: nothing is sent anywhere).
+        let op = ksocket_proto::messages::Operation::Collect {
+            hosts: vec!["198.18.0.9".into()],
+            protocols: vec!["snmp".into()],
+        };
+        assert!(matches!(
+            ops.receive("a", &op, &sh, &cfg),
+            Some(AgentMessage::Accepted { running: true, .. })
+        ));
+        assert!(matches!(
+            ops.receive("a", &op, &sh, &cfg),
+            Some(AgentMessage::Accepted { running: true, .. })
+        ));
+        assert!(matches!(
+            ops.receive("b", &op, &sh, &cfg),
+            Some(AgentMessage::Accepted { running: false, .. })
+        ));
+        assert!(matches!(
+            ops.receive("c", &op, &sh, &cfg),
+            Some(AgentMessage::Refused { .. })
+        ));
+        // Once finished and spooled, the same id gets no new run.
+        let t0 = Instant::now();
+        while !sh.spool().finished("a") && t0.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ops.finished("a");
+        assert!(sh.spool().finished("a"));
+        assert_eq!(ops.receive("a", &op, &sh, &cfg), None);
+    }
+}
