@@ -92,10 +92,9 @@ impl Relay {
                         let Ok(b) = b else { continue };
                         c.lock().unwrap().push(a.try_clone().unwrap());
                         c.lock().unwrap().push(b.try_clone().unwrap());
-                        for (mut x, mut y) in [
-                            (a.try_clone().unwrap(), b.try_clone().unwrap()),
-                            (b, a),
-                        ] {
+                        for (mut x, mut y) in
+                            [(a.try_clone().unwrap(), b.try_clone().unwrap()), (b, a)]
+                        {
                             std::thread::spawn(move || {
                                 let mut buf = [0u8; 16384];
                                 loop {
@@ -167,7 +166,9 @@ impl Controller {
     /// Runs a CLI command of the controller; its stdout.
     fn cli(&self, args: &[&str]) -> String {
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.ns]).arg(&self.bin).args(args);
+        c.args(["netns", "exec", &self.ns])
+            .arg(&self.bin)
+            .args(args);
         c.args(self.args());
         let child = c
             .stdin(Stdio::null())
@@ -336,7 +337,10 @@ impl Agent {
             .spawn()
             .unwrap();
         let o = ksocket_lab::wait_output(c, limit).expect("the agent did not stop in time");
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).to_string())
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
     }
 
     fn kill9(&mut self) {
@@ -361,7 +365,8 @@ impl Agent {
             return;
         };
         let mut f = std::fs::OpenOptions::new().append(true).open(seg).unwrap();
-        f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 1, b'{', b'"']).unwrap();
+        f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 1, b'{', b'"'])
+            .unwrap();
     }
 }
 
@@ -540,7 +545,9 @@ fn faults(pg: bool, cuts: usize, kills: usize) {
     let mut ops = Vec::new();
     // A first scan without faults: the records the lab gives.
     let first = ctl.scan("lab-agent", &[target]);
-    let all = wait_complete(&ctl, &[first.clone()], Duration::from_secs(60), &|| agent.log());
+    let all = wait_complete(&ctl, &[first.clone()], Duration::from_secs(60), &|| {
+        agent.log()
+    });
     assert_eq!(all[&first]["state"], "done", "{}", agent.log());
     let got: BTreeSet<Ipv4Addr> = ctl.results(&first).into_iter().map(|r| r.1).collect();
     assert!(
@@ -590,7 +597,10 @@ fn faults(pg: bool, cuts: usize, kills: usize) {
         ops.len(),
         relay.cuts.load(Ordering::Relaxed)
     );
-    assert!(states.get("done").copied().unwrap_or(0) >= ops.len() / 2, "{states:?}");
+    assert!(
+        states.get("done").copied().unwrap_or(0) >= ops.len() / 2,
+        "{states:?}"
+    );
     drop(agent);
     drop(ctl);
     s.lab.teardown().unwrap();
@@ -626,11 +636,20 @@ fn refusals_and_controller_restart() {
     let mut ctl = controller(&s, None, &["--plain-ws"]);
     let token = ctl.token("a1");
     // Unknown token.
-    let bad = Agent::new(s.dir.join("bad"), &s.scanner.name, "kst_not_a_token", ctl.port, "");
+    let bad = Agent::new(
+        s.dir.join("bad"),
+        &s.scanner.name,
+        "kst_not_a_token",
+        ctl.port,
+        "",
+    );
     let (code, err) = bad.run_to_end(Duration::from_secs(30));
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("4100"), "{err}");
-    assert!(!bad.log().contains("kst_not_a_token"), "the token reached the log");
+    assert!(
+        !bad.log().contains("kst_not_a_token"),
+        "the token reached the log"
+    );
     // The slot: a second instance with the same token is refused while the first
     // holds it.
     let mut a = Agent::new(s.dir.join("a"), &s.scanner.name, &token, ctl.port, "");
@@ -646,12 +665,22 @@ fn refusals_and_controller_restart() {
     assert!(err.contains("4102"), "{err}");
     // diagnostics authenticate says so too, and does not take the slot.
     let o = Command::new("ip")
-        .args(["netns", "exec", &s.scanner.name, KSOCKET, "diagnostics", "authenticate"])
+        .args([
+            "netns",
+            "exec",
+            &s.scanner.name,
+            KSOCKET,
+            "diagnostics",
+            "authenticate",
+        ])
         .env("KSOCKET_HOME", &a.home)
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("Establish websocket") && out.contains("NG"), "{out}");
+    assert!(
+        out.contains("Establish websocket") && out.contains("NG"),
+        "{out}"
+    );
     assert!(out.contains("4102"), "{out}");
     // A controller restart: the agent is back within 5 s of it accepting again.
     ctl.stop();
@@ -665,7 +694,10 @@ fn refusals_and_controller_restart() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let back = t1.elapsed();
-    eprintln!("reconnected {:.2} s after the controller came back", back.as_secs_f64());
+    eprintln!(
+        "reconnected {:.2} s after the controller came back",
+        back.as_secs_f64()
+    );
     assert!(back < Duration::from_secs(5), "{}", a.log());
     // A scan after the restart works.
     let op = ctl.scan("a1", &["198.18.0.0/27"]);
@@ -728,7 +760,14 @@ fn tls_self_signed_pinned_and_insecure() {
     // Pinned: accepted (check with diagnostics authenticate, which says hello).
     let diag = |a: &Agent, insecure: bool| {
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", &s.scanner.name, KSOCKET, "diagnostics", "authenticate"]);
+        c.args([
+            "netns",
+            "exec",
+            &s.scanner.name,
+            KSOCKET,
+            "diagnostics",
+            "authenticate",
+        ]);
         c.env("KSOCKET_HOME", &a.home);
         if insecure {
             c.env("KSOCKET_INSECURE", "1");
@@ -740,8 +779,14 @@ fn tls_self_signed_pinned_and_insecure() {
     };
     let p = mk("pinned", &format!("pinnedSha256 = \"{fp}\"\n"));
     let out = diag(&p, false);
-    assert!(out.contains("Complete authentication") && !out.contains("NG"), "{out}");
-    let wrong = mk("wrongpin", &format!("pinnedSha256 = \"{}\"\n", "00".repeat(32)));
+    assert!(
+        out.contains("Complete authentication") && !out.contains("NG"),
+        "{out}"
+    );
+    let wrong = mk(
+        "wrongpin",
+        &format!("pinnedSha256 = \"{}\"\n", "00".repeat(32)),
+    );
     let out = diag(&wrong, false);
     assert!(out.contains("not the pinned one"), "{out}");
     // KSOCKET_INSECURE: accepted, and said loudly.
@@ -801,7 +846,10 @@ fn through_tinyproxy() {
     assert_eq!(all[&op]["state"], "done", "{}", a.log());
     let tlog = std::fs::read_to_string(s.dir.join("tinyproxy.log")).unwrap_or_default();
     assert!(tlog.contains("CONNECT"), "tinyproxy saw no CONNECT: {tlog}");
-    assert!(!a.log().contains("pr0xy-pass"), "the proxy password reached the log");
+    assert!(
+        !a.log().contains("pr0xy-pass"),
+        "the proxy password reached the log"
+    );
     a.kill9();
     let _ = tp.kill();
     let _ = tp.wait();
