@@ -545,9 +545,12 @@ fn faults(pg: bool, cuts: usize, kills: usize) {
     let mut ops = Vec::new();
     // A first scan without faults: the records the lab gives.
     let first = ctl.scan("lab-agent", &[target]);
-    let all = wait_complete(&ctl, &[first.clone()], Duration::from_secs(60), &|| {
-        agent.log()
-    });
+    let all = wait_complete(
+        &ctl,
+        std::slice::from_ref(&first),
+        Duration::from_secs(60),
+        &|| agent.log(),
+    );
     assert_eq!(all[&first]["state"], "done", "{}", agent.log());
     let got: BTreeSet<Ipv4Addr> = ctl.results(&first).into_iter().map(|r| r.1).collect();
     assert!(
@@ -701,7 +704,12 @@ fn refusals_and_controller_restart() {
     assert!(back < Duration::from_secs(5), "{}", a.log());
     // A scan after the restart works.
     let op = ctl.scan("a1", &["198.18.0.0/27"]);
-    let all = wait_complete(&ctl, &[op.clone()], Duration::from_secs(60), &|| a.log());
+    let all = wait_complete(
+        &ctl,
+        std::slice::from_ref(&op),
+        Duration::from_secs(60),
+        &|| a.log(),
+    );
     assert_eq!(all[&op]["state"], "done");
     // Revoked: the connected agent is cut off and stops for good.
     ctl.cli(&["token", "revoke", "a1"]);
@@ -842,7 +850,12 @@ fn through_tinyproxy() {
     );
     a.start();
     let op = ctl.scan("p1", &["198.18.0.0/27"]);
-    let all = wait_complete(&ctl, &[op.clone()], Duration::from_secs(60), &|| a.log());
+    let all = wait_complete(
+        &ctl,
+        std::slice::from_ref(&op),
+        Duration::from_secs(60),
+        &|| a.log(),
+    );
     assert_eq!(all[&op]["state"], "done", "{}", a.log());
     let tlog = std::fs::read_to_string(s.dir.join("tinyproxy.log")).unwrap_or_default();
     assert!(tlog.contains("CONNECT"), "tinyproxy saw no CONNECT: {tlog}");
