@@ -1,0 +1,357 @@
+//! `serve`: the HTTP server (the agents' WebSocket endpoint, /healthz, the operator
+//! API), and the background work of one controller: dispatching queued operations,
+//! noticing stale connections, schedules, retention.
+
+use crate::api;
+use crate::conn;
+use crate::db::Db;
+use crate::util::{new_id, now_ms};
+use axum::Router;
+use axum::routing::{get, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use ksocket_proto::messages::Close;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// How often the database is polled for queued operations (PostgreSQL wakes at once
+/// with NOTIFY; the poll is its backstop).
+pub const DISPATCH_POLL: Duration = Duration::from_secs(1);
+/// How often the leases of this controller's connections are checked.
+pub const LEASE_TICK: Duration = Duration::from_secs(2);
+/// How often schedules are checked.
+pub const SCHEDULE_TICK: Duration = Duration::from_secs(2);
+
+/// One connection of this controller, as the others see it.
+pub struct Handle {
+    pub conn_id: String,
+    /// Operations may be waiting for this agent.
+    pub wake: Notify,
+    /// Close now, with [`Handle::stop_code`].
+    pub stop: Notify,
+    pub stop_code: AtomicU16,
+    /// When it was registered (the lease check leaves newer ones alone).
+    pub since: std::time::Instant,
+}
+
+impl Handle {
+    pub fn new(conn_id: String) -> Handle {
+        Handle {
+            conn_id,
+            wake: Notify::new(),
+            stop: Notify::new(),
+            stop_code: AtomicU16::new(0),
+            since: std::time::Instant::now(),
+        }
+    }
+
+    pub fn stop_with(&self, c: Close) {
+        self.stop_code.store(c.code(), Ordering::SeqCst);
+        self.stop.notify_one();
+    }
+}
+
+pub struct App {
+    pub db: Db,
+    /// This process, in the leases it holds.
+    pub controller_id: String,
+    pub lease_ms: i64,
+    /// The live connections of this controller, by token name.
+    registry: Mutex<HashMap<String, Arc<Handle>>>,
+    /// Run the lease check now (a NOTIFY said a slot moved).
+    pub lease_check: Notify,
+}
+
+impl App {
+    pub fn new(db: Db, lease_seconds: u64) -> App {
+        App {
+            db,
+            controller_id: new_id("ctl"),
+            lease_ms: i64::try_from(lease_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
+            registry: Mutex::new(HashMap::new()),
+            lease_check: Notify::new(),
+        }
+    }
+
+    fn reg(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Handle>>> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a connection that took the slot of `token`; a previous connection
+    /// of this controller for the same token is told it was replaced.
+    pub fn register(&self, token: &str, h: Arc<Handle>) {
+        let old = self.reg().insert(token.to_string(), h);
+        if let Some(old) = old {
+            old.stop_with(Close::Replaced);
+        }
+    }
+
+    pub fn unregister(&self, token: &str, conn_id: &str) {
+        let mut r = self.reg();
+        if r.get(token).is_some_and(|h| h.conn_id == conn_id) {
+            r.remove(token);
+        }
+    }
+
+    /// Wakes the connection of `agent` on this controller, if any.
+    pub fn wake(&self, agent: &str) {
+        if let Some(h) = self.reg().get(agent) {
+            h.wake.notify_one();
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.reg().len()
+    }
+
+    /// Closes the connections of this controller whose lease moved elsewhere (4002)
+    /// or whose token was revoked (4101).
+    async fn check_leases(&self) {
+        let started = std::time::Instant::now();
+        let held = match self.db.leases_of(&self.controller_id).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("lease check: {e}");
+                return;
+            }
+        };
+        let held: HashSet<(String, String)> = held.into_iter().collect();
+        let stale: Vec<(String, Arc<Handle>)> = self
+            .reg()
+            .iter()
+            .filter(|(t, h)| {
+                h.since < started && !held.contains(&((*t).clone(), h.conn_id.clone()))
+            })
+            .map(|(t, h)| (t.clone(), h.clone()))
+            .collect();
+        for (token, h) in stale {
+            let revoked = matches!(
+                self.db.token_by_name(&token).await,
+                Ok(Some(t)) if t.revoked.is_some()
+            );
+            h.stop_with(if revoked {
+                Close::Revoked
+            } else {
+                Close::Replaced
+            });
+        }
+    }
+}
+
+/// Options of `serve`.
+pub struct ServeOptions {
+    pub listen: String,
+    pub tls: Option<crate::tls::Tls>,
+    pub keep_days: Option<u64>,
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/api/ksocket/connect", get(conn::upgrade))
+        .route("/healthz", get(api::healthz))
+        .route("/api/v1/hosts", get(api::hosts))
+        .route("/api/v1/agents", get(api::agents))
+        .route("/api/v1/operations", get(api::operations))
+        .route("/api/v1/operations/{id}", get(api::operation))
+        .route("/api/v1/operations/{id}/results", get(api::results))
+        .route("/api/v1/scan", post(api::scan))
+        .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
+        .with_state(app)
+}
+
+pub async fn serve(app: Arc<App>, opts: ServeOptions) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&opts.listen).await?;
+    let addr = listener.local_addr()?;
+    let scheme = if opts.tls.is_some() { "wss" } else { "ws" };
+    if let Some(t) = &opts.tls {
+        println!(
+            "tls certificate {} sha256 {}",
+            t.cert_file.display(),
+            t.fingerprint
+        );
+    }
+    println!(
+        "controller {} database {}",
+        app.controller_id,
+        match app.db.kind {
+            crate::db::Kind::Sqlite => "sqlite",
+            crate::db::Kind::Postgres => "postgresql",
+        }
+    );
+    println!("listening on {scheme}://{addr}/api/ksocket/connect");
+    background(app.clone(), opts.keep_days);
+    let router = router(app.clone());
+    let acceptor = opts.tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, go on.
+                    eprintln!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        match &acceptor {
+            None => {
+                tokio::spawn(serve_http(stream, router, peer));
+            }
+            Some(acc) => {
+                let acc = acc.clone();
+                tokio::spawn(async move {
+                    let tls = tokio::time::timeout(Duration::from_secs(10), acc.accept(stream));
+                    if let Ok(Ok(tls)) = tls.await {
+                        serve_http(tls, router, peer).await;
+                    }
+                });
+            }
+        }
+    }
+    println!("stopping");
+    Ok(())
+}
+
+async fn serve_http<I>(io: I, router: Router, _peer: SocketAddr)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = TowerToHyperService::new(router);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades();
+    let _ = conn.await;
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn background(app: Arc<App>, keep_days: Option<u64>) {
+    // Queued operations: wake the connections they are for.
+    let a = app.clone();
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(DISPATCH_POLL);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            t.tick().await;
+            if a.connections() == 0 {
+                continue;
+            }
+            match a.db.agents_with_queued().await {
+                Ok(agents) => agents.iter().for_each(|g| a.wake(g)),
+                Err(e) => eprintln!("dispatch poll: {e}"),
+            }
+        }
+    });
+    // Stale connections: the lease row names another connection.
+    let a = app.clone();
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(LEASE_TICK);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = t.tick() => {}
+                _ = a.lease_check.notified() => {}
+            }
+            if a.connections() > 0 {
+                a.check_leases().await;
+            }
+        }
+    });
+    // Schedules.
+    let a = app.clone();
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(SCHEDULE_TICK);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            t.tick().await;
+            match a.db.schedules_run_due().await {
+                Ok(agents) => {
+                    for g in agents {
+                        println!("schedule: queued a scan for {g}");
+                        a.wake(&g);
+                        let _ = a.db.notify(&format!("op:{g}")).await;
+                    }
+                }
+                Err(e) => eprintln!("schedules: {e}"),
+            }
+        }
+    });
+    // Retention.
+    if let Some(days) = keep_days {
+        let a = app.clone();
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                t.tick().await;
+                let keep = i64::try_from(days.saturating_mul(86_400_000)).unwrap_or(i64::MAX);
+                match a.db.retention(now_ms().saturating_sub(keep)).await {
+                    Ok(0) => {}
+                    Ok(n) => println!("retention: deleted {n} operations older than {days} days"),
+                    Err(e) => eprintln!("retention: {e}"),
+                }
+            }
+        });
+    }
+    // PostgreSQL: LISTEN, to wake at once when another controller or a command
+    // queues an operation or moves a slot.
+    if let Some(url) = app.db.pg_url().map(str::to_string) {
+        let a = app.clone();
+        tokio::spawn(async move {
+            let mut failures = 0u32;
+            loop {
+                match listen(&a, &url).await {
+                    Ok(()) => failures = 0,
+                    Err(e) => {
+                        failures = failures.saturating_add(1);
+                        if failures <= 3 || failures.is_multiple_of(60) {
+                            eprintln!("listen: {e} (the poll goes on)");
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+}
+
+async fn listen(app: &App, url: &str) -> Result<(), sqlx::Error> {
+    let mut l = sqlx::postgres::PgListener::connect(url).await?;
+    l.listen("ksocket").await?;
+    loop {
+        let n = l.recv().await?;
+        let p = n.payload();
+        if let Some(agent) = p.strip_prefix("op:") {
+            app.wake(agent);
+        } else if p.starts_with("lease:") {
+            app.lease_check.notify_one();
+        }
+    }
+}
