@@ -709,3 +709,132 @@ async fn backup_and_token_hygiene(b: Backend) {
         }
     }
 }
+
+/// Two controllers on one PostgreSQL database: a scan ordered through A reaches the
+/// agent on B at once (NOTIFY); the agent's connection is cut and resumed on A; every
+/// record is stored once; a takeover on A closes the stale connection on B with 4002.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_two_controllers_one_database() {
+    let Some(b) = Backend::postgres() else {
+        common::skip("fleet_two_controllers_one_database");
+        return;
+    };
+    let env_a = Env::new(&b).await;
+    let env_b = env_a.sibling();
+    let tok = env_a.token("edge", false).await;
+    let opt = env_a.token("ops", true).await;
+    let ctl_a = env_a.serve(&["--plain-ws"]).await;
+    let ctl_b = env_b.serve(&["--plain-ws"]).await;
+
+    let (mut agent, _) = Agent::join(&ctl_b.url, &tok, "i-1", vec![], None).await;
+    // Ordered through A's API: B's connection gets it well before the 1 s poll
+    // would matter twice.
+    let (s, body) = ctl_a
+        .http(
+            "POST",
+            "/api/v1/scan",
+            Some(&opt),
+            Some(r#"{"agent":"edge","targets":["198.18.0.0/29"]}"#),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t0 = tokio::time::Instant::now();
+    let (got, _) = next_operation(&mut agent).await;
+    assert_eq!(got, id);
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    agent
+        .send(&AgentMessage::Accepted {
+            op: id.clone(),
+            running: true,
+        })
+        .await;
+    agent
+        .send(&AgentMessage::Records {
+            op: id.clone(),
+            seq: 1,
+            hosts: vec![host([198, 18, 0, 1]), host([198, 18, 0, 2])],
+        })
+        .await;
+    expect_ack(&mut agent, &id, 1).await;
+    // Chunk 2 goes out, and the connection is cut before its ack.
+    agent
+        .send(&AgentMessage::Records {
+            op: id.clone(),
+            seq: 2,
+            hosts: vec![host([198, 18, 0, 3])],
+        })
+        .await;
+    agent.cut();
+
+    // Resumed on A, the same instance: the slot is taken over at once.
+    let (mut agent, stored) =
+        Agent::join(&ctl_a.url, &tok, "i-1", vec![(id.clone(), 2)], None).await;
+    assert_eq!(stored.len(), 1);
+    let resume = stored[0].last_seq;
+    assert!(resume == 1 || resume == 2, "{resume}");
+    // Resend everything after the cursor, and (a confused agent) chunk 1 again.
+    for seq in (resume + 1)..=2 {
+        agent
+            .send(&AgentMessage::Records {
+                op: id.clone(),
+                seq,
+                hosts: vec![host([198, 18, 0, 3])],
+            })
+            .await;
+        expect_ack(&mut agent, &id, 2).await;
+    }
+    agent
+        .send(&AgentMessage::Records {
+            op: id.clone(),
+            seq: 1,
+            hosts: vec![host([198, 18, 0, 1]), host([198, 18, 0, 2])],
+        })
+        .await;
+    expect_ack(&mut agent, &id, 2).await;
+    agent
+        .send(&AgentMessage::Done {
+            op: id.clone(),
+            seq: 3,
+            summary: summary(3),
+        })
+        .await;
+    expect_ack(&mut agent, &id, 3).await;
+    let r = env_b.results(&id).await;
+    let ips: Vec<String> = r
+        .iter()
+        .map(|x| x["host"]["ip"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ips, vec!["198.18.0.1", "198.18.0.2", "198.18.0.3"]);
+    let o = env_b.operation(&id).await;
+    assert_eq!(
+        (o["state"].as_str(), o["complete"].as_bool()),
+        (Some("done"), Some(true))
+    );
+    assert_eq!(o["records"], 3);
+
+    // Takeover across controllers: the same instance connects to B while its
+    // connection on A lives; A closes the stale one with 4002.
+    let (mut on_b, _) = Agent::join(&ctl_b.url, &tok, "i-1", vec![], None).await;
+    let t0 = tokio::time::Instant::now();
+    let (c, reason) = agent.closed().await;
+    assert_eq!(c, 4002, "{reason}");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    // And a different instance is refused on either controller.
+    for url in [&ctl_a.url, &ctl_b.url] {
+        let mut x = Agent::connect(url, &tok, None).await.unwrap();
+        x.send(&Agent::hello("edge", "i-2", vec![])).await;
+        assert_eq!(x.closed().await.0, 4102);
+    }
+    on_b.send(&AgentMessage::Heartbeat { seq: 1 }).await;
+    assert!(matches!(
+        on_b.recv().await,
+        Event::Msg(ControllerMessage::Heartbeat { seq: 1 })
+    ));
+    on_b.close().await;
+    ctl_a.stop().await;
+    ctl_b.stop().await;
+}
