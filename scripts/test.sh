@@ -22,7 +22,18 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy -q --workspace --all-targets -- -D warnings
 
-step "cargo test (unit, integration, lab)"
+# A throwaway PostgreSQL cluster (loopback only) for the controller's tests and the
+# service-mode lab tests on PostgreSQL; removed at the end whatever happens.
+if [ "$(id -u)" = 0 ] && [ -z "${KSOCKET_TEST_POSTGRES:-}" ]; then
+    step "throwaway PostgreSQL cluster (scripts/pg-cluster.sh)"
+    pgdir="$(mktemp -d /tmp/ksocket-pg.XXXXXX)"
+    chmod 755 "$pgdir"
+    trap 'scripts/pg-cluster.sh stop "$pgdir" >/dev/null 2>&1 || true' EXIT
+    KSOCKET_TEST_POSTGRES="$(scripts/pg-cluster.sh start "$pgdir")"
+    export KSOCKET_TEST_POSTGRES
+fi
+
+step "cargo test (unit, integration, lab; the controller on SQLite and PostgreSQL)"
 cargo test -q --workspace 2>&1 | tee /tmp/ksocket-test.log | grep -vE '^$'
 
 step "no-alloc core"

@@ -1,8 +1,12 @@
 //! `kst-lab`: bring a throwaway lab up from the shell.
 //!
-//! - `kst-lab demo KSOCKET`: a small lab (a /24 of 30 hosts, some ignoring ICMP or
-//!   answering ARP only, and a routed /24 of 10 hosts behind a router namespace); runs
-//!   `KSOCKET scan` in the scanner namespace on both, then removes the lab.
+//! - `kst-lab demo KSOCKET [CONTROLLER]`: a small lab (a /24 of 30 hosts, some ignoring
+//!   ICMP or answering ARP only, and a routed /24 of 10 hosts behind a router
+//!   namespace); runs `KSOCKET scan` in the scanner namespace on both; with the
+//!   controller's binary, then the service mode: a controller (wss, its self-made
+//!   certificate pinned by the agent) and `KSOCKET connect` in the scanner namespace,
+//!   a scan ordered through the controller, its hosts in the controller's inventory;
+//!   then removes the lab.
 //! - `kst-lab compare REF RUNNER BIN`: runs the same scans (an L2 /24 of 60 hosts, the
 //!   routed segment), an SNMP walk of the system group and an SNMP sweep with `REF` and
 //!   with `RUNNER BIN` (say `qemu-arm-static target/armv7-.../ksocket`: the static ARM
@@ -30,7 +34,14 @@ fn main() {
                 1
             }
         },
-        ["demo", ksocket] => match demo(ksocket) {
+        ["demo", ksocket] => match demo(ksocket, None) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("kst-lab: {e}");
+                1
+            }
+        },
+        ["demo", ksocket, controller] => match demo(ksocket, Some(controller)) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("kst-lab: {e}");
@@ -83,7 +94,7 @@ fn hold(tag: &str, hosts: &str, secs: &str) -> i32 {
     }
 }
 
-fn demo(ksocket: &str) -> std::io::Result<i32> {
+fn demo(ksocket: &str, controller: Option<&str>) -> std::io::Result<i32> {
     let ksocket = std::fs::canonicalize(ksocket)?;
     let ksocket = ksocket.to_string_lossy();
     let mut lab = Lab::new("demo")?;
@@ -178,8 +189,140 @@ fn demo(ksocket: &str) -> std::io::Result<i32> {
             code = 1;
         }
     }
+    if let Some(c) = controller {
+        if let Err(e) = service_demo(&mut lab, &scanner, &ksocket, c) {
+            eprintln!("kst-lab: service mode: {e}");
+            code = 1;
+        }
+    }
     lab.teardown()?;
     Ok(code)
+}
+
+/// The service mode in the demo lab: controller and agent in the scanner namespace
+/// (on its own loopback), a scan ordered through the controller.
+fn service_demo(
+    lab: &mut Lab,
+    scanner: &ksocket_lab::Ns,
+    ksocket: &str,
+    controller: &str,
+) -> std::io::Result<()> {
+    use std::process::Stdio;
+    let controller = std::fs::canonicalize(controller)?;
+    let controller = controller.to_string_lossy().to_string();
+    let dir = lab.scratch_dir("service")?;
+    let data = dir.join("controller");
+    let home = dir.join("agent");
+    let d = data.to_string_lossy().to_string();
+    let ctl = |args: &[&str]| -> std::io::Result<String> {
+        let mut argv = vec![controller.as_str()];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&["--data", &d]);
+        ksocket_in(lab, scanner, &[], &argv)
+    };
+    println!(
+        "$ ksocket-controller serve --listen 127.0.0.1:8443   (wss with a self-made certificate)"
+    );
+    let log = dir.join("controller.log");
+    let mut serve = lab
+        .command(
+            scanner,
+            &[
+                &controller,
+                "serve",
+                "--listen",
+                "127.0.0.1:8443",
+                "--data",
+                &d,
+            ],
+        )
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log)?)
+        .stderr(std::fs::File::create(dir.join("controller.err"))?)
+        .spawn()?;
+    let t0 = std::time::Instant::now();
+    let mut pin = None;
+    while pin.is_none() && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+        let text = std::fs::read_to_string(&log).unwrap_or_default()
+            + &std::fs::read_to_string(dir.join("controller.err")).unwrap_or_default();
+        if text.contains("listening on") {
+            print!("{text}");
+            pin = text.lines().find_map(|l| {
+                l.split_whitespace()
+                    .find(|w| w.len() == 64 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .map(str::to_string)
+            });
+        }
+    }
+    let Some(pin) = pin else {
+        let _ = serve.kill();
+        return Err(std::io::Error::other("the controller did not start"));
+    };
+    println!("\n$ ksocket-controller token create demo-agent");
+    let token = ctl(&["token", "create", "demo-agent"])?;
+    let token = token.lines().last().unwrap_or("").trim().to_string();
+    println!("(a token, printed once; stored hashed)\n");
+    std::fs::create_dir_all(home.join("etc/ksocket/credentials/snmp"))?;
+    std::fs::write(
+        home.join("etc/ksocket/ksocket.toml"),
+        format!(
+            "logfile = \"{}/ksocket.log\"\n[connect]\ntoken = \"{token}\"\nname = \"demo-agent\"\n\
+             protocol = \"wss\"\nhost = \"127.0.0.1\"\nport = 8443\npinnedSha256 = \"{pin}\"\n\
+             heartbeatInterval = 5.0\n",
+            home.display()
+        ),
+    )?;
+    std::fs::write(
+        home.join("etc/ksocket/credentials/snmp/10-lab.toml"),
+        "includes = [\"198.18.0.0/15\"]\n\n[authData]\ncommunity = \"public\"\n",
+    )?;
+    println!(
+        "$ ksocket connect   (KSOCKET_HOME={}; connect.pinnedSha256 = the certificate's SHA-256)",
+        home.display()
+    );
+    let mut agent = lab
+        .command(scanner, &[ksocket, "connect"])
+        .env("KSOCKET_HOME", &home)
+        .env_remove("KSOCKET_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let t1 = std::time::Instant::now();
+    let agent_log = || std::fs::read_to_string(home.join("ksocket.log")).unwrap_or_default();
+    while !agent_log().contains("connected (protocol") && t1.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for l in agent_log().lines().take(4) {
+        println!("  {l}");
+    }
+    let result = (|| -> std::io::Result<()> {
+        println!("\n$ ksocket-controller agents");
+        print!("{}", ctl(&["agents"])?);
+        println!("\n$ ksocket-controller scan --agent demo-agent --details --wait 198.18.0.0/24");
+        print!(
+            "{}",
+            ctl(&[
+                "scan",
+                "--agent",
+                "demo-agent",
+                "--details",
+                "--wait",
+                "--timeout",
+                "120",
+                "198.18.0.0/24"
+            ])?
+        );
+        println!("\n$ ksocket-controller hosts --format table   (the inventory)");
+        print!("{}", ctl(&["hosts", "--format", "table"])?);
+        Ok(())
+    })();
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    result
 }
 
 /// Runs `argv` (a ksocket command line after the binary) with `bin` (and its runner)
