@@ -189,11 +189,11 @@ fn demo(ksocket: &str, controller: Option<&str>) -> std::io::Result<i32> {
             code = 1;
         }
     }
-    if let Some(c) = controller {
-        if let Err(e) = service_demo(&mut lab, &scanner, &ksocket, c) {
-            eprintln!("kst-lab: service mode: {e}");
-            code = 1;
-        }
+    if let Some(c) = controller
+        && let Err(e) = service_demo(&mut lab, &scanner, &ksocket, c)
+    {
+        eprintln!("kst-lab: service mode: {e}");
+        code = 1;
     }
     lab.teardown()?;
     Ok(code)
