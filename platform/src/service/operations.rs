@@ -91,18 +91,27 @@ pub fn validate(op: &Operation, config: &Config) -> Result<Work, CollectError> {
                     "protocol `{p}` is not collected by this agent (it reads snmp)"
                 )));
             }
-            if hosts.is_empty() || hosts.len() > 65_536 {
-                return Err(failed("collect needs 1 to 65536 hosts".into()));
-            }
+            // Addresses, CIDRs or ranges, as `ksocket scan` takes them; special
+            // addresses (loopback, multicast, ...) are left out, at most 65536 in all.
             let mut ips = Vec::new();
             for h in hosts {
-                let ip: Ipv4Addr = h
-                    .parse()
-                    .map_err(|_| failed(format!("host `{h}` is not an IPv4 address")))?;
-                if let Some(why) = crate::discover::request::special(ip.into()) {
-                    return Err(failed(format!("host {ip} is {why}: never collected")));
+                let range: ksocket_core::addr::Range =
+                    h.parse().map_err(|e| failed(format!("host `{h}`: {e}")))?;
+                let n = (range.last - range.first) as usize + 1;
+                if ips.len() + n > 65_536 {
+                    return Err(failed("collect takes at most 65536 addresses".into()));
                 }
-                ips.push(ip);
+                ips.extend(
+                    (range.first..=range.last)
+                        .filter(|ip| crate::discover::request::special(*ip).is_none())
+                        .map(Ipv4Addr::from),
+                );
+            }
+            if ips.is_empty() {
+                return Err(failed(
+                    "collect needs at least one address that is not loopback, multicast or reserved"
+                        .into(),
+                ));
             }
             r.details = true;
             Ok(Work::Collect(ips, Box::new(r)))
