@@ -9,6 +9,7 @@
 #
 # The controller is built optimised but without the release profile's LTO (a bench
 # build in target/bench, minutes faster); set BENCH_PROFILE=release for the real one.
+# BENCH_PERF=FILE records a perf profile of the controller over the window.
 set -euo pipefail
 AGENTS="${AGENTS:-1000}"
 INTERVAL="${INTERVAL:-5}"
@@ -66,7 +67,11 @@ gen_pid=$!
 sleep $(( ramp_s + 5 ))
 c0=$(ticks)
 s0=$(date +%s.%N)
-sleep "$WINDOW"
+if [ -n "${BENCH_PERF:-}" ]; then
+    perf record -g -p "$pid" -o "$BENCH_PERF" -- sleep "$WINDOW" >/dev/null 2>&1
+else
+    sleep "$WINDOW"
+fi
 c1=$(ticks)
 s1=$(date +%s.%N)
 rss1=$(rss)

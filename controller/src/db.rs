@@ -193,7 +193,9 @@ impl Db {
             .max_connections(if kind == Kind::Sqlite { 4 } else { 8 })
             .min_connections(0);
         let opts = if kind == Kind::Sqlite {
-            opts.after_connect(|conn, _| {
+            // A local file does not go stale: no ping before each use (it costs a
+            // round trip to the connection's thread on every query).
+            opts.test_before_acquire(false).after_connect(|conn, _| {
                 Box::pin(async move {
                     use sqlx::Executor;
                     conn.execute("PRAGMA busy_timeout = 15000").await?;
@@ -433,6 +435,16 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// Whether the lease of `token` names this connection.
+    pub async fn lease_held(&self, token: &str, conn_id: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM leases WHERE token = $1 AND conn_id = $2")
+            .bind(token)
+            .bind(conn_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
     }
 
     /// Frees the slot if this connection still holds it, and notes when the agent was

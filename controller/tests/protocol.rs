@@ -838,3 +838,23 @@ async fn fleet_two_controllers_one_database() {
     ctl_a.stop().await;
     ctl_b.stop().await;
 }
+
+both!(retention_deletes_old_operations);
+async fn retention_deletes_old_operations(b: Backend) {
+    let env = Env::new(&b).await;
+    env.token("edge", false).await;
+    let id = env.ok(&["scan", "--agent", "edge", "198.18.0.0/30"]).await;
+    assert!(env.ok(&["operations"]).await.contains(id.trim()));
+    // --keep-days 0: everything created before now goes at the first (immediate) run.
+    let srv = env.serve(&["--plain-ws", "--keep-days", "0"]).await;
+    let mut gone = false;
+    for _ in 0..50 {
+        if env.ok(&["operations", "--format", "json"]).await.trim() == "[]" {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "retention did not delete the operation");
+    srv.stop().await;
+}
