@@ -206,6 +206,18 @@ pub fn check_operation(op: &Operation) -> Result<(), String> {
             return Err("a target or exclude is empty, too long, or has control characters".into());
         }
     }
+    if let Operation::Collect { hosts, protocols } = op {
+        if hosts.is_empty() || hosts.len() > 65_536 || protocols.len() > 16 {
+            return Err("collect takes 1 to 65536 hosts and at most 16 protocols".into());
+        }
+        if hosts
+            .iter()
+            .chain(protocols)
+            .any(|t| t.is_empty() || t.len() > 256 || t.chars().any(char::is_control))
+        {
+            return Err("a host or protocol is empty, too long, or has control characters".into());
+        }
+    }
     Ok(())
 }
 

@@ -95,6 +95,23 @@ enum Cmd {
         timeout: u64,
         targets: Vec<String>,
     },
+    /// Queues a collection of details (SNMP) of named hosts on an agent and prints its
+    /// id: addresses, CIDRs or ranges, at most 65536 addresses in all.
+    Collect {
+        #[arg(long)]
+        agent: String,
+        /// The protocols to collect with (the agent reads `snmp`).
+        #[arg(long = "protocol", default_value = "snmp")]
+        protocols: Vec<String>,
+        /// Wait until the operation's results are complete.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds (exit 3).
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        #[arg(required = true)]
+        hosts: Vec<String>,
+    },
     /// Operations, newest first.
     Operations {
         #[arg(long, value_enum, default_value = "table")]
@@ -305,6 +322,25 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
                 details: details.then_some(true),
                 ports: None,
                 rate: None,
+            };
+            let id = api::queue(&db, agent, &op, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{id}");
+            if *wait {
+                return wait_for(&db, &id, Duration::from_secs(*timeout)).await;
+            }
+        }
+        Cmd::Collect {
+            agent,
+            protocols,
+            wait,
+            timeout,
+            hosts,
+        } => {
+            let op = Operation::Collect {
+                hosts: hosts.clone(),
+                protocols: protocols.clone(),
             };
             let id = api::queue(&db, agent, &op, None)
                 .await

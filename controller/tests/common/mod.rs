@@ -586,7 +586,10 @@ impl Agent {
                 stored,
             }) => {
                 assert_eq!(protocol, PROTOCOL);
-                assert_eq!(capabilities, vec!["scan".to_string()]);
+                assert_eq!(
+                    capabilities,
+                    vec!["scan".to_string(), "collect:snmp".to_string()]
+                );
                 (a, stored)
             }
             other => panic!("expected welcome, got {other:?}"),
