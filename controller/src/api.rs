@@ -1,6 +1,7 @@
 //! `/healthz` and the operator API under `/api/v1` (Bearer operator token).
 
 use crate::conn::bearer;
+use crate::db::CancelOutcome;
 use crate::server::App;
 use crate::util::sha256_hex;
 use crate::views;
@@ -9,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ksocket_proto::messages::Operation;
+use ksocket_proto::records::{CollectError, ErrorKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -173,6 +175,64 @@ pub async fn scan(
         Err(QueueError::Invalid(why)) => err(StatusCode::BAD_REQUEST, &why),
         Err(QueueError::Db(e)) => db_fail(e),
     }
+}
+
+/// `POST /api/v1/operations/{id}/cancel`: 200 when the operation was still queued
+/// (it is failed now, kind `cancelled`), 202 when the agent is told (`cancel {op}`),
+/// 404 for an unknown operation, 409 for one that is over.
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = operator(&app, &headers).await {
+        return r;
+    }
+    match request_cancel(&app.db, &id).await {
+        Ok(CancelOutcome::Cancelled { .. }) => (
+            StatusCode::OK,
+            Json(json!({ "id": id, "state": "failed", "cancelled": true })),
+        )
+            .into_response(),
+        Ok(CancelOutcome::Requested { agent, state }) => {
+            app.wake(&agent);
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "id": id, "state": state, "cancelled": false })),
+            )
+                .into_response()
+        }
+        Ok(CancelOutcome::Unknown) => err(StatusCode::NOT_FOUND, "no such operation"),
+        Ok(CancelOutcome::Over(state)) => err(
+            StatusCode::CONFLICT,
+            &format!("the operation is already {state}: nothing to cancel"),
+        ),
+        Err(e) => db_fail(e),
+    }
+}
+
+/// Asks to cancel operation `id` (docs/controller.md): a queued one is failed here
+/// with kind `cancelled`; for one with its agent the request is recorded and the
+/// fleet woken, so that the controller holding the agent sends `cancel {op}`.
+pub async fn request_cancel(
+    db: &crate::db::Db,
+    id: &str,
+) -> Result<CancelOutcome, crate::db::DbError> {
+    if id.is_empty() || id.len() > 256 {
+        return Ok(CancelOutcome::Unknown);
+    }
+    let error = serde_json::to_string(&CollectError {
+        kind: ErrorKind::Cancelled,
+        message: "cancelled by the controller before it was sent".into(),
+    })
+    .unwrap_or_default();
+    let outcome = db.op_cancel(id, &error).await?;
+    if let CancelOutcome::Requested { agent, .. } = &outcome
+        && let Err(e) = db.notify(&format!("op:{agent}")).await
+    {
+        eprintln!("notify: {e} (the poll will find the cancel)");
+    }
+    Ok(outcome)
 }
 
 pub enum QueueError {

@@ -51,6 +51,7 @@ pub async fn upgrade(
                 token: String::new(),
                 conn_id: String::new(),
                 sent: HashSet::new(),
+                cancels: HashSet::new(),
                 raw: None,
                 renewed: std::time::Instant::now(),
             };
@@ -94,6 +95,8 @@ struct Conn {
     conn_id: String,
     /// Operations sent on this connection.
     sent: HashSet<String>,
+    /// Operations whose `cancel` was sent on this connection.
+    cancels: HashSet<String>,
     /// The frame of the last records message, to store its hosts as written.
     raw: Option<Utf8Bytes>,
     /// When this connection last wrote its lease.
@@ -350,12 +353,15 @@ impl Conn {
     }
 
     /// Sends the operations of this agent not yet accepted or refused (once per
-    /// connection), marking the queued ones sent.
+    /// connection), marking the queued ones sent, then a `cancel` for each operation
+    /// with the agent whose cancel was asked for (once per connection, after the
+    /// operation itself when it went out again).
     async fn dispatch(&mut self) -> Result<(), End> {
-        let ops = self.app.db.ops_pending(&self.token).await.map_err(|e| {
+        let db_err = |e: crate::db::DbError| {
             eprintln!("database: {e}");
             End::Close(1011, "the controller's database failed")
-        })?;
+        };
+        let ops = self.app.db.ops_pending(&self.token).await.map_err(db_err)?;
         for (id, body) in ops {
             if self.sent.contains(&id) {
                 continue;
@@ -367,15 +373,33 @@ impl Conn {
                     continue;
                 }
             };
+            // Marked before it goes: an operation cancelled while queued is not sent.
+            // One marked but not delivered (the connection fails) is sent again after
+            // the next welcome, like every sent operation.
+            if !self.app.db.op_mark_sent(&id).await.map_err(db_err)? {
+                continue;
+            }
             self.send(&ControllerMessage::Operation {
                 id: id.clone(),
                 operation,
             })
             .await?;
-            if let Err(e) = self.app.db.op_mark_sent(&id).await {
-                eprintln!("database: {e}");
-            }
             self.sent.insert(id);
+        }
+        let cancels = self
+            .app
+            .db
+            .ops_to_cancel(&self.token)
+            .await
+            .map_err(db_err)?;
+        for op in cancels {
+            if self.cancels.contains(&op) {
+                continue;
+            }
+            self.send(&ControllerMessage::Cancel { op: op.clone() })
+                .await?;
+            println!("agent {}: cancel {op} sent", self.token);
+            self.cancels.insert(op);
         }
         Ok(())
     }

@@ -94,6 +94,8 @@ pub struct OpView {
     pub error: Option<Value>,
     pub operation: Value,
     pub schedule: Option<String>,
+    /// When a cancel was last asked for (unix ms), or null.
+    pub cancel_requested: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +145,21 @@ pub struct Stored {
     pub new: bool,
     /// Every chunk 1..=contiguous of the operation is stored.
     pub contiguous: u64,
+}
+
+/// What asking to cancel an operation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// No operation with that id.
+    Unknown,
+    /// It was over already (done, failed or refused): nothing changed.
+    Over(String),
+    /// It was still queued (never sent): now failed with kind `cancelled`, by the
+    /// controller alone.
+    Cancelled { agent: String },
+    /// It is with the agent (sent, accepted or running): the request is recorded, and
+    /// the connection holding the agent sends `cancel {op}`.
+    Requested { agent: String, state: String },
 }
 
 /// A schedule.
@@ -588,23 +605,102 @@ impl Db {
             .collect()
     }
 
-    pub async fn op_mark_sent(&self, id: &str) -> Result<()> {
+    /// Marks an operation sent (queued becomes sent; sent stays sent) before it goes
+    /// out; false when it is no longer queued or sent (cancelled while queued, say),
+    /// and then it must not be sent. A compare-and-set, so that a cancel of a queued
+    /// operation and its sending cannot both happen.
+    pub async fn op_mark_sent(&self, id: &str) -> Result<bool> {
         let _g = self.w().await;
-        sqlx::query(
-            "UPDATE operations SET state = 'sent', sent_ms = $2 WHERE id = $1 AND state = 'queued'",
+        let r = sqlx::query(
+            "UPDATE operations SET state = 'sent',
+                 sent_ms = CASE WHEN state = 'queued' THEN $2 ELSE sent_ms END
+             WHERE id = $1 AND state IN ('queued', 'sent')",
         )
         .bind(id)
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(r.rows_affected() == 1)
     }
 
-    /// The agents that have queued operations.
-    pub async fn agents_with_queued(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT DISTINCT agent FROM operations WHERE state = 'queued'")
-            .fetch_all(&self.pool)
+    /// Asks to cancel an operation: a queued one ends here and now (failed, kind
+    /// `cancelled`, complete with no chunk); one that is with the agent gets
+    /// `cancel_requested` set; one that is over, or unknown, is left alone. One
+    /// transaction.
+    pub async fn op_cancel(&self, id: &str, error: &str) -> Result<CancelOutcome> {
+        let now = now_ms();
+        let _g = self.w().await;
+        let mut tx = self.pool.begin().await?;
+        // Writes first (SQLite takes its write lock at once).
+        let queued = sqlx::query(
+            "UPDATE operations SET state = 'failed', error = $2, final_seq = 0,
+                 finished_ms = $3, cancel_requested = $3
+             WHERE id = $1 AND state = 'queued'",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let requested = !queued
+            && sqlx::query(
+                "UPDATE operations SET cancel_requested = $2
+                 WHERE id = $1 AND state IN ('sent', 'accepted', 'running')",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+        let row = sqlx::query("SELECT agent, state FROM operations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
             .await?;
+        tx.commit().await?;
+        let Some(row) = row else {
+            return Ok(CancelOutcome::Unknown);
+        };
+        let agent: String = row.try_get(0)?;
+        let state: String = row.try_get(1)?;
+        Ok(if queued {
+            CancelOutcome::Cancelled { agent }
+        } else if requested {
+            CancelOutcome::Requested { agent, state }
+        } else {
+            CancelOutcome::Over(state)
+        })
+    }
+
+    /// The operations of `agent` with the agent (sent, accepted, running) whose cancel
+    /// was asked for: their ids.
+    pub async fn ops_to_cancel(&self, agent: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT id FROM operations
+             WHERE agent = $1 AND cancel_requested IS NOT NULL
+               AND state IN ('sent', 'accepted', 'running')
+             ORDER BY cancel_requested, id LIMIT 1000",
+        )
+        .bind(agent)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// The agents that have queued operations, or a cancel asked for at `since_ms` or
+    /// later of an operation that is with them.
+    pub async fn agents_with_queued(&self, since_ms: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT agent FROM operations WHERE state = 'queued'
+             UNION
+             SELECT agent FROM operations
+             WHERE cancel_requested >= $1 AND state IN ('sent', 'accepted', 'running')",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
@@ -884,7 +980,8 @@ impl Db {
 
     const OP_COLUMNS: &'static str =
         "id, agent, kind, state, chunks, records, contiguous, final_seq,
-        created_ms, sent_ms, finished_ms, probed, total, up, summary, error, body, schedule_id";
+        created_ms, sent_ms, finished_ms, probed, total, up, summary, error, body, schedule_id,
+        cancel_requested";
 
     fn op_row(r: &AnyRow) -> Result<OpView> {
         let state: String = r.try_get(3)?;
@@ -916,6 +1013,7 @@ impl Db {
             error: parse_json(r.try_get(15)?),
             operation: parse_json(Some(r.try_get(16)?)).unwrap_or(Value::Null),
             schedule: r.try_get(17)?,
+            cancel_requested: r.try_get(18)?,
         })
     }
 
@@ -1167,5 +1265,82 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made by a controller of schema 1 is brought to the latest step,
+    /// keeping its operations, which can then be cancelled.
+    #[tokio::test]
+    async fn a_schema_1_database_is_migrated() {
+        use sqlx::{Connection, Executor};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("controller.sqlite");
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        {
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            c.execute(
+                "CREATE TABLE schema_version (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+            )
+            .await
+            .unwrap();
+            for s in schema::STEPS[0].1 {
+                c.execute(*s).await.unwrap();
+            }
+            c.execute("INSERT INTO schema_version VALUES (1, 0)")
+                .await
+                .unwrap();
+            c.execute(
+                "INSERT INTO operations (id, agent, kind, body, state, created_ms)
+                 VALUES ('op-q', 'edge', 'scan', '{}', 'queued', 1),
+                        ('op-r', 'edge', 'scan', '{}', 'running', 1),
+                        ('op-d', 'edge', 'scan', '{}', 'done', 1)",
+            )
+            .await
+            .unwrap();
+            c.close().await.unwrap();
+        }
+        let db = Db::open(dir.path(), None).await.unwrap();
+        assert_eq!(db.version().await.unwrap(), schema::latest());
+        assert!(
+            db.operation("op-q")
+                .await
+                .unwrap()
+                .unwrap()
+                .cancel_requested
+                .is_none()
+        );
+        assert_eq!(
+            db.op_cancel("op-q", "{}").await.unwrap(),
+            CancelOutcome::Cancelled {
+                agent: "edge".into()
+            }
+        );
+        let q = db.operation("op-q").await.unwrap().unwrap();
+        assert_eq!((q.state.as_str(), q.complete), ("failed", true));
+        assert_eq!(
+            db.op_cancel("op-r", "{}").await.unwrap(),
+            CancelOutcome::Requested {
+                agent: "edge".into(),
+                state: "running".into()
+            }
+        );
+        assert_eq!(db.ops_to_cancel("edge").await.unwrap(), vec!["op-r"]);
+        assert_eq!(db.agents_with_queued(0).await.unwrap(), vec!["edge"]);
+        assert!(db.agents_with_queued(i64::MAX).await.unwrap().is_empty());
+        assert_eq!(
+            db.op_cancel("op-d", "{}").await.unwrap(),
+            CancelOutcome::Over("done".into())
+        );
+        assert_eq!(
+            db.op_cancel("op-x", "{}").await.unwrap(),
+            CancelOutcome::Unknown
+        );
+        // A cancelled queued operation is not sent.
+        assert!(!db.op_mark_sent("op-q").await.unwrap());
+        db.close().await;
     }
 }

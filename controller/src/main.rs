@@ -119,6 +119,10 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         limit: i64,
     },
+    /// Cancels an operation: a queued one ends at once (failed, kind `cancelled`); the
+    /// agent of a sent, accepted or running one is told, and it stops at its next
+    /// host, keeping the records sent before.
+    Cancel { op: String },
     /// The stored host records of one operation, each with its chunk's seq.
     Results {
         op: String,
@@ -357,6 +361,21 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
                 _ => print!("{}", views::operations_table(&o)),
             }
         }
+        Cmd::Cancel { op } => match api::request_cancel(&db, op).await? {
+            db::CancelOutcome::Cancelled { .. } => {
+                println!("{op} cancelled: it was still queued, it is failed (cancelled) now");
+            }
+            db::CancelOutcome::Requested { agent, state } => {
+                println!(
+                    "{op} ({state}): cancel requested; agent {agent} is told (now if connected, \
+                     else at its next connection) and ends it as failed (cancelled)"
+                );
+            }
+            db::CancelOutcome::Unknown => anyhow::bail!("no operation `{op}`"),
+            db::CancelOutcome::Over(state) => {
+                anyhow::bail!("operation `{op}` is already {state}: nothing to cancel")
+            }
+        },
         Cmd::Results { op, format } => {
             if db.operation(op).await?.is_none() {
                 anyhow::bail!("no operation `{op}`");

@@ -4,19 +4,20 @@
 //! step applied.
 
 /// Each step: its number and its statements (run in one transaction, in order).
-pub const STEPS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        // Tokens: only the SHA-256 of each token is kept. `operator` is 0 or 1.
-        "CREATE TABLE tokens (
+pub const STEPS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            // Tokens: only the SHA-256 of each token is kept. `operator` is 0 or 1.
+            "CREATE TABLE tokens (
             name TEXT PRIMARY KEY,
             hash TEXT NOT NULL UNIQUE,
             operator BIGINT NOT NULL,
             created_ms BIGINT NOT NULL,
             revoked_ms BIGINT
         )",
-        // What an agent said of itself in its last hello, by token name.
-        "CREATE TABLE agents (
+            // What an agent said of itself in its last hello, by token name.
+            "CREATE TABLE agents (
             name TEXT PRIMARY KEY,
             instance TEXT NOT NULL,
             version TEXT NOT NULL,
@@ -25,9 +26,9 @@ pub const STEPS: &[(i64, &[&str])] = &[(
             connected_ms BIGINT NOT NULL,
             last_seen_ms BIGINT NOT NULL
         )",
-        // The slot of each agent token: who holds it, on which connection of which
-        // controller, until when (renewed by heartbeats).
-        "CREATE TABLE leases (
+            // The slot of each agent token: who holds it, on which connection of which
+            // controller, until when (renewed by heartbeats).
+            "CREATE TABLE leases (
             token TEXT PRIMARY KEY,
             instance TEXT NOT NULL,
             conn_id TEXT NOT NULL,
@@ -35,10 +36,10 @@ pub const STEPS: &[(i64, &[&str])] = &[(
             lease_until_ms BIGINT NOT NULL,
             renewed_ms BIGINT NOT NULL
         )",
-        // Operations. `body` is the JSON of ksocket_proto::messages::Operation.
-        // `contiguous`: every chunk 1..=contiguous is stored; `final_seq`: the seq of
-        // the done/failed chunk once it came (complete when contiguous >= final_seq).
-        "CREATE TABLE operations (
+            // Operations. `body` is the JSON of ksocket_proto::messages::Operation.
+            // `contiguous`: every chunk 1..=contiguous is stored; `final_seq`: the seq of
+            // the done/failed chunk once it came (complete when contiguous >= final_seq).
+            "CREATE TABLE operations (
             id TEXT PRIMARY KEY,
             agent TEXT NOT NULL,
             kind TEXT NOT NULL,
@@ -58,11 +59,11 @@ pub const STEPS: &[(i64, &[&str])] = &[(
             summary TEXT,
             error TEXT
         )",
-        "CREATE INDEX operations_agent_state ON operations (agent, state)",
-        "CREATE INDEX operations_state ON operations (state)",
-        "CREATE INDEX operations_created ON operations (created_ms)",
-        // One row per chunk stored: the key of exactly-once storage.
-        "CREATE TABLE chunks (
+            "CREATE INDEX operations_agent_state ON operations (agent, state)",
+            "CREATE INDEX operations_state ON operations (state)",
+            "CREATE INDEX operations_created ON operations (created_ms)",
+            // One row per chunk stored: the key of exactly-once storage.
+            "CREATE TABLE chunks (
             op TEXT NOT NULL,
             seq BIGINT NOT NULL,
             kind TEXT NOT NULL,
@@ -70,8 +71,8 @@ pub const STEPS: &[(i64, &[&str])] = &[(
             received_ms BIGINT NOT NULL,
             PRIMARY KEY (op, seq)
         )",
-        // One row per host record of a chunk, its JSON as the agent sent it.
-        "CREATE TABLE results (
+            // One row per host record of a chunk, its JSON as the agent sent it.
+            "CREATE TABLE results (
             op TEXT NOT NULL,
             seq BIGINT NOT NULL,
             idx BIGINT NOT NULL,
@@ -80,9 +81,9 @@ pub const STEPS: &[(i64, &[&str])] = &[(
             host TEXT NOT NULL,
             PRIMARY KEY (op, seq, idx)
         )",
-        "CREATE INDEX results_ip ON results (ip)",
-        // The inventory: the last record of each address, who saw it first and last.
-        "CREATE TABLE hosts (
+            "CREATE INDEX results_ip ON results (ip)",
+            // The inventory: the last record of each address, who saw it first and last.
+            "CREATE TABLE hosts (
             ip TEXT PRIMARY KEY,
             rschema BIGINT NOT NULL,
             host TEXT NOT NULL,
@@ -92,8 +93,8 @@ pub const STEPS: &[(i64, &[&str])] = &[(
             agent TEXT NOT NULL,
             op TEXT NOT NULL
         )",
-        // Recurring scans: `body` is the operation to queue every `every_s` seconds.
-        "CREATE TABLE schedules (
+            // Recurring scans: `body` is the operation to queue every `every_s` seconds.
+            "CREATE TABLE schedules (
             id TEXT PRIMARY KEY,
             agent TEXT NOT NULL,
             every_s BIGINT NOT NULL,
@@ -101,8 +102,19 @@ pub const STEPS: &[(i64, &[&str])] = &[(
             next_ms BIGINT NOT NULL,
             created_ms BIGINT NOT NULL
         )",
-    ],
-)];
+        ],
+    ),
+    (
+        2,
+        &[
+            // `cancel {op}`: when an operator last asked to cancel the operation (unix
+            // ms), NULL if never. The connection holding the agent sends `cancel` while
+            // the operation is sent, accepted or running.
+            "ALTER TABLE operations ADD COLUMN cancel_requested BIGINT",
+            "CREATE INDEX operations_cancel ON operations (cancel_requested)",
+        ],
+    ),
+];
 
 /// The newest step this controller knows.
 pub fn latest() -> i64 {

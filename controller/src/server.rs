@@ -27,6 +27,10 @@ pub const DISPATCH_POLL: Duration = Duration::from_secs(1);
 pub const LEASE_TICK: Duration = Duration::from_secs(2);
 /// How often schedules are checked.
 pub const SCHEDULE_TICK: Duration = Duration::from_secs(2);
+/// How far back each poll looks for cancels asked for (from before the previous poll
+/// began): room for a slow commit and for the clocks of the CLI's machine and this
+/// one. A cancel is sent once per connection whatever the number of wakes.
+pub const CANCEL_LOOKBACK_MS: i64 = 30_000;
 
 /// One connection of this controller, as the others see it.
 pub struct Handle {
@@ -160,6 +164,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/operations", get(api::operations))
         .route("/api/v1/operations/{id}", get(api::operation))
         .route("/api/v1/operations/{id}/results", get(api::results))
+        .route("/api/v1/operations/{id}/cancel", post(api::cancel))
         .route("/api/v1/scan", post(api::scan))
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
         .with_state(app)
@@ -254,18 +259,25 @@ async fn shutdown_signal() {
 }
 
 fn background(app: Arc<App>, keep_days: Option<u64>) {
-    // Queued operations: wake the connections they are for.
+    // Queued operations and fresh cancels: wake the connections they are for. A
+    // cancel asked for before the look-back reaches the agent at its next welcome (or
+    // at any other wake of its connection).
     let a = app.clone();
     tokio::spawn(async move {
         let mut t = tokio::time::interval(DISPATCH_POLL);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut since = now_ms().saturating_sub(CANCEL_LOOKBACK_MS);
         loop {
             t.tick().await;
             if a.connections() == 0 {
                 continue;
             }
-            match a.db.agents_with_queued().await {
-                Ok(agents) => agents.iter().for_each(|g| a.wake(g)),
+            let started = now_ms();
+            match a.db.agents_with_queued(since).await {
+                Ok(agents) => {
+                    agents.iter().for_each(|g| a.wake(g));
+                    since = started.saturating_sub(CANCEL_LOOKBACK_MS);
+                }
                 Err(e) => eprintln!("dispatch poll: {e}"),
             }
         }

@@ -858,3 +858,242 @@ async fn retention_deletes_old_operations(b: Backend) {
     assert!(gone, "retention did not delete the operation");
     srv.stop().await;
 }
+
+/// `cancel {op}` of the next message, or a panic.
+async fn expect_cancel(a: &mut Agent, op: &str) {
+    match a.msg().await {
+        ControllerMessage::Cancel { op: o } => assert_eq!(o, op, "cancel"),
+        other => panic!("expected cancel {op}, got {other:?}"),
+    }
+}
+
+both!(cancel_reaches_the_agent);
+async fn cancel_reaches_the_agent(b: Backend) {
+    let env = Env::new(&b).await;
+    let tok = env.token("edge", false).await;
+    let srv = env.serve(&["--plain-ws"]).await;
+    let (mut a, _) = Agent::join(&srv.url, &tok, "i-1", vec![], None).await;
+    let id = env
+        .ok(&["scan", "--agent", "edge", "198.18.0.0/24"])
+        .await
+        .trim()
+        .to_string();
+    let (got, _) = next_operation(&mut a).await;
+    assert_eq!(got, id);
+    a.send(&AgentMessage::Accepted {
+        op: id.clone(),
+        running: true,
+    })
+    .await;
+    a.send(&AgentMessage::Records {
+        op: id.clone(),
+        seq: 1,
+        hosts: vec![host([198, 18, 0, 1])],
+    })
+    .await;
+    expect_ack(&mut a, &id, 1).await;
+
+    // Through the CLI (another process): the agent's connection gets `cancel`.
+    let out = env.ok(&["cancel", &id]).await;
+    assert!(out.contains("cancel requested"), "{out}");
+    let o = env.operation(&id).await;
+    assert_eq!(o["state"], "running");
+    assert!(o["cancelRequested"].as_i64().is_some(), "{o}");
+    expect_cancel(&mut a, &id).await;
+    // Once per connection, however often the connection is woken meanwhile.
+    expect_quiet(&mut a, Duration::from_millis(2500)).await;
+
+    // Cut before the agent answered: sent again after the next welcome.
+    a.cut();
+    let (mut a, _) = Agent::join(&srv.url, &tok, "i-1", vec![], None).await;
+    expect_cancel(&mut a, &id).await;
+    expect_quiet(&mut a, Duration::from_millis(1500)).await;
+
+    // The agent stops: failed, kind cancelled, the records before kept.
+    a.send(&AgentMessage::Failed {
+        op: id.clone(),
+        seq: 2,
+        error: CollectError {
+            kind: ErrorKind::Cancelled,
+            message: "cancelled; the records sent before are kept".into(),
+        },
+    })
+    .await;
+    expect_ack(&mut a, &id, 2).await;
+    let o = env.operation(&id).await;
+    assert_eq!(o["state"], "failed");
+    assert_eq!(o["complete"], true);
+    assert_eq!(o["error"]["kind"], "cancelled");
+    assert_eq!(o["records"], 1);
+    assert_eq!(env.results(&id).await.len(), 1);
+
+    // Over now: a second cancel is refused, and nothing more reaches the agent.
+    let (code, out, err) = env.cli(&["cancel", &id]).await;
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("already failed"), "{err}");
+    let (code, _, err) = env.cli(&["cancel", "op-none"]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("no operation"), "{err}");
+    expect_quiet(&mut a, Duration::from_millis(1500)).await;
+    a.close().await;
+    srv.stop().await;
+}
+
+both!(cancel_of_a_sent_operation_while_disconnected);
+async fn cancel_of_a_sent_operation_while_disconnected(b: Backend) {
+    let env = Env::new(&b).await;
+    let tok = env.token("edge", false).await;
+    let srv = env.serve(&["--plain-ws"]).await;
+    let (mut a, _) = Agent::join(&srv.url, &tok, "i-1", vec![], None).await;
+    let id = env
+        .ok(&["scan", "--agent", "edge", "198.18.0.0/24"])
+        .await
+        .trim()
+        .to_string();
+    let (got, _) = next_operation(&mut a).await;
+    assert_eq!(got, id);
+    a.close().await;
+    // Sent, never accepted, and the agent away: the controller cannot know whether
+    // it has it, so the cancel waits for the agent.
+    env.ok(&["cancel", &id]).await;
+    assert_eq!(env.operation(&id).await["state"], "sent");
+    // After the next welcome: the operation again (it was never accepted), then the
+    // cancel.
+    let (mut a, _) = Agent::join(&srv.url, &tok, "i-1", vec![], None).await;
+    let (again, _) = next_operation(&mut a).await;
+    assert_eq!(again, id);
+    expect_cancel(&mut a, &id).await;
+    expect_quiet(&mut a, Duration::from_millis(1500)).await;
+    a.close().await;
+    srv.stop().await;
+}
+
+both!(cancel_of_a_queued_operation_ends_it_at_once);
+async fn cancel_of_a_queued_operation_ends_it_at_once(b: Backend) {
+    let env = Env::new(&b).await;
+    let tok = env.token("edge", false).await;
+    let srv = env.serve(&["--plain-ws"]).await;
+    // The agent is not connected: the scan stays queued.
+    let id = env
+        .ok(&["scan", "--agent", "edge", "198.18.0.0/24"])
+        .await
+        .trim()
+        .to_string();
+    assert_eq!(env.operation(&id).await["state"], "queued");
+    let out = env.ok(&["cancel", &id]).await;
+    assert!(out.contains("still queued"), "{out}");
+    let o = env.operation(&id).await;
+    assert_eq!(o["state"], "failed");
+    assert_eq!(o["complete"], true);
+    assert_eq!(o["error"]["kind"], "cancelled");
+    assert_eq!(o["chunks"], 0);
+    assert!(
+        o["sent"].is_null() && o["finished"].as_i64().is_some(),
+        "{o}"
+    );
+    // The agent connects: it hears of neither the operation nor its cancel.
+    let (mut a, _) = Agent::join(&srv.url, &tok, "i-1", vec![], None).await;
+    expect_quiet(&mut a, Duration::from_millis(2500)).await;
+    // A cancel of it now is refused.
+    let (code, _, err) = env.cli(&["cancel", &id]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("already failed"), "{err}");
+    a.close().await;
+    srv.stop().await;
+}
+
+both!(cancel_through_the_api);
+async fn cancel_through_the_api(b: Backend) {
+    let env = Env::new(&b).await;
+    let tok = env.token("edge", false).await;
+    let opt = env.token("ops", true).await;
+    let srv = env.serve(&["--plain-ws"]).await;
+    let (mut a, _) = Agent::join(&srv.url, &tok, "i-1", vec![], None).await;
+    let id = env
+        .ok(&["scan", "--agent", "edge", "198.18.0.0/24"])
+        .await
+        .trim()
+        .to_string();
+    let (got, _) = next_operation(&mut a).await;
+    assert_eq!(got, id);
+    a.send(&AgentMessage::Accepted {
+        op: id.clone(),
+        running: false,
+    })
+    .await;
+    let path = format!("/api/v1/operations/{id}/cancel");
+    // No token, an unknown one: 401; an agent token: 403. Nothing recorded.
+    for t in [None, Some("kst_nope")] {
+        let (s, _) = srv.http("POST", &path, t, None).await;
+        assert_eq!(s, 401);
+    }
+    let (s, _) = srv.http("POST", &path, Some(&tok), None).await;
+    assert_eq!(s, 403);
+    assert!(env.operation(&id).await["cancelRequested"].is_null());
+    // The operator: 202, and the agent's connection is told at once.
+    let t0 = tokio::time::Instant::now();
+    let (s, body) = srv.http("POST", &path, Some(&opt), None).await;
+    assert_eq!(s, 202, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["id"].as_str(), v["cancelled"].as_bool()),
+        (Some(id.as_str()), Some(false))
+    );
+    expect_cancel(&mut a, &id).await;
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    // The agent ends it before it ran (seq 1, no records).
+    a.send(&AgentMessage::Failed {
+        op: id.clone(),
+        seq: 1,
+        error: CollectError {
+            kind: ErrorKind::Cancelled,
+            message: "cancelled before it ran".into(),
+        },
+    })
+    .await;
+    expect_ack(&mut a, &id, 1).await;
+    // Over: 409; unknown: 404.
+    let (s, body) = srv.http("POST", &path, Some(&opt), None).await;
+    assert_eq!(s, 409, "{body}");
+    assert!(body.contains("already failed"), "{body}");
+    let (s, _) = srv
+        .http(
+            "POST",
+            "/api/v1/operations/op-none/cancel",
+            Some(&opt),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    // A queued one (the agent away): 200, failed at once.
+    a.close().await;
+    let id2 = env
+        .ok(&["scan", "--agent", "edge", "198.18.1.0/24"])
+        .await
+        .trim()
+        .to_string();
+    let (s, body) = srv
+        .http(
+            "POST",
+            &format!("/api/v1/operations/{id2}/cancel"),
+            Some(&opt),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["cancelled"], true);
+    let (s, body) = srv
+        .http(
+            "GET",
+            &format!("/api/v1/operations/{id2}"),
+            Some(&opt),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let o: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(o["state"], "failed");
+    assert_eq!(o["error"]["kind"], "cancelled");
+    srv.stop().await;
+}
