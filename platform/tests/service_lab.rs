@@ -65,6 +65,8 @@ struct Relay {
     /// Where new connections go (changed by [`Relay::retarget`]).
     target: Arc<Mutex<(String, u16)>>,
     stop: Arc<AtomicBool>,
+    /// While set, connections are accepted and closed at once (a dead controller).
+    paused: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     cuts: Arc<AtomicU64>,
 }
@@ -76,7 +78,9 @@ impl Relay {
         let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let (ptx, prx) = std::sync::mpsc::channel();
         let target = Arc::new(Mutex::new(to));
+        let paused = Arc::new(AtomicBool::new(false));
         let (s, c, ns, t) = (stop.clone(), conns.clone(), ns.to_string(), target.clone());
+        let pz = paused.clone();
         std::thread::spawn(move || {
             enter(&ns);
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -86,6 +90,7 @@ impl Relay {
             let t0 = Instant::now();
             while !s.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(1800) {
                 match l.accept() {
+                    Ok((a, _)) if pz.load(Ordering::Relaxed) => drop(a),
                     Ok((a, _)) => {
                         a.set_nonblocking(false).unwrap();
                         let to = t.lock().unwrap().clone();
@@ -130,9 +135,21 @@ impl Relay {
             port,
             target,
             stop,
+            paused,
             conns,
             cuts: Arc::default(),
         }
+    }
+
+    /// The controller is unreachable (every connection cut, new ones closed) until
+    /// [`Relay::resume`].
+    fn pause(&self) {
+        self.paused.store(true, Ordering::Relaxed);
+        self.cut();
+    }
+
+    fn resume(&self) {
+        self.paused.store(false, Ordering::Relaxed);
     }
 
     /// Sends new connections to `port` on 127.0.0.1 from now on.
@@ -934,5 +951,123 @@ fn fleet_two_controllers_one_postgres() {
     drop(agent);
     drop(a);
     drop(b);
+    s.lab.teardown().unwrap();
+}
+
+/// A full spool: the controller is unreachable while two collects of 65536 addresses
+/// each (no credential: nothing is sent to them) produce about 5 MB of records into a
+/// 4 MiB spool; the operation waits (and says so) instead of losing or failing, and when
+/// the controller is back every record arrives once.
+#[test]
+fn a_full_spool_holds_the_operation_back_until_the_controller_is_back() {
+    require_root!();
+    let Some((s, _)) = setup("svc-full", 1, false) else {
+        return;
+    };
+    let ctl = controller(&s, None, &["--plain-ws"]);
+    let token = ctl.token("f1");
+    let relay = Relay::start(&s.scanner.name, ("127.0.0.1".into(), ctl.port), None);
+    let mut a = Agent::new(
+        s.dir.join("agent"),
+        &s.scanner.name,
+        &token,
+        relay.port,
+        "spoolSize = 4\n",
+    );
+    a.start();
+    let t0 = Instant::now();
+    while !a.log().contains("connected (protocol") && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Two collections of a /16 each (about 2.6 MB of records each, more than the
+    // spool's 4 MiB together); the controller becomes unreachable as soon as the agent
+    // has taken them.
+    let ops: Vec<String> = ["198.18.0.0/16", "198.19.0.0/16"]
+        .iter()
+        .map(|t| {
+            let o = ctl.cli(&["collect", "--agent", "f1", t]);
+            o.lines().last().unwrap().trim().to_string()
+        })
+        .collect();
+    let t1 = Instant::now();
+    while !ops
+        .iter()
+        .all(|op| a.log().contains(&format!("operation {op} accepted")))
+        && t1.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    relay.pause();
+    let t2 = Instant::now();
+    while !a.log().contains("spool full") && t2.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(a.log().contains("spool full"), "{}", a.log());
+    let spool: u64 = std::fs::read_dir(a.home.join("var/spool/ksocket"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(spool <= 4 << 20, "the spool grew to {spool} bytes");
+    relay.resume();
+    let all = wait_complete(&ctl, &ops, Duration::from_secs(120), &|| a.log());
+    for op in &ops {
+        assert_eq!(all[op]["state"], "done", "{}", a.log());
+        let r = ctl.results(op);
+        let ips: BTreeSet<Ipv4Addr> = r.iter().map(|x| x.1).collect();
+        assert_eq!((r.len(), ips.len()), (65536, 65536), "{op}");
+    }
+    a.kill9();
+    drop(ctl);
+    s.lab.teardown().unwrap();
+}
+
+/// `ksocket-controller cancel OP` stops a running scan: it ends `failed`, kind
+/// `cancelled`, complete at the controller; a queued one never runs.
+#[test]
+fn cancel_stops_operations() {
+    require_root!();
+    let Some((s, _)) = setup("svc-cancel", 4, false) else {
+        return;
+    };
+    // The scanner on a /16 too: 65536 addresses on the link to ask with ARP.
+    s.lab
+        .add_addr(&s.scanner, "eth0", "198.18.200.2/16")
+        .unwrap();
+    let ctl = controller(&s, None, &["--plain-ws"]);
+    let token = ctl.token("c1");
+    let mut a = Agent::new(
+        s.dir.join("agent"),
+        &s.scanner.name,
+        &token,
+        ctl.port,
+        "maxRunningOperations = 1\n",
+    );
+    a.start();
+    // A /16 with 4 live hosts: discovery takes a while over 65536 addresses.
+    let running = ctl.scan("c1", &["198.18.0.0/16"]);
+    let queued = ctl.scan("c1", &["198.18.0.0/16"]);
+    let t0 = Instant::now();
+    while !a
+        .log()
+        .contains(&format!("operation {queued} accepted (queued)"))
+        && t0.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ctl.cli(&["cancel", &queued]);
+    ctl.cli(&["cancel", &running]);
+    let ops = [running.clone(), queued.clone()];
+    let all = wait_complete(&ctl, &ops, Duration::from_secs(90), &|| a.log());
+    for op in &ops {
+        assert_eq!(all[op]["state"], "failed", "{op}: {}", a.log());
+        assert_eq!(all[op]["error"]["kind"], "cancelled", "{op}: {:?}", all[op]);
+    }
+    assert!(
+        !a.log().contains(&format!("operation {queued}: done")),
+        "{}",
+        a.log()
+    );
+    a.kill9();
+    drop(ctl);
     s.lab.teardown().unwrap();
 }

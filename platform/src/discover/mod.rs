@@ -63,8 +63,11 @@ pub fn discover(
     let mut hosts = BTreeMap::new();
     let mut summary = match raw::open_sockets(&plan).map_err(DiscoverError::Socket)? {
         Some(socks) => {
-            let st = raw::run(cfg, &plan, socks, &mut hosts, &mut |p| sink.progress(p))
-                .map_err(DiscoverError::Engine)?;
+            let st = raw::run(cfg, &plan, socks, &mut hosts, &mut |p| {
+                sink.progress(p);
+                !sink.cancelled()
+            })
+            .map_err(DiscoverError::Engine)?;
             Summary {
                 schema: SCHEMA,
                 hosts: 0,

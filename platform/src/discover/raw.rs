@@ -46,13 +46,14 @@ pub fn open_sockets(plan: &Plan) -> io::Result<Option<Vec<PacketSocket>>> {
 }
 
 /// Runs the engine over `socks` until every target is answered or given up on; each
-/// live host goes into `hosts`, `progress` is called at most every 200 ms.
+/// live host goes into `hosts`, `progress` is called at most every 200 ms (and stops
+/// the run, as `Interrupted`, when it returns false: a cancelled operation).
 pub fn run(
     cfg: Config,
     plan: &Plan,
     socks: Vec<PacketSocket>,
     hosts: &mut BTreeMap<Ipv4Addr, Host>,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(Progress) -> bool,
 ) -> io::Result<Stats> {
     let mut eng: Engine<SET_RANGES, WINDOW> =
         Engine::new(cfg, &plan.ifaces, &plan.routes, plan.targets.clone())
@@ -74,7 +75,7 @@ async fn drive(
     socks: Vec<PacketSocket>,
     plan: &Plan,
     hosts: &mut BTreeMap<Ipv4Addr, Host>,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(Progress) -> bool,
     total: u64,
 ) -> io::Result<()> {
     let socks: Vec<Async<PacketSocket>> = socks
@@ -98,12 +99,15 @@ async fn drive(
         if last_progress.elapsed() > Duration::from_millis(200) {
             last_progress = std::time::Instant::now();
             let st = eng.stats();
-            progress(Progress {
+            let go_on = progress(Progress {
                 probed: st.started,
                 total,
                 up: hosts.len() as u64,
                 sent: st.sent,
             });
+            if !go_on {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+            }
         }
         let deadline = eng
             .poll_timeout()

@@ -23,6 +23,11 @@ pub trait Sink {
     fn note(&mut self, n: Note);
     /// How far discovery has come (at most every 200 ms).
     fn progress(&mut self, _p: Progress) {}
+    /// Whether the scan should stop now (a cancelled operation): discovery checks it
+    /// with each progress report, and the details phase at each host.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// A message for the operator.

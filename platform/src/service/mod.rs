@@ -324,11 +324,34 @@ enum Ev {
 
 type Sender = async_tungstenite::WebSocketSender<dial::Conn>;
 
+/// How long one frame may take to leave (a peer that stops reading, or a link that
+/// died without a reset, must not hold the connection's loop forever).
+const SEND_LIMIT: Duration = Duration::from_secs(30);
+
 async fn send(tx: &mut Sender, m: &AgentMessage) -> Result<(), End> {
-    let text = String::from_utf8(messages::encode(m)).unwrap_or_default();
-    tx.send(Message::text(text))
-        .await
-        .map_err(|e| End::Lost(format!("sending: {e}")))
+    send_text(
+        tx,
+        String::from_utf8(messages::encode(m)).unwrap_or_default(),
+    )
+    .await
+}
+
+async fn send_text(tx: &mut Sender, text: String) -> Result<(), End> {
+    smol::future::or(
+        async {
+            tx.send(Message::text(text))
+                .await
+                .map_err(|e| End::Lost(format!("sending: {e}")))
+        },
+        async {
+            smol::Timer::after(SEND_LIMIT).await;
+            Err(End::Lost(format!(
+                "sending: no progress in {} s (the controller stopped reading)",
+                SEND_LIMIT.as_secs()
+            )))
+        },
+    )
+    .await
 }
 
 async fn close(tx: &mut Sender, c: Close, why: &str) {
@@ -418,8 +441,8 @@ async fn session(st: &mut State, ws: dial::Ws) -> End {
             match next {
                 Ok(Some((_, _, bytes))) => {
                     let text = String::from_utf8(bytes).unwrap_or_default();
-                    if let Err(e) = tx.send(Message::text(text)).await {
-                        return End::Lost(format!("sending: {e}"));
+                    if let Err(e) = send_text(&mut tx, text).await {
+                        return e;
                     }
                 }
                 Ok(None) => break,

@@ -227,10 +227,11 @@ impl Ops {
         started
     }
 
-    /// A `cancel`: a queued operation ends at once, a running one at its next host.
+    /// A `cancel`: a queued operation ends at once, a running one at its next progress
+    /// report of discovery (200 ms) or its next host.
     pub fn cancel(&mut self, id: &str, shared: &Arc<Shared>) {
         if let Some(c) = self.running.get(id) {
-            log::info!("operation {id}: cancel asked; it stops at its next host");
+            log::info!("operation {id}: cancel asked; it stops now");
             c.store(true, Ordering::Relaxed);
         } else if let Some(i) = self.queue.iter().position(|(q, _)| q == id) {
             self.queue.remove(i);
@@ -377,6 +378,10 @@ impl Sink for ChannelSink {
 
     fn note(&mut self, n: Note) {
         log::log!(n.level, "operation {}: {}", self.id, n.text);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
     }
 
     fn progress(&mut self, p: Progress) {
