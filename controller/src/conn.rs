@@ -29,7 +29,7 @@ const MAX_CURSORS: usize = 1000;
 /// The largest seq taken.
 const MAX_SEQ: u64 = 1 << 40;
 /// The capabilities this controller uses.
-const USED_CAPABILITIES: [&str; 2] = ["scan", "collect:snmp"];
+const USED_CAPABILITIES: [&str; 3] = ["scan", "collect:snmp", "diagnose"];
 
 /// `GET /api/ksocket/connect`: the upgrade. The token is checked after it, so that a
 /// refusal is a close code the agent understands.

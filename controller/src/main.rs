@@ -112,6 +112,16 @@ enum Cmd {
         #[arg(required = true)]
         hosts: Vec<String>,
     },
+    /// Asks an agent for its diagnosis (`ksocket diagnostics system config` on the
+    /// box) and prints the operation's id; with --wait, the checks.
+    Diagnose {
+        #[arg(long)]
+        agent: String,
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
     /// Operations, newest first.
     Operations {
         #[arg(long, value_enum, default_value = "table")]
@@ -354,6 +364,19 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
                 return wait_for(&db, &id, Duration::from_secs(*timeout)).await;
             }
         }
+        Cmd::Diagnose {
+            agent,
+            wait,
+            timeout,
+        } => {
+            let id = api::queue(&db, agent, &Operation::Diagnose, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{id}");
+            if *wait {
+                return wait_for(&db, &id, Duration::from_secs(*timeout)).await;
+            }
+        }
         Cmd::Operations { format, limit } => {
             let o = db.operations((*limit).clamp(1, 1_000_000)).await?;
             match format {
@@ -470,7 +493,25 @@ async fn wait_for(db: &Db, id: &str, timeout: Duration) -> anyhow::Result<ExitCo
                 o.id, o.state, o.chunks, o.records, detail
             );
             if let Some(s) = &o.summary {
-                println!("summary {s}");
+                match s.get("checks").and_then(|c| c.as_array()) {
+                    // A diagnosis: one dotted line per check, as `ksocket diagnostics`.
+                    Some(checks) => {
+                        for c in checks {
+                            let what = c.get("what").and_then(|w| w.as_str()).unwrap_or("?");
+                            let ok = c.get("ok").and_then(|w| w.as_bool()).unwrap_or(false);
+                            let detail = c.get("detail").and_then(|w| w.as_str()).unwrap_or("");
+                            let dots =
+                                ".".repeat(44usize.saturating_sub(what.chars().count() + 1).max(3));
+                            let word = if ok { "OK" } else { "NG" };
+                            if detail.is_empty() {
+                                println!("{what} {dots} {word}");
+                            } else {
+                                println!("{what} {dots} {word} [{detail}]");
+                            }
+                        }
+                    }
+                    None => println!("summary {s}"),
+                }
             }
             return Ok(if o.state == "done" {
                 ExitCode::SUCCESS

@@ -22,6 +22,7 @@ fn summary(hosts: u64) -> Summary {
         unprivileged: false,
         discovery_seconds: 0.5,
         details: vec![],
+        checks: Vec::new(),
     }
 }
 

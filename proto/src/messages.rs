@@ -264,6 +264,7 @@ mod tests {
             unprivileged: false,
             discovery_seconds: 0.2,
             details: vec![],
+            checks: Vec::new(),
         }
     }
 

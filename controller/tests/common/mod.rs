@@ -588,7 +588,11 @@ impl Agent {
                 assert_eq!(protocol, PROTOCOL);
                 assert_eq!(
                     capabilities,
-                    vec!["scan".to_string(), "collect:snmp".to_string()]
+                    vec![
+                        "scan".to_string(),
+                        "collect:snmp".to_string(),
+                        "diagnose".to_string()
+                    ]
                 );
                 (a, stored)
             }

@@ -79,6 +79,7 @@ pub fn discover(
                 unprivileged: false,
                 discovery_seconds: 0.0,
                 details: Vec::new(),
+                checks: Vec::new(),
             }
         }
         None => unprivileged(&cfg, &plan, &mut hosts, sink)?,
@@ -150,5 +151,6 @@ fn unprivileged(
         unprivileged: true,
         discovery_seconds: 0.0,
         details: Vec::new(),
+        checks: Vec::new(),
     })
 }

@@ -145,7 +145,7 @@ pub fn hello(config: &Config, instance: &str, spool: &Spool) -> AgentMessage {
             target: env!("KSOCKET_TARGET").into(),
             instance: instance.into(),
         },
-        capabilities: vec!["scan".into(), "collect:snmp".into()],
+        capabilities: vec!["scan".into(), "collect:snmp".into(), "diagnose".into()],
         unacknowledged: spool.cursors(),
     }
 }

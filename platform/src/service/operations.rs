@@ -9,7 +9,7 @@ use crate::discover::ScanRequest;
 use crate::pipeline::interface::Progress;
 use crate::pipeline::{self, Note, Sink};
 use ksocket_proto::messages::{AgentMessage, Operation};
-use ksocket_proto::records::{CollectError, ErrorKind, Host, SCHEMA, Summary};
+use ksocket_proto::records::{CheckResult, CollectError, ErrorKind, Host, SCHEMA, Summary};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -39,6 +39,7 @@ pub enum Event {
 pub enum Work {
     Scan(Box<ScanRequest>),
     Collect(Vec<Ipv4Addr>, Box<ScanRequest>),
+    Diagnose,
 }
 
 fn failed(message: String) -> CollectError {
@@ -116,11 +117,7 @@ pub fn validate(op: &Operation, config: &Config) -> Result<Work, CollectError> {
             r.details = true;
             Ok(Work::Collect(ips, Box::new(r)))
         }
-        Operation::Diagnose => Err(failed(
-            "diagnose is not run over the connection by this agent yet; run \
-             `ksocket diagnostics` on the box"
-                .into(),
-        )),
+        Operation::Diagnose => Ok(Work::Diagnose),
     }
 }
 
@@ -281,6 +278,7 @@ fn spawn(id: String, work: Work, shared: Arc<Shared>, config: Config, cancel: Ar
         let result = match &work {
             Work::Scan(r) => pipeline::scan(&ctx, r, &mut sink).map_err(|e| e.to_string()),
             Work::Collect(ips, r) => collect(&ctx, ips, r, &mut sink),
+            Work::Diagnose => Ok(diagnose()),
         };
         sink.tx = None;
         let next = match writer {
@@ -350,7 +348,42 @@ fn collect(
         unprivileged: false,
         discovery_seconds: 0.0,
         details,
+        checks: Vec::new(),
     })
+}
+
+/// `diagnose`: the checks of `ksocket diagnostics system config`, as the operation's
+/// summary (no host records).
+fn diagnose() -> Summary {
+    use crate::diagnostics::{Outcome, Part, checks};
+    let checks = [Part::System, Part::Config]
+        .into_iter()
+        .flat_map(checks)
+        .map(|c| {
+            let (ok, detail) = match c.outcome {
+                Outcome::Ok(d) => (true, d),
+                Outcome::Ng(d) => (false, d),
+            };
+            CheckResult {
+                what: c.what,
+                ok,
+                detail,
+            }
+        })
+        .collect();
+    Summary {
+        schema: SCHEMA,
+        hosts: 0,
+        probed: 0,
+        sent: 0,
+        retries: None,
+        retried: 0,
+        no_route: 0,
+        unprivileged: false,
+        discovery_seconds: 0.0,
+        details: Vec::new(),
+        checks,
+    }
 }
 
 /// The pipeline's sink of an operation: hosts go to the chunker (waiting when it is

@@ -288,6 +288,19 @@ pub struct Summary {
     /// Hosts a collector was asked to read, and how many it read, per collector.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<DetailsSummary>,
+    /// The checks of a `diagnose` operation (`ksocket diagnostics system config`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckResult>,
+}
+
+/// One check of a diagnosis: what was checked, whether it passed, and a detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResult {
+    pub what: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }
 
 /// What one collector did in a scan.
