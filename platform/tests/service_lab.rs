@@ -745,10 +745,19 @@ fn refusals_and_controller_restart() {
     assert_eq!(all[&op]["state"], "done");
     // A diagnosis over the connection: the checks of `ksocket diagnostics system config`.
     let out = ctl.cli(&["diagnose", "--agent", "a1", "--wait", "--timeout", "60"]);
-    assert!(out.contains("Raw packet access (CAP_NET_RAW)") && out.contains("OK"), "{out}");
+    assert!(
+        out.contains("Raw packet access (CAP_NET_RAW)") && out.contains("OK"),
+        "{out}"
+    );
     assert!(out.contains("Parse it as TOML"), "{out}");
     // A collect of a range, with no credential: the records, without SNMP.
-    let op = ctl.cli(&["collect", "--agent", "a1", "--wait", "198.18.0.10-198.18.0.19"]);
+    let op = ctl.cli(&[
+        "collect",
+        "--agent",
+        "a1",
+        "--wait",
+        "198.18.0.10-198.18.0.19",
+    ]);
     assert!(op.contains("done: 2 chunks, 10 records"), "{op}");
     // Revoked: the connected agent is cut off and stops for good.
     ctl.cli(&["token", "revoke", "a1"]);
