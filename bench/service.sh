@@ -77,7 +77,7 @@ farm-bench -n "$RUNS" --timeout 1800 \
     -- "$ctl" collect --agent spool-on --wait --timeout 600 --data "$work/disk" 198.18.0.0/16
 echo
 echo "farm-bench's wall includes the CLI's polling of the database (every few hundred ms);"
-echo "the controller's own clock is finer: from the operation's creation to its last chunk"
+echo "the controller's own clock is finer: from the operation's dispatch to the agent to its last chunk"
 echo "stored, per run (the warm-up run included):"
 for mode in disk mem; do
     "$ctl" operations --data "$work/$mode" --format json >"$work/$mode.ops.json"
@@ -86,7 +86,7 @@ python3 - "$work/disk.ops.json" "$work/mem.ops.json" <<'PY'
 import json, statistics, sys
 def per(path):
     ops = [o for o in json.load(open(path)) if o["kind"] == "collect" and o["state"] == "done"]
-    return [(o["finished"] - o["created"]) / 1000 for o in ops], [o["records"] for o in ops]
+    return [(o["finished"] - o["sent"]) / 1000 for o in ops], [o["records"] for o in ops]
 (d, dn), (m, mn) = per(sys.argv[1]), per(sys.argv[2])
 assert all(n == 65536 for n in dn + mn), (dn, mn)
 md, mm = statistics.median(d), statistics.median(m)
