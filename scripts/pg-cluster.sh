@@ -69,6 +69,13 @@ start)
         >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     touch "$dir/server.log"
     [ "$(id -u)" = 0 ] && chown postgres "$dir/server.log"
+    # Without PG_PORT, the first port from 54329 that nothing listens on (another
+    # cluster of a developer's may hold 54329).
+    if [ -z "${PG_PORT:-}" ]; then
+        for p in $(seq 54329 54349); do
+            if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
+        done
+    fi
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $PORT -k $dir/sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
         start >&2 || { tail -20 "$dir/server.log" >&2; die "pg_ctl start failed (is port $PORT taken?)"; }
