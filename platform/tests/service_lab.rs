@@ -1087,3 +1087,114 @@ fn cancel_stops_operations() {
     drop(ctl);
     s.lab.teardown().unwrap();
 }
+
+/// A private CA (openssl): the controller serves a certificate it signed; the agent
+/// trusts it with connect.caFile, and refuses it without.
+#[test]
+fn a_private_ca_with_ca_file() {
+    require_root!();
+    let Some((s, _)) = setup("svc-ca", 1, false) else {
+        return;
+    };
+    let d = s.dir.join("pki");
+    std::fs::create_dir_all(&d).unwrap();
+    let ossl = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(&d)
+            .output()
+            .expect("openssl (apt-get install openssl)");
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ossl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=kst lab CA",
+    ]);
+    ossl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    ossl(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    let cert = d.join("srv.pem").display().to_string();
+    let key = d.join("srv.key").display().to_string();
+    let ctl = controller(&s, None, &["--tls-cert", &cert, "--tls-key", &key]);
+    let token = ctl.token("ca1");
+    let diag = |extra: &str, name: &str| {
+        let a = Agent::new(s.dir.join(name), &s.scanner.name, &token, ctl.port, extra);
+        let p = a.home.join("etc/ksocket/ksocket.toml");
+        let t = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("protocol = \"ws\"\n", "protocol = \"wss\"\n");
+        std::fs::write(&p, t).unwrap();
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &s.scanner.name,
+                KSOCKET,
+                "diagnostics",
+                "authenticate",
+            ])
+            .env("KSOCKET_HOME", &a.home)
+            .env_remove("KSOCKET_INSECURE")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let out = diag(&format!("caFile = \"{}/ca.pem\"\n", d.display()), "with");
+    assert!(
+        out.contains("Complete authentication") && !out.contains("NG"),
+        "{out}"
+    );
+    let out = diag("", "without");
+    assert!(
+        out.contains("NG") && !out.contains("Complete authentication"),
+        "{out}"
+    );
+    drop(ctl);
+    s.lab.teardown().unwrap();
+}
