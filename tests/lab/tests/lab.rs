@@ -178,7 +178,20 @@ fn daemons_the_tests_did_not_start_are_left_alone() {
     for name in ["snmpd", "lldpd"] {
         let exe = dir.join(name);
         std::fs::copy("/bin/sleep", &exe).unwrap();
-        bystanders.push(Command::new(&exe).arg("300").spawn().unwrap());
+        // A thread of this test process that forks while the copy is open for writing
+        // hands the write descriptor to its child until that child execs: exec of the
+        // copy then fails with ETXTBSY for a moment. Retry, bounded.
+        let mut tries = 0;
+        let child = loop {
+            match Command::new(&exe).arg("300").spawn() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                r => break r.unwrap(),
+            }
+        };
+        bystanders.push(child);
     }
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let setup = Command::new("bash")
