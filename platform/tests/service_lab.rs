@@ -983,6 +983,16 @@ fn a_full_spool_holds_the_operation_back_until_the_controller_is_back() {
     let ctl = controller(&s, None, &["--plain-ws"]);
     let token = ctl.token("f1");
     let relay = Relay::start(&s.scanner.name, ("127.0.0.1".into(), ctl.port), None);
+    // Two collections of a /16 each (about 2.6 MB of records each, more than the
+    // spool's 4 MiB together), queued before the agent connects so that it takes both
+    // at once; the controller becomes unreachable as soon as it has.
+    let ops: Vec<String> = ["198.18.0.0/16", "198.19.0.0/16"]
+        .iter()
+        .map(|t| {
+            let o = ctl.cli(&["collect", "--agent", "f1", t]);
+            o.lines().last().unwrap().trim().to_string()
+        })
+        .collect();
     let mut a = Agent::new(
         s.dir.join("agent"),
         &s.scanner.name,
@@ -991,27 +1001,13 @@ fn a_full_spool_holds_the_operation_back_until_the_controller_is_back() {
         "spoolSize = 4\n",
     );
     a.start();
-    let t0 = Instant::now();
-    while !a.log().contains("connected (protocol") && t0.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // Two collections of a /16 each (about 2.6 MB of records each, more than the
-    // spool's 4 MiB together); the controller becomes unreachable as soon as the agent
-    // has taken them.
-    let ops: Vec<String> = ["198.18.0.0/16", "198.19.0.0/16"]
-        .iter()
-        .map(|t| {
-            let o = ctl.cli(&["collect", "--agent", "f1", t]);
-            o.lines().last().unwrap().trim().to_string()
-        })
-        .collect();
     let t1 = Instant::now();
     while !ops
         .iter()
         .all(|op| a.log().contains(&format!("operation {op} accepted")))
         && t1.elapsed() < Duration::from_secs(20)
     {
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
     relay.pause();
     let t2 = Instant::now();
