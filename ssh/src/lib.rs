@@ -1,0 +1,4 @@
+//! ksocket's SSH client, sans-IO (see docs/architecture.md, "SSH client").
+
+pub mod keys;
+pub mod wire;
