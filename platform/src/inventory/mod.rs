@@ -2,3 +2,4 @@
 //! vSphere later), each in its own folder.
 
 pub mod snmp;
+pub mod ssh;

@@ -1,0 +1,4 @@
+//! The SSH collector: OS and packages of Linux hosts, over ksocket's own SSH client
+//! (the `ksocket-ssh` crate, sans-IO; `session` drives it over sockets).
+
+pub mod session;

@@ -1,0 +1,1 @@
+//! Drives the sans-IO SSH client over a socket (being written).
