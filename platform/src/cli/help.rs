@@ -85,6 +85,32 @@ Options (named as net-snmp names them):
   -On            numeric OIDs (always)",
     },
     Entry {
+        name: "ssh",
+        summary: "SSH inventory of Linux hosts (OS, packages), as a scan collects it",
+        usage: "ksocket ssh TARGET... [--credential FILE] [--format FORMAT] [--parallel N]
+            [--timeout SECONDS] [--max-auth-failures N]
+
+TARGET is an address, a CIDR or a range. Each is logged into with the ssh credential
+files that match it (etc/ksocket/credentials/ssh, in order, until one logs in), or
+only FILE with --credential; it is asked its OS (/etc/os-release, uname) and its
+packages (dpkg, rpm, apk, pacman). Nothing is installed or written on the host.
+
+Host keys are trusted on first use and kept in $KSOCKET_HOME/var/known_hosts; a
+changed key is refused and nothing is sent to that host. A credential's hostKeys or
+knownHosts pin keys (unknown keys refused too).
+
+Options:
+  --credential FILE        only this ssh credential file (for every TARGET)
+  --format FORMAT          table, json (one document) or jsonl (a record a line, as
+                           hosts complete; default when not on a terminal)
+  --parallel N             hosts read at once (default 8)
+  --timeout SECONDS        time one host may take (default limits.hostTimeout, 60)
+  --max-auth-failures N    password logins refused per host before the next files
+                           are left untried (default 3)
+
+Exit status 1 when a target could not be read (the reason on stderr and in the record).",
+    },
+    Entry {
         name: "init",
         summary: "create the $KSOCKET_HOME layout, a commented ksocket.toml and credential templates",
         usage: "ksocket init\n\nCreates what is missing under $KSOCKET_HOME (default /opt/ksocket): bin/, etc/ksocket/ksocket.toml,

@@ -81,6 +81,18 @@ pub struct Ssh {
     pub timeout: f64,
     #[serde(default)]
     pub ssh_tunnels: Vec<String>,
+    /// Allow SHA-1 key exchange (diffie-hellman-group14-sha1) and ssh-rsa signatures,
+    /// for OpenSSH before 7.2 and old appliances; said in the result when used.
+    #[serde(default)]
+    pub legacy_algorithms: bool,
+    /// Pinned host keys (`ssh-ed25519 AAAA...`, as in a .pub file): only these are
+    /// accepted for the hosts this file applies to.
+    #[serde(default)]
+    pub host_keys: Vec<String>,
+    /// A known_hosts file (OpenSSH's format; relative to this file's directory) that
+    /// pins the keys of the hosts this file applies to: unknown keys are refused too.
+    #[serde(default)]
+    pub known_hosts: Option<String>,
     pub account: Account,
 }
 
@@ -273,6 +285,48 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
     }
 }
 
+/// The ssh keys whose values have a syntax: jump hosts are addresses, pinned host keys
+/// are public keys, the account has a password or a key.
+fn check_ssh(file: &Path, text: &str, ssh: &Ssh) -> Result<(), Problem> {
+    let at = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .map_or(1, |i| i + 1)
+    };
+    let problem = |line, msg| Problem {
+        file: file.into(),
+        line,
+        msg,
+    };
+    for hop in &ssh.ssh_tunnels {
+        if hop.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(problem(
+                at(hop),
+                format!("sshTunnels: `{hop}` is not an IPv4 address"),
+            ));
+        }
+    }
+    for (i, k) in ssh.host_keys.iter().enumerate() {
+        if let Err(e) = ksocket_ssh::keys::PublicKey::from_openssh_line(k) {
+            let head: String = k.chars().take(24).collect();
+            return Err(problem(
+                at(&head),
+                format!("hostKeys[{i}]: not a public key line (`type base64`): {e}"),
+            ));
+        }
+    }
+    if ssh.account.username.is_empty() {
+        return Err(problem(at("username"), "account.username is empty".into()));
+    }
+    if ssh.account.password.is_none() && ssh.account.client_keys.is_empty() {
+        return Err(problem(
+            at("[account]"),
+            "account: neither a password nor a clientKeys entry".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses one credential file's text.
 pub fn parse(proto: Protocol, file: &Path, text: &str) -> Result<Credential, Problem> {
     let name = file.to_string_lossy();
@@ -313,6 +367,9 @@ pub fn parse(proto: Protocol, file: &Path, text: &str) -> Result<Credential, Pro
                 });
             }
         }
+    }
+    if let Credential::Ssh(ssh) = &c {
+        check_ssh(file, text, ssh)?;
     }
     for (key, v, lo, hi) in c.seconds() {
         // NaN fails this too.

@@ -64,6 +64,30 @@ impl Store {
         })
     }
 
+    /// One credential file of `proto` (plain or sealed), applying to every address:
+    /// `ksocket ssh --credential FILE`.
+    pub fn file(proto: Protocol, path: &Path) -> Store {
+        let mut key = None;
+        let mut s = Store::default();
+        match super::seal::read_credential_with(path, &mut key)
+            .map_err(|e| Problem {
+                file: path.into(),
+                line: 0,
+                msg: e.detail(),
+            })
+            .and_then(|text| parse(proto, path, &text))
+        {
+            Ok(cred) => s.entries.push(Entry {
+                proto,
+                scope: Scope::all(),
+                path: path.into(),
+                cred,
+            }),
+            Err(p) => s.problems.push(p),
+        }
+        s
+    }
+
     /// As [`Store::load`], with `read` opening each file.
     pub fn load_with(dir: &Path, read: &mut dyn FnMut(&Path) -> Result<String, String>) -> Store {
         let mut s = Store::default();

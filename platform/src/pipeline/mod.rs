@@ -219,8 +219,7 @@ impl Details<'_> {
         let Some(h) = self.hosts.get_mut(&ip) else {
             return;
         };
-        let Section::Snmp { result, .. } = &section;
-        self.read[k] += u64::from(result.is_ok());
+        self.read[k] += u64::from(section.is_ok());
         h.apply(section);
         let left = self.pending.get_mut(&ip).map(|n| {
             *n -= 1;

@@ -6,6 +6,7 @@
 //! reading every version they have stored.
 
 pub mod snmp;
+pub mod ssh;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -43,6 +44,19 @@ pub struct Host {
     pub snmp_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snmp_error_kind: Option<ErrorKind>,
+    /// The ssh credential file that logged in (never its secret), or the last tried
+    /// when `sshError` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_credential: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<ssh::Inventory>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_error_kind: Option<ErrorKind>,
+    /// Credentials tried before the outcome that did not log in, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_attempts: Vec<ssh::Attempt>,
 }
 
 impl Host {
@@ -59,6 +73,11 @@ impl Host {
             snmp: None,
             snmp_error: None,
             snmp_error_kind: None,
+            ssh_credential: None,
+            ssh: None,
+            ssh_error: None,
+            ssh_error_kind: None,
+            ssh_attempts: Vec::new(),
         }
     }
 
@@ -87,6 +106,21 @@ impl Host {
                     }
                 }
             }
+            Section::Ssh {
+                credential,
+                attempts,
+                result,
+            } => {
+                self.ssh_credential = credential;
+                self.ssh_attempts = attempts;
+                match result {
+                    Ok(i) => self.ssh = Some(i),
+                    Err(e) => {
+                        self.ssh_error = Some(e.message);
+                        self.ssh_error_kind = Some(e.kind);
+                    }
+                }
+            }
         }
     }
 
@@ -111,6 +145,24 @@ pub enum Section {
         credential: String,
         result: Result<snmp::Device, CollectError>,
     },
+    Ssh {
+        /// The credential that logged in (or the last tried; none when no credential
+        /// could be tried, e.g. an unreachable port).
+        credential: Option<String>,
+        /// Credentials that did not log in before the outcome.
+        attempts: Vec<ssh::Attempt>,
+        result: Result<ssh::Inventory, CollectError>,
+    },
+}
+
+impl Section {
+    /// Whether the collector read the host.
+    pub fn is_ok(&self) -> bool {
+        match self {
+            Section::Snmp { result, .. } => result.is_ok(),
+            Section::Ssh { result, .. } => result.is_ok(),
+        }
+    }
 }
 
 /// Why a collection failed, in a class a program can act on and a message a person
@@ -148,6 +200,8 @@ pub enum ErrorKind {
     Interrupted,
     /// An operation could not run (a bad parameter, no permission, a full queue).
     Failed,
+    /// The host's SSH key is not the one known or pinned for it: nothing was sent.
+    HostKey,
 }
 
 /// How a host was seen.
