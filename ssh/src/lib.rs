@@ -2,3 +2,6 @@
 
 pub mod keys;
 pub mod wire;
+pub mod cipher;
+pub mod kex;
+pub mod transport;
