@@ -208,7 +208,7 @@ impl Printer {
             Format::Table => {
                 writeln!(
                     self.out,
-                    "{:<16} {:<18} {:>9}  {:<8} {:<24} SNMP",
+                    "{:<16} {:<18} {:>9}  {:<8} {:<24} DETAILS (SNMP; SSH)",
                     "IP", "MAC", "RTT(ms)", "IFACE", "VIA"
                 )?;
                 for h in &held {
@@ -296,8 +296,29 @@ fn snmp_cell(h: &Host) -> String {
     }
 }
 
+/// `Debian GNU/Linux 12 (bookworm), 612 packages`, or the SSH error.
+fn ssh_cell(h: &Host) -> String {
+    match (&h.ssh, &h.ssh_error) {
+        (Some(s), _) => {
+            let os =
+                s.os.pretty_name
+                    .as_deref()
+                    .or(s.os.name.as_deref())
+                    .unwrap_or("-");
+            let n: usize = s.packages.iter().map(|l| l.items.len()).sum();
+            format!("{os}, {n} packages")
+        }
+        (None, Some(e)) => format!("ssh error: {e}"),
+        (None, None) => String::new(),
+    }
+}
+
 fn table_row(h: &Host) -> String {
     let via: Vec<String> = h.via.iter().map(ToString::to_string).collect();
+    let details: Vec<String> = [snmp_cell(h), ssh_cell(h)]
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .collect();
     format!(
         "{:<16} {:<18} {:>9}  {:<8} {:<24} {}",
         h.ip.to_string(),
@@ -305,15 +326,16 @@ fn table_row(h: &Host) -> String {
         h.rtt_ms.map_or_else(|| "-".into(), |r| format!("{r:.2}")),
         h.iface.as_deref().unwrap_or("-"),
         via.join(","),
-        snmp_cell(h)
+        details.join("; ")
     )
 }
 
-const CSV_HEADER: &str = "ip,mac,rttMs,iface,via,snmpCredential,sysName,model,snmpError";
+const CSV_HEADER: &str = "ip,mac,rttMs,iface,via,snmpCredential,sysName,model,snmpError,sshCredential,os,osVersion,packages,sshError";
 
 fn csv_row(out: &mut impl Write, h: &Host) -> io::Result<()> {
     let via: Vec<String> = h.via.iter().map(ToString::to_string).collect();
     let d = h.snmp.as_ref();
+    let s = h.ssh.as_ref();
     let cells = [
         h.ip.to_string(),
         h.mac.map(|m| m.to_string()).unwrap_or_default(),
@@ -326,6 +348,18 @@ fn csv_row(out: &mut impl Write, h: &Host) -> io::Result<()> {
             .and_then(|c| c.model.clone())
             .unwrap_or_default(),
         h.snmp_error.clone().unwrap_or_default(),
+        h.ssh_credential.clone().unwrap_or_default(),
+        s.and_then(|s| s.os.name.clone()).unwrap_or_default(),
+        s.and_then(|s| s.os.version_id.clone()).unwrap_or_default(),
+        s.map(|s| {
+            s.packages
+                .iter()
+                .map(|l| l.items.len())
+                .sum::<usize>()
+                .to_string()
+        })
+        .unwrap_or_default(),
+        h.ssh_error.clone().unwrap_or_default(),
     ];
     let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
     writeln!(out, "{}", line.join(","))
