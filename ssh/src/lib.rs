@@ -5,3 +5,6 @@ pub mod wire;
 pub mod cipher;
 pub mod kex;
 pub mod transport;
+pub mod auth;
+pub mod channel;
+pub mod client;
