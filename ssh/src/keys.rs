@@ -4,7 +4,8 @@
 //!
 //! CONTRACT (the engine codes against these signatures; bodies are being written):
 
-use crate::wire::{Malformed, Reader};
+use crate::wire::{Malformed, Reader, Write};
+use zeroize::Zeroizing;
 
 /// Why a key could not be read or used (never holds key material or a passphrase).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,9 +55,9 @@ pub struct PublicKey {
 
 #[derive(Clone)]
 enum PublicKind {
-    Ed25519(ed25519_dalek::VerifyingKey),
-    P256(p256::ecdsa::VerifyingKey),
-    Rsa(rsa::PublicKey),
+    Ed25519(Box<ed25519_dalek::VerifyingKey>),
+    P256(Box<p256::ecdsa::VerifyingKey>),
+    Rsa(Box<rsa::PublicKey>),
 }
 
 impl PartialEq for PublicKey {
@@ -245,7 +246,7 @@ fn ed25519_public(pk: &[u8]) -> Result<PublicKind, KeyError> {
         .map_err(|_| KeyError::Format("ed25519 public key length".into()))?;
     let k = ed25519_dalek::VerifyingKey::from_bytes(bytes)
         .map_err(|_| KeyError::Format("ed25519 public key is not a curve point".into()))?;
-    Ok(PublicKind::Ed25519(k))
+    Ok(PublicKind::Ed25519(Box::new(k)))
 }
 
 fn p256_public(q: &[u8]) -> Result<PublicKind, KeyError> {
@@ -257,7 +258,7 @@ fn p256_public(q: &[u8]) -> Result<PublicKind, KeyError> {
     }
     let k = p256::ecdsa::VerifyingKey::from_sec1_bytes(q)
         .map_err(|_| KeyError::Format("ecdsa public point is not on P-256".into()))?;
-    Ok(PublicKind::P256(k))
+    Ok(PublicKind::P256(Box::new(k)))
 }
 
 fn rsa_public(n: &[u8], e: &[u8]) -> Result<PublicKind, KeyError> {
@@ -288,7 +289,7 @@ fn rsa_public(n: &[u8], e: &[u8]) -> Result<PublicKind, KeyError> {
         rsa::PublicKey::new_with_size_limits(n, e, RSA_MIN_BITS..=RSA_MAX_BITS).map_err(|_| {
             KeyError::Format("rsa public key refused (even modulus or bad exponent)".into())
         })?;
-    Ok(PublicKind::Rsa(k))
+    Ok(PublicKind::Rsa(Box::new(k)))
 }
 
 /// An ECDSA signature as SSH carries it (RFC 5656 §3.1.2): mpint r, mpint s.
@@ -324,38 +325,788 @@ pub(crate) fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A client's private key, decrypted.
+///
+/// The secret halves are the crates' own key types, which wipe themselves on drop;
+/// every intermediate buffer holding key material (decoded file, decrypted section,
+/// derived cipher keys) is a `Zeroizing` buffer. `Debug` shows the type and the
+/// fingerprint only.
 pub struct PrivateKey {
-    // filled by the implementation; zeroized on drop
+    public: PublicKey,
+    kind: PrivateKind,
 }
+
+enum PrivateKind {
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+    P256(Box<p256::ecdsa::SigningKey>),
+    Rsa(Box<rsa::PrivateKey>),
+}
+
+impl core::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "PrivateKey({} {})",
+            self.public.key_type(),
+            self.public.fingerprint()
+        )
+    }
+}
+
+/// Key files larger than this are not key files (an 8192-bit RSA key in PEM is ~6 KiB).
+const MAX_KEY_TEXT: usize = 256 * 1024;
+/// bcrypt_pbkdf rounds we run: OpenSSH's default is 16 and `ssh-keygen -a` is rarely
+/// above a few hundred; a file asking for more is refused rather than run for minutes.
+pub const MAX_BCRYPT_ROUNDS: u32 = 1024;
+/// PBKDF2 iterations we run for an encrypted PKCS#8 file (OpenSSL's default is 2048).
+pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
 
 impl PrivateKey {
     /// Reads a key file's text: OpenSSH ("-----BEGIN OPENSSH PRIVATE KEY-----", bcrypt
     /// KDF with aes256-ctr/aes256-cbc/aes256-gcm/chacha20-poly1305 when encrypted), PEM
     /// PKCS#1 RSA and SEC1 EC (with OpenSSL's "Proc-Type: 4,ENCRYPTED" / DEK-Info when
     /// encrypted), PKCS#8 ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY" with PBES2).
-    pub fn from_text(_text: &[u8], _passphrase: Option<&[u8]>) -> Result<PrivateKey, KeyError> {
-        todo!()
+    pub fn from_text(text: &[u8], passphrase: Option<&[u8]>) -> Result<PrivateKey, KeyError> {
+        if text.len() > MAX_KEY_TEXT {
+            return Err(KeyError::Format(format!(
+                "larger than {MAX_KEY_TEXT} bytes"
+            )));
+        }
+        let Ok(text) = core::str::from_utf8(text) else {
+            return Err(KeyError::Format("not text".into()));
+        };
+        if text.trim_start().starts_with("PuTTY-User-Key-File") {
+            return Err(KeyError::Unsupported(
+                "PuTTY key files (convert with `puttygen key.ppk -O private-openssh`)".into(),
+            ));
+        }
+        let pem = Pem::parse(text)?;
+        match pem.label {
+            "OPENSSH PRIVATE KEY" => openssh_private(&pem.data, passphrase),
+            "RSA PRIVATE KEY" | "EC PRIVATE KEY" => {
+                let (der, encrypted) = legacy_pem_decrypt(&pem, passphrase)?;
+                let key = if pem.label == "RSA PRIVATE KEY" {
+                    pkcs1_rsa(&der)
+                } else {
+                    sec1_p256(&der)
+                };
+                wrong_passphrase_if(encrypted, key)
+            }
+            "PRIVATE KEY" => pkcs8_private(&pem.data),
+            "ENCRYPTED PRIVATE KEY" => {
+                let Some(pass) = passphrase else {
+                    return Err(KeyError::NeedPassphrase);
+                };
+                let der = pkcs8_decrypt(&pem.data, pass)?;
+                wrong_passphrase_if(true, pkcs8_private(&der))
+            }
+            "DSA PRIVATE KEY" => Err(KeyError::Unsupported("DSA keys".into())),
+            other => Err(KeyError::Format(format!(
+                "a PEM block labelled {}",
+                shown_name(other.as_bytes())
+            ))),
+        }
     }
+
     pub fn public(&self) -> &PublicKey {
-        todo!()
+        &self.public
     }
+
     /// Signature algorithms this key can sign with, best first: Ed25519
     /// ["ssh-ed25519"], ECDSA P-256 ["ecdsa-sha2-nistp256"], RSA ["rsa-sha2-512",
     /// "rsa-sha2-256", "ssh-rsa"].
     pub fn algorithms(&self) -> &'static [&'static str] {
-        todo!()
+        match self.kind {
+            PrivateKind::Ed25519(_) => &[ED25519],
+            PrivateKind::P256(_) => &[ECDSA_P256],
+            PrivateKind::Rsa(_) => &[RSA_SHA2_512, RSA_SHA2_256, SSH_RSA],
+        }
     }
+
     /// Signs `data` with `algorithm` (one of [`Self::algorithms`]); returns the SSH
     /// signature encoding (string algorithm, string signature).
-    pub fn sign(&self, _algorithm: &str, _data: &[u8]) -> Result<Vec<u8>, KeyError> {
-        todo!()
+    ///
+    /// Deterministic: Ed25519 by construction, ECDSA with RFC 6979 nonces, RSA PKCS#1
+    /// v1.5 (without blinding: no randomness is taken, and the rsa crate's modular
+    /// exponentiation is constant-time).
+    pub fn sign(&self, algorithm: &str, data: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let body = match (&self.kind, algorithm) {
+            (PrivateKind::Ed25519(k), ED25519) => {
+                use ed25519_dalek::Signer;
+                k.sign(data).to_bytes().to_vec()
+            }
+            (PrivateKind::P256(k), ECDSA_P256) => {
+                use p256::ecdsa::signature::Signer;
+                let s: p256::ecdsa::Signature = k.sign(data);
+                let (r, s) = s.split_bytes();
+                let mut b = Vec::with_capacity(74);
+                b.put_mpint(&r);
+                b.put_mpint(&s);
+                b
+            }
+            (PrivateKind::Rsa(k), RSA_SHA2_512 | RSA_SHA2_256 | SSH_RSA) => {
+                let s = match algorithm {
+                    RSA_SHA2_512 => k.pkcs1v15_sign::<sha2::Sha512>(data),
+                    RSA_SHA2_256 => k.pkcs1v15_sign::<sha2::Sha256>(data),
+                    _ => k.pkcs1v15_sign::<sha1::Sha1>(data),
+                };
+                s.map_err(|_| KeyError::Unsupported("RSA signing failed".into()))?
+            }
+            _ => {
+                return Err(KeyError::Unsupported(format!(
+                    "signing with {} by an {} key",
+                    shown_name(algorithm.as_bytes()),
+                    self.public.key_type()
+                )));
+            }
+        };
+        let mut out = Vec::with_capacity(body.len() + algorithm.len() + 8);
+        out.put_string(algorithm.as_bytes());
+        out.put_string(&body);
+        Ok(out)
     }
+}
+
+/// After decrypting with a passphrase, a key that does not parse means the passphrase
+/// was wrong (the padding happened to check out, the DER did not).
+fn wrong_passphrase_if(
+    encrypted: bool,
+    key: Result<PrivateKey, KeyError>,
+) -> Result<PrivateKey, KeyError> {
+    match key {
+        Err(KeyError::Format(_) | KeyError::Malformed(_)) if encrypted => {
+            Err(KeyError::WrongPassphrase)
+        }
+        other => other,
+    }
+}
+
+// ---- PEM (RFC 7468, plus OpenSSL's RFC 1421 headers) ----
+
+struct Pem<'a> {
+    label: &'a str,
+    headers: Vec<(&'a str, &'a str)>,
+    data: Zeroizing<Vec<u8>>,
+}
+
+impl<'a> Pem<'a> {
+    fn parse(text: &'a str) -> Result<Pem<'a>, KeyError> {
+        let mut lines = text.lines().map(str::trim);
+        let label = loop {
+            let Some(line) = lines.next() else {
+                return Err(KeyError::Format("no \"-----BEGIN ...-----\" line".into()));
+            };
+            if let Some(l) = line
+                .strip_prefix("-----BEGIN ")
+                .and_then(|l| l.strip_suffix("-----"))
+            {
+                break l;
+            }
+        };
+        let mut headers = Vec::new();
+        let mut body = Zeroizing::new(String::new());
+        let mut ended = false;
+        let mut in_headers = true;
+        for line in lines.by_ref() {
+            if let Some(l) = line
+                .strip_prefix("-----END ")
+                .and_then(|l| l.strip_suffix("-----"))
+            {
+                if l != label {
+                    return Err(KeyError::Format("PEM END line does not match BEGIN".into()));
+                }
+                ended = true;
+                break;
+            }
+            if in_headers {
+                if let Some((k, v)) = line.split_once(':') {
+                    headers.push((k.trim(), v.trim()));
+                    continue;
+                }
+                in_headers = false;
+                if line.is_empty() {
+                    continue;
+                }
+            }
+            body.push_str(line);
+        }
+        if !ended {
+            return Err(KeyError::Format("no PEM END line".into()));
+        }
+        let data =
+            decode_base64(body.as_bytes()).ok_or_else(|| KeyError::Format("PEM base64".into()))?;
+        Ok(Pem {
+            label,
+            headers,
+            data: Zeroizing::new(data),
+        })
+    }
+
+    fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+}
+
+/// OpenSSL's traditional encryption ("Proc-Type: 4,ENCRYPTED", "DEK-Info: ALG,IV"):
+/// key = EVP_BytesToKey(MD5, passphrase, salt = IV[..8], 1 round), CBC with PKCS#7
+/// padding. Returns the DER and whether it was encrypted.
+fn legacy_pem_decrypt(
+    pem: &Pem<'_>,
+    passphrase: Option<&[u8]>,
+) -> Result<(Zeroizing<Vec<u8>>, bool), KeyError> {
+    let Some(proc_type) = pem.header("Proc-Type") else {
+        return Ok((pem.data.clone(), false));
+    };
+    if proc_type.replace(' ', "") != "4,ENCRYPTED" {
+        return Err(KeyError::Format("PEM Proc-Type is not 4,ENCRYPTED".into()));
+    }
+    let dek = pem
+        .header("DEK-Info")
+        .ok_or_else(|| KeyError::Format("PEM without DEK-Info".into()))?;
+    let (alg, iv_hex) = dek
+        .split_once(',')
+        .ok_or_else(|| KeyError::Format("PEM DEK-Info".into()))?;
+    let key_len = match alg.trim().to_ascii_uppercase().as_str() {
+        "AES-128-CBC" => 16,
+        "AES-192-CBC" => 24,
+        "AES-256-CBC" => 32,
+        _ => {
+            return Err(KeyError::Unsupported(format!(
+                "PEM encryption {} (AES-128/192/256-CBC are read)",
+                shown_name(alg.trim().as_bytes())
+            )));
+        }
+    };
+    let iv: [u8; 16] = data_encoding::HEXUPPER_PERMISSIVE
+        .decode(iv_hex.trim().as_bytes())
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| KeyError::Format("PEM DEK-Info IV".into()))?;
+    let Some(pass) = passphrase else {
+        return Err(KeyError::NeedPassphrase);
+    };
+    let key = evp_bytes_to_key_md5(pass, &iv[..8], key_len);
+    let mut buf = pem.data.clone();
+    let n = match key_len {
+        16 => cbc_decrypt_pkcs7::<aes::Aes128>(&key, &iv, &mut buf),
+        24 => cbc_decrypt_pkcs7::<aes::Aes192>(&key, &iv, &mut buf),
+        _ => cbc_decrypt_pkcs7::<aes::Aes256>(&key, &iv, &mut buf),
+    }
+    .ok_or(KeyError::WrongPassphrase)?;
+    buf.truncate(n);
+    Ok((buf, true))
+}
+
+/// OpenSSL's EVP_BytesToKey with MD5 and one iteration: D_1 = MD5(pass || salt),
+/// D_i = MD5(D_{i-1} || pass || salt), concatenated.
+fn evp_bytes_to_key_md5(pass: &[u8], salt: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
+    use md5::Digest;
+    let mut out = Zeroizing::new(Vec::with_capacity(len + 16));
+    let mut prev: Option<Zeroizing<[u8; 16]>> = None;
+    while out.len() < len {
+        let mut h = md5::Md5::new();
+        if let Some(p) = &prev {
+            h.update(p.as_slice());
+        }
+        h.update(pass);
+        h.update(salt);
+        let d: [u8; 16] = h.finalize().into();
+        out.extend_from_slice(&d);
+        prev = Some(Zeroizing::new(d));
+    }
+    out.truncate(len);
+    out
+}
+
+/// CBC-decrypts `buf` in place and removes PKCS#7 padding; the plaintext's length, or
+/// None when the padding is wrong (a wrong key, almost always).
+fn cbc_decrypt_pkcs7<C>(key: &[u8], iv: &[u8], buf: &mut [u8]) -> Option<usize>
+where
+    C: aes::cipher::BlockCipherDecrypt + aes::cipher::KeyInit,
+{
+    use aes::cipher::{BlockModeDecrypt, KeyIvInit};
+    let d = cbc::Decryptor::<C>::new_from_slices(key, iv).ok()?;
+    d.decrypt_padded::<aes::cipher::block_padding::Pkcs7>(buf)
+        .ok()
+        .map(<[u8]>::len)
+}
+
+// ---- PKCS#1, SEC1, PKCS#8 ----
+
+fn pkcs1_rsa(der: &[u8]) -> Result<PrivateKey, KeyError> {
+    let k = rsa::pkcs1::RsaPrivateKeyRef::try_from(der)
+        .map_err(|_| KeyError::Format("PKCS#1 RSA private key DER".into()))?;
+    if k.other_prime_infos.is_some() {
+        return Err(KeyError::Unsupported("multi-prime RSA keys".into()));
+    }
+    rsa_private(
+        k.modulus.as_bytes(),
+        k.public_exponent.as_bytes(),
+        k.private_exponent.as_bytes(),
+        k.prime1.as_bytes(),
+        k.prime2.as_bytes(),
+    )
+}
+
+fn sec1_p256(der: &[u8]) -> Result<PrivateKey, KeyError> {
+    let k = p256::SecretKey::from_sec1_der(der)
+        .map_err(|_| KeyError::Format("SEC1 EC private key DER (P-256 only)".into()))?;
+    p256_private(p256::ecdsa::SigningKey::from(k))
+}
+
+const OID_RSA: &str = "1.2.840.113549.1.1.1";
+const OID_EC: &str = "1.2.840.10045.2.1";
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+const OID_ED25519: &str = "1.3.101.112";
+
+fn pkcs8_private(der: &[u8]) -> Result<PrivateKey, KeyError> {
+    use rsa::pkcs8::DecodePrivateKey;
+    let info = rsa::pkcs8::PrivateKeyInfoRef::try_from(der)
+        .map_err(|_| KeyError::Format("PKCS#8 private key DER".into()))?;
+    let oid = info.algorithm.oid.to_string();
+    match oid.as_str() {
+        OID_RSA => pkcs1_rsa(info.private_key.as_bytes()),
+        OID_EC => {
+            let curve = info.algorithm.parameters_oid().ok().map(|o| o.to_string());
+            if curve.as_deref() != Some(OID_P256) {
+                return Err(KeyError::Unsupported(format!(
+                    "EC keys on curve {} (P-256 is read)",
+                    curve.as_deref().unwrap_or("(unnamed)")
+                )));
+            }
+            let k = p256::SecretKey::from_pkcs8_der(der)
+                .map_err(|_| KeyError::Format("PKCS#8 EC private key".into()))?;
+            p256_private(p256::ecdsa::SigningKey::from(k))
+        }
+        OID_ED25519 => {
+            let k = ed25519_dalek::SigningKey::from_pkcs8_der(der)
+                .map_err(|_| KeyError::Format("PKCS#8 Ed25519 private key".into()))?;
+            ed25519_private(k)
+        }
+        _ => Err(KeyError::Unsupported(format!("PKCS#8 key algorithm {oid}"))),
+    }
+}
+
+/// Decrypts an "ENCRYPTED PRIVATE KEY" (PKCS#8 EncryptedPrivateKeyInfo, PBES2), after
+/// bounding the KDF's cost.
+fn pkcs8_decrypt(der: &[u8], pass: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    use rsa::pkcs8::pkcs5::{EncryptionScheme, pbes2::Kdf};
+    let info = rsa::pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).map_err(|_| {
+        KeyError::Unsupported("encrypted PKCS#8 other than PBES2 with AES, or bad DER".into())
+    })?;
+    match &info.encryption_algorithm {
+        EncryptionScheme::Pbes2(p) => match &p.kdf {
+            Kdf::Pbkdf2(k) if k.iteration_count <= MAX_PBKDF2_ITERATIONS => {}
+            Kdf::Pbkdf2(k) => {
+                return Err(KeyError::Unsupported(format!(
+                    "PBKDF2 with {} iterations (at most {MAX_PBKDF2_ITERATIONS})",
+                    k.iteration_count
+                )));
+            }
+            // Memory is 128 * r * N bytes (and p times the work): allow up to 64 MiB.
+            Kdf::Scrypt(s)
+                if s.parallelization <= 4
+                    && (s.cost_parameter as u128) * (s.block_size as u128) * 128 <= 64 << 20 => {}
+            _ => {
+                return Err(KeyError::Unsupported(
+                    "scrypt parameters over 64 MiB".into(),
+                ));
+            }
+        },
+        _ => {
+            return Err(KeyError::Unsupported(
+                "PKCS#8 encryption other than PBES2".into(),
+            ));
+        }
+    }
+    let doc = info.decrypt(pass).map_err(|_| KeyError::WrongPassphrase)?;
+    Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+}
+
+// ---- the OpenSSH format (PROTOCOL.key) ----
+
+struct KeyCipher {
+    name: &'static str,
+    key_len: usize,
+    iv_len: usize,
+    block: usize,
+    tag_len: usize,
+}
+
+const KEY_CIPHERS: &[KeyCipher] = &[
+    KeyCipher {
+        name: "none",
+        key_len: 0,
+        iv_len: 0,
+        block: 8,
+        tag_len: 0,
+    },
+    KeyCipher {
+        name: "aes256-ctr",
+        key_len: 32,
+        iv_len: 16,
+        block: 16,
+        tag_len: 0,
+    },
+    KeyCipher {
+        name: "aes192-ctr",
+        key_len: 24,
+        iv_len: 16,
+        block: 16,
+        tag_len: 0,
+    },
+    KeyCipher {
+        name: "aes128-ctr",
+        key_len: 16,
+        iv_len: 16,
+        block: 16,
+        tag_len: 0,
+    },
+    KeyCipher {
+        name: "aes256-cbc",
+        key_len: 32,
+        iv_len: 16,
+        block: 16,
+        tag_len: 0,
+    },
+    KeyCipher {
+        name: "aes192-cbc",
+        key_len: 24,
+        iv_len: 16,
+        block: 16,
+        tag_len: 0,
+    },
+    KeyCipher {
+        name: "aes128-cbc",
+        key_len: 16,
+        iv_len: 16,
+        block: 16,
+        tag_len: 0,
+    },
+    KeyCipher {
+        name: "aes256-gcm@openssh.com",
+        key_len: 32,
+        iv_len: 12,
+        block: 16,
+        tag_len: 16,
+    },
+    KeyCipher {
+        name: "aes128-gcm@openssh.com",
+        key_len: 16,
+        iv_len: 12,
+        block: 16,
+        tag_len: 16,
+    },
+    KeyCipher {
+        name: "chacha20-poly1305@openssh.com",
+        key_len: 64,
+        iv_len: 0,
+        block: 8,
+        tag_len: 16,
+    },
+];
+
+fn openssh_private(data: &[u8], passphrase: Option<&[u8]>) -> Result<PrivateKey, KeyError> {
+    let Some(rest) = data.strip_prefix(b"openssh-key-v1\0") else {
+        return Err(KeyError::Format(
+            "OPENSSH PRIVATE KEY without the openssh-key-v1 magic".into(),
+        ));
+    };
+    let mut r = Reader::new(rest);
+    let cipher_name = r.string("cipher name")?;
+    let kdf_name = r.string("kdf name")?;
+    let kdf_options = r.string("kdf options")?;
+    let count = r.u32("key count")?;
+    if count != 1 {
+        return Err(KeyError::Unsupported(format!(
+            "a key file holding {count} keys"
+        )));
+    }
+    let public_blob = r.string("public key")?;
+    let sealed = r.string("private section")?;
+    let Some(spec) = KEY_CIPHERS
+        .iter()
+        .find(|c| c.name.as_bytes() == cipher_name)
+    else {
+        return Err(KeyError::Unsupported(format!(
+            "key file cipher {}",
+            shown_name(cipher_name)
+        )));
+    };
+    let tag = r.bytes(spec.tag_len, "private section tag")?;
+    if !r.is_empty() {
+        return Err(Malformed("key file (trailing bytes)").into());
+    }
+    if sealed.len() % spec.block != 0 {
+        return Err(Malformed("private section length").into());
+    }
+    let encrypted = spec.name != "none";
+    let plain = if !encrypted {
+        if kdf_name != b"none" || !kdf_options.is_empty() {
+            return Err(KeyError::Format("unencrypted key file with a kdf".into()));
+        }
+        Zeroizing::new(sealed.to_vec())
+    } else {
+        if kdf_name != b"bcrypt" {
+            return Err(KeyError::Unsupported(format!(
+                "key file kdf {}",
+                shown_name(kdf_name)
+            )));
+        }
+        let mut o = Reader::new(kdf_options);
+        let salt = o.string("bcrypt salt")?;
+        let rounds = o.u32("bcrypt rounds")?;
+        if !o.is_empty() || salt.is_empty() || rounds == 0 {
+            return Err(Malformed("bcrypt kdf options").into());
+        }
+        if rounds > MAX_BCRYPT_ROUNDS {
+            return Err(KeyError::Unsupported(format!(
+                "bcrypt kdf with {rounds} rounds (at most {MAX_BCRYPT_ROUNDS})"
+            )));
+        }
+        let Some(pass) = passphrase else {
+            return Err(KeyError::NeedPassphrase);
+        };
+        if pass.is_empty() {
+            return Err(KeyError::WrongPassphrase);
+        }
+        let mut kiv = Zeroizing::new(vec![0u8; spec.key_len + spec.iv_len]);
+        bcrypt_pbkdf::bcrypt_pbkdf(pass, salt, rounds, &mut kiv)
+            .map_err(|_| KeyError::Format("bcrypt kdf parameters".into()))?;
+        let (key, iv) = kiv.split_at(spec.key_len);
+        let mut buf = Zeroizing::new(sealed.to_vec());
+        decrypt_section(spec.name, key, iv, &mut buf, tag)?;
+        buf
+    };
+    let mut r = Reader::new(&plain);
+    let check1 = r.u32("checkint")?;
+    let check2 = r.u32("checkint")?;
+    if check1 != check2 {
+        return Err(if encrypted {
+            KeyError::WrongPassphrase
+        } else {
+            KeyError::Format("checkints differ in an unencrypted key".into())
+        });
+    }
+    let key = read_openssh_private(&mut r)?;
+    let _comment = r.string("comment")?;
+    // Padding: 1, 2, 3, ... up to the block size.
+    let pad = r.rest();
+    if pad.len() >= spec.block || pad.iter().enumerate().any(|(i, b)| *b as usize != i + 1) {
+        return Err(Malformed("private section padding").into());
+    }
+    if key.public.blob() != public_blob {
+        return Err(KeyError::Format(
+            "the public key does not match the private key".into(),
+        ));
+    }
+    Ok(key)
+}
+
+/// Decrypts the private section of an OpenSSH key file in place (the tag, for the AEAD
+/// ciphers, follows the section). An AEAD tag that does not check means a wrong
+/// passphrase.
+fn decrypt_section(
+    name: &str,
+    key: &[u8],
+    iv: &[u8],
+    buf: &mut [u8],
+    tag: &[u8],
+) -> Result<(), KeyError> {
+    use aes::cipher::{KeyIvInit, StreamCipher};
+    let bad = || KeyError::Format("key file cipher parameters".into());
+    match name {
+        "aes256-ctr" => ctr::Ctr128BE::<aes::Aes256>::new_from_slices(key, iv)
+            .map_err(|_| bad())?
+            .apply_keystream(buf),
+        "aes192-ctr" => ctr::Ctr128BE::<aes::Aes192>::new_from_slices(key, iv)
+            .map_err(|_| bad())?
+            .apply_keystream(buf),
+        "aes128-ctr" => ctr::Ctr128BE::<aes::Aes128>::new_from_slices(key, iv)
+            .map_err(|_| bad())?
+            .apply_keystream(buf),
+        "aes256-cbc" | "aes192-cbc" | "aes128-cbc" => {
+            use aes::cipher::BlockModeDecrypt;
+            use aes::cipher::block_padding::NoPadding;
+            let r = match key.len() {
+                32 => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
+                    .map_err(|_| bad())?
+                    .decrypt_padded::<NoPadding>(buf)
+                    .map(|_| ()),
+                24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(key, iv)
+                    .map_err(|_| bad())?
+                    .decrypt_padded::<NoPadding>(buf)
+                    .map(|_| ()),
+                _ => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
+                    .map_err(|_| bad())?
+                    .decrypt_padded::<NoPadding>(buf)
+                    .map(|_| ()),
+            };
+            r.map_err(|_| KeyError::from(Malformed("private section length")))?;
+        }
+        "aes256-gcm@openssh.com" | "aes128-gcm@openssh.com" => {
+            use aes_gcm::KeyInit;
+            use aes_gcm::aead::AeadInOut;
+            let nonce =
+                aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::try_from(iv).map_err(|_| bad())?;
+            let tag = aes_gcm::Tag::try_from(tag).map_err(|_| bad())?;
+            let r = if key.len() == 32 {
+                aes_gcm::Aes256Gcm::new_from_slice(key)
+                    .map_err(|_| bad())?
+                    .decrypt_inout_detached(&nonce, b"", buf.into(), &tag)
+            } else {
+                aes_gcm::Aes128Gcm::new_from_slice(key)
+                    .map_err(|_| bad())?
+                    .decrypt_inout_detached(&nonce, b"", buf.into(), &tag)
+            };
+            r.map_err(|_| KeyError::WrongPassphrase)?;
+        }
+        "chacha20-poly1305@openssh.com" => {
+            // OpenSSH's construction with sequence number 0 and no length field: the
+            // Poly1305 key is the first 32 bytes of ChaCha20(main key, nonce 0, block 0);
+            // the tag covers the ciphertext; the text is encrypted from block 1.
+            use aes::cipher::StreamCipherSeek;
+            use poly1305::universal_hash::KeyInit;
+            use subtle::ConstantTimeEq;
+            let main = key.get(..32).ok_or_else(bad)?;
+            let mut c =
+                chacha20::ChaCha20Legacy::new_from_slices(main, &[0u8; 8]).map_err(|_| bad())?;
+            let mut poly_key = Zeroizing::new([0u8; 32]);
+            c.apply_keystream(poly_key.as_mut_slice());
+            let mac = poly1305::Poly1305::new_from_slice(poly_key.as_slice()).map_err(|_| bad())?;
+            let expected = mac.compute_unpadded(buf);
+            if !bool::from(expected.as_slice().ct_eq(tag)) {
+                return Err(KeyError::WrongPassphrase);
+            }
+            c.seek(64u64);
+            c.apply_keystream(buf);
+        }
+        _ => return Err(KeyError::Unsupported("key file cipher".into())),
+    }
+    Ok(())
+}
+
+/// One key of an OpenSSH private section: type, public fields, private fields.
+fn read_openssh_private(r: &mut Reader<'_>) -> Result<PrivateKey, KeyError> {
+    let name = r.string("key type")?;
+    match name {
+        b"ssh-ed25519" => {
+            let pk = r.string("ed25519 public key")?;
+            let sk = r.string("ed25519 private key")?;
+            if sk.len() != 64 || pk.len() != 32 || sk[32..] != *pk {
+                return Err(KeyError::Format("ed25519 private key".into()));
+            }
+            let mut seed = Zeroizing::new([0u8; 32]);
+            seed.copy_from_slice(&sk[..32]);
+            let k = ed25519_dalek::SigningKey::from_bytes(&seed);
+            if k.verifying_key().as_bytes() != pk {
+                return Err(KeyError::Format(
+                    "ed25519 private key does not match its public key".into(),
+                ));
+            }
+            ed25519_private(k)
+        }
+        b"ecdsa-sha2-nistp256" => {
+            let curve = r.string("ecdsa curve")?;
+            let q = r.string("ecdsa public point")?;
+            let d = r.mpint_positive("ecdsa private scalar")?;
+            if curve != b"nistp256" || d.len() > 32 {
+                return Err(KeyError::Format("ecdsa P-256 private key".into()));
+            }
+            let mut d32 = Zeroizing::new([0u8; 32]);
+            d32[32 - d.len()..].copy_from_slice(d);
+            let k = p256::ecdsa::SigningKey::from_slice(d32.as_slice())
+                .map_err(|_| KeyError::Format("ecdsa P-256 private scalar".into()))?;
+            if k.verifying_key().to_sec1_point(false).as_bytes() != q {
+                return Err(KeyError::Format(
+                    "ecdsa private key does not match its public key".into(),
+                ));
+            }
+            p256_private(k)
+        }
+        b"ssh-rsa" => {
+            let n = r.mpint_positive("rsa n")?;
+            let e = r.mpint_positive("rsa e")?;
+            let d = r.mpint_positive("rsa d")?;
+            let _iqmp = r.mpint_positive("rsa iqmp")?;
+            let p = r.mpint_positive("rsa p")?;
+            let q = r.mpint_positive("rsa q")?;
+            rsa_private(n, e, d, p, q)
+        }
+        other => Err(KeyError::Unsupported(format!(
+            "key type {}",
+            shown_name(other)
+        ))),
+    }
+}
+
+fn ed25519_private(k: ed25519_dalek::SigningKey) -> Result<PrivateKey, KeyError> {
+    let mut blob = Vec::with_capacity(51);
+    blob.put_string(ED25519.as_bytes());
+    blob.put_string(k.verifying_key().as_bytes());
+    Ok(PrivateKey {
+        public: PublicKey::from_blob(&blob)?,
+        kind: PrivateKind::Ed25519(Box::new(k)),
+    })
+}
+
+fn p256_private(k: p256::ecdsa::SigningKey) -> Result<PrivateKey, KeyError> {
+    let mut blob = Vec::with_capacity(104);
+    blob.put_string(ECDSA_P256.as_bytes());
+    blob.put_string(b"nistp256");
+    blob.put_string(k.verifying_key().to_sec1_point(false).as_bytes());
+    Ok(PrivateKey {
+        public: PublicKey::from_blob(&blob)?,
+        kind: PrivateKind::P256(Box::new(k)),
+    })
+}
+
+fn strip_zeros(mut b: &[u8]) -> &[u8] {
+    while let [0, rest @ ..] = b {
+        b = rest;
+    }
+    b
+}
+
+/// An RSA private key from n, e, d, p, q (big-endian magnitudes): the public half is
+/// checked first (size bounds), then the rsa crate validates the whole.
+fn rsa_private(n: &[u8], e: &[u8], d: &[u8], p: &[u8], q: &[u8]) -> Result<PrivateKey, KeyError> {
+    let (n, e, d, p, q) = (
+        strip_zeros(n),
+        strip_zeros(e),
+        strip_zeros(d),
+        strip_zeros(p),
+        strip_zeros(q),
+    );
+    let mut blob = Vec::with_capacity(n.len() + e.len() + 24);
+    blob.put_string(SSH_RSA.as_bytes());
+    blob.put_mpint(e);
+    blob.put_mpint(n);
+    let public = PublicKey::from_blob(&blob)?;
+    // Secrets at the modulus's width (public), not at their own length.
+    let bits = (n.len() * 8) as u32;
+    let secret = |v: &[u8]| {
+        rsa::BoxedUint::from_be_slice(v, bits)
+            .map_err(|_| KeyError::Format("rsa private component wider than the modulus".into()))
+    };
+    let k = rsa::PrivateKey::from_components(
+        rsa::BoxedUint::from_be_slice_vartime(n),
+        rsa::BoxedUint::from_be_slice_vartime(e),
+        secret(d)?,
+        vec![secret(p)?, secret(q)?],
+    )
+    .map_err(|_| KeyError::Format("rsa private key does not validate".into()))?;
+    Ok(PrivateKey {
+        public,
+        kind: PrivateKind::Rsa(Box::new(k)),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Write;
 
     fn hex(s: &str) -> Vec<u8> {
         data_encoding::HEXLOWER.decode(s.as_bytes()).unwrap()

@@ -1,0 +1,318 @@
+//! Keys made by OpenSSH's ssh-keygen: every type, with and without a passphrase, in
+//! each of its output formats; loaded, matched against the .pub file, signed with and
+//! verified. Signatures are also crossed with OpenSSH through SSHSIG (`ssh-keygen -Y`):
+//! we verify OpenSSH's, and OpenSSH verifies ours. Skipped (with a message) when
+//! ssh-keygen is not installed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ksocket_ssh::keys::{KeyError, PrivateKey, PublicKey};
+use ksocket_ssh::wire::{Reader, Write};
+
+fn have_ssh_keygen() -> bool {
+    let ok = Command::new("ssh-keygen")
+        .arg("-?")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        eprintln!("SKIPPED: ssh-keygen is not installed (apt-get install openssh-client)");
+    }
+    ok
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "ksocket-ssh-keys-{}-{}-{}",
+            tag,
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().expect("run ssh-keygen");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Generates a key; returns the private key file's path.
+fn keygen(dir: &Path, name: &str, args: &[&str], pass: &str) -> PathBuf {
+    let path = dir.join(name);
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-C", "test@ksocket", "-N", pass, "-f"])
+        .arg(&path)
+        .args(args));
+    path
+}
+
+fn pub_line(path: &Path) -> String {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".pub");
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn check_key(path: &Path, pass: Option<&str>, what: &str) -> PrivateKey {
+    let text = std::fs::read(path).unwrap();
+    let key = PrivateKey::from_text(&text, pass.map(str::as_bytes))
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let line = pub_line(path);
+    let b64 = line.split_whitespace().nth(1).unwrap();
+    assert_eq!(
+        data_encoding::BASE64.encode(key.public().blob()),
+        b64,
+        "{what}: public blob"
+    );
+    let from_pub = PublicKey::from_openssh_line(&line).unwrap();
+    assert_eq!(&from_pub, key.public());
+    let debug = format!("{key:?}");
+    assert!(debug.contains(&from_pub.fingerprint()), "{what}: {debug}");
+    for alg in key.algorithms() {
+        let sig = key.sign(alg, b"session id and userauth request").unwrap();
+        assert_eq!(
+            key.public()
+                .verify(alg, b"session id and userauth request", &sig),
+            Ok(()),
+            "{what}: {alg}"
+        );
+        assert_eq!(
+            key.public().verify(alg, b"something else", &sig),
+            Err(KeyError::BadSignature),
+            "{what}: {alg}"
+        );
+        // Deterministic signatures.
+        assert_eq!(
+            sig,
+            key.sign(alg, b"session id and userauth request").unwrap()
+        );
+    }
+    if pass.is_some() {
+        assert_eq!(
+            PrivateKey::from_text(&text, None).err(),
+            Some(KeyError::NeedPassphrase),
+            "{what}"
+        );
+        assert_eq!(
+            PrivateKey::from_text(&text, Some(b"not the passphrase")).err(),
+            Some(KeyError::WrongPassphrase),
+            "{what}"
+        );
+    }
+    key
+}
+
+const TYPES: &[(&str, &[&str])] = &[
+    ("ed25519", &["-t", "ed25519"]),
+    ("ecdsa", &["-t", "ecdsa", "-b", "256"]),
+    ("rsa", &["-t", "rsa", "-b", "2048"]),
+];
+
+#[test]
+fn every_type_and_format_loads_signs_and_verifies() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let dir = TempDir::new("formats");
+    for (ty, args) in TYPES {
+        for format in ["default", "PEM", "PKCS8"] {
+            for pass in [None, Some("correct horse")] {
+                let name = format!(
+                    "{ty}-{format}-{}",
+                    if pass.is_some() { "enc" } else { "plain" }
+                );
+                let mut a = args.to_vec();
+                if format != "default" {
+                    a.extend(["-m", format]);
+                }
+                let path = keygen(&dir.0, &name, &a, pass.unwrap_or(""));
+                let text = std::fs::read_to_string(&path).unwrap();
+                let first = text.lines().next().unwrap_or("");
+                eprintln!("{name}: {first}");
+                check_key(&path, pass, &name);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_openssh_key_file_cipher() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let dir = TempDir::new("ciphers");
+    for cipher in [
+        "aes256-ctr",
+        "aes192-ctr",
+        "aes128-ctr",
+        "aes256-cbc",
+        "aes128-cbc",
+        "aes256-gcm@openssh.com",
+        "aes128-gcm@openssh.com",
+        "chacha20-poly1305@openssh.com",
+    ] {
+        let name = format!("ed25519-{}", cipher.replace('@', "_"));
+        let path = keygen(
+            &dir.0,
+            &name,
+            &["-t", "ed25519", "-Z", cipher, "-a", "4"],
+            "pw",
+        );
+        check_key(&path, Some("pw"), &name);
+    }
+    // The bcrypt rounds bound: a file asking for more is refused, not run.
+    let path = keygen(
+        &dir.0,
+        "many-rounds",
+        &["-t", "ed25519", "-a", "2000"],
+        "pw",
+    );
+    let text = std::fs::read(&path).unwrap();
+    assert!(matches!(
+        PrivateKey::from_text(&text, Some(b"pw")),
+        Err(KeyError::Unsupported(_))
+    ));
+}
+
+/// SSHSIG (OpenSSH's PROTOCOL.sshsig): what is signed for a message.
+fn sshsig_signed_data(namespace: &str, message: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut d = b"SSHSIG".to_vec();
+    d.put_string(namespace.as_bytes());
+    d.put_string(b"");
+    d.put_string(b"sha512");
+    d.put_string(&sha2::Sha512::digest(message));
+    d
+}
+
+fn sshsig_armor(public: &PublicKey, namespace: &str, signature: &[u8]) -> String {
+    let mut b = b"SSHSIG".to_vec();
+    b.put_u32(1);
+    b.put_string(public.blob());
+    b.put_string(namespace.as_bytes());
+    b.put_string(b"");
+    b.put_string(b"sha512");
+    b.put_string(signature);
+    let b64 = data_encoding::BASE64.encode(&b);
+    let mut s = String::from("-----BEGIN SSH SIGNATURE-----\n");
+    for chunk in b64.as_bytes().chunks(70) {
+        s.push_str(std::str::from_utf8(chunk).unwrap());
+        s.push('\n');
+    }
+    s.push_str("-----END SSH SIGNATURE-----\n");
+    s
+}
+
+#[test]
+fn signatures_cross_with_openssh() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let dir = TempDir::new("sshsig");
+    let message = b"a message for ssh-keygen -Y\n";
+    let msg_path = dir.0.join("message");
+    std::fs::write(&msg_path, message).unwrap();
+    for (ty, args) in TYPES {
+        let path = keygen(&dir.0, ty, args, "");
+        let key = check_key(&path, None, ty);
+
+        // OpenSSH signs, we verify.
+        run(Command::new("ssh-keygen")
+            .args(["-Y", "sign", "-n", "test", "-f"])
+            .arg(&path)
+            .arg(&msg_path));
+        let armored = std::fs::read_to_string(dir.0.join("message.sig")).unwrap();
+        let b64: String = armored
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let raw = data_encoding::BASE64.decode(b64.as_bytes()).unwrap();
+        let mut r = Reader::new(raw.strip_prefix(b"SSHSIG").unwrap());
+        assert_eq!(r.u32("version").unwrap(), 1);
+        assert_eq!(r.string("pk").unwrap(), key.public().blob());
+        assert_eq!(r.string("ns").unwrap(), b"test");
+        r.string("reserved").unwrap();
+        assert_eq!(r.string("hash").unwrap(), b"sha512");
+        let sig = r.string("sig").unwrap();
+        let alg = Reader::new(sig).utf8("alg").unwrap().to_string();
+        let signed = sshsig_signed_data("test", message);
+        assert_eq!(
+            key.public().verify(&alg, &signed, sig),
+            Ok(()),
+            "{ty}: OpenSSH's {alg}"
+        );
+        assert_eq!(
+            key.public().verify(&alg, b"other", sig),
+            Err(KeyError::BadSignature)
+        );
+
+        // We sign, OpenSSH verifies (each algorithm the key has).
+        let allowed = dir.0.join("allowed_signers");
+        std::fs::write(
+            &allowed,
+            format!("me@ksocket {}\n", key.public().to_openssh_line()),
+        )
+        .unwrap();
+        for alg in key.algorithms() {
+            let ours = key.sign(alg, &signed).unwrap();
+            let sig_path = dir.0.join(format!("ours-{ty}-{alg}.sig"));
+            std::fs::write(&sig_path, sshsig_armor(key.public(), "test", &ours)).unwrap();
+            let out = Command::new("ssh-keygen")
+                .args(["-Y", "verify", "-n", "test", "-I", "me@ksocket", "-f"])
+                .arg(&allowed)
+                .arg("-s")
+                .arg(&sig_path)
+                .stdin(std::fs::File::open(&msg_path).unwrap())
+                .output()
+                .unwrap();
+            // OpenSSH refuses SHA-1 RSA signatures for SSHSIG; every other must pass.
+            if *alg == "ssh-rsa" {
+                continue;
+            }
+            assert!(
+                out.status.success(),
+                "{ty} {alg}: ssh-keygen -Y verify: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::fs::remove_file(dir.0.join("message.sig")).unwrap();
+    }
+}
+
+#[test]
+fn garbage_and_truncations_are_errors_not_panics() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let dir = TempDir::new("garbage");
+    for (ty, args) in TYPES {
+        for pass in ["", "pw"] {
+            let path = keygen(&dir.0, &format!("{ty}{pass}"), args, pass);
+            let text = std::fs::read(&path).unwrap();
+            for cut in (0..text.len()).step_by(37) {
+                let _ = PrivateKey::from_text(&text[..cut], Some(b"pw"));
+            }
+        }
+    }
+}
