@@ -41,19 +41,69 @@ pub struct MacSpec {
 
 /// The ciphers we offer, best first.
 pub const CIPHERS: &[CipherSpec] = &[
-    CipherSpec { name: "chacha20-poly1305@openssh.com", key_len: 64, iv_len: 0, block: 8, aead: true },
-    CipherSpec { name: "aes256-gcm@openssh.com", key_len: 32, iv_len: 12, block: 16, aead: true },
-    CipherSpec { name: "aes128-gcm@openssh.com", key_len: 16, iv_len: 12, block: 16, aead: true },
-    CipherSpec { name: "aes128-ctr", key_len: 16, iv_len: 16, block: 16, aead: false },
-    CipherSpec { name: "aes256-ctr", key_len: 32, iv_len: 16, block: 16, aead: false },
+    CipherSpec {
+        name: "chacha20-poly1305@openssh.com",
+        key_len: 64,
+        iv_len: 0,
+        block: 8,
+        aead: true,
+    },
+    CipherSpec {
+        name: "aes256-gcm@openssh.com",
+        key_len: 32,
+        iv_len: 12,
+        block: 16,
+        aead: true,
+    },
+    CipherSpec {
+        name: "aes128-gcm@openssh.com",
+        key_len: 16,
+        iv_len: 12,
+        block: 16,
+        aead: true,
+    },
+    CipherSpec {
+        name: "aes128-ctr",
+        key_len: 16,
+        iv_len: 16,
+        block: 16,
+        aead: false,
+    },
+    CipherSpec {
+        name: "aes256-ctr",
+        key_len: 32,
+        iv_len: 16,
+        block: 16,
+        aead: false,
+    },
 ];
 
 /// The MACs we offer (used with the CTR ciphers), best first.
 pub const MACS: &[MacSpec] = &[
-    MacSpec { name: "hmac-sha2-256-etm@openssh.com", key_len: 32, out_len: 32, etm: true },
-    MacSpec { name: "hmac-sha2-512-etm@openssh.com", key_len: 64, out_len: 64, etm: true },
-    MacSpec { name: "hmac-sha2-256", key_len: 32, out_len: 32, etm: false },
-    MacSpec { name: "hmac-sha2-512", key_len: 64, out_len: 64, etm: false },
+    MacSpec {
+        name: "hmac-sha2-256-etm@openssh.com",
+        key_len: 32,
+        out_len: 32,
+        etm: true,
+    },
+    MacSpec {
+        name: "hmac-sha2-512-etm@openssh.com",
+        key_len: 64,
+        out_len: 64,
+        etm: true,
+    },
+    MacSpec {
+        name: "hmac-sha2-256",
+        key_len: 32,
+        out_len: 32,
+        etm: false,
+    },
+    MacSpec {
+        name: "hmac-sha2-512",
+        key_len: 64,
+        out_len: 64,
+        etm: false,
+    },
 ];
 
 pub fn cipher_spec(name: &str) -> Option<&'static CipherSpec> {
@@ -92,14 +142,16 @@ impl HmacKey {
     fn compute(&self, seq: u32, parts: &[&[u8]], out: &mut Vec<u8>) -> Result<(), Unauthentic> {
         let seq = seq.to_be_bytes();
         if self.spec.out_len == 64 {
-            let mut m = <Hmac<Sha512> as KeyInit>::new_from_slice(&self.key).map_err(|_| Unauthentic)?;
+            let mut m =
+                <Hmac<Sha512> as KeyInit>::new_from_slice(&self.key).map_err(|_| Unauthentic)?;
             m.update(&seq);
             for p in parts {
                 m.update(p);
             }
             out.extend_from_slice(&m.finalize().into_bytes());
         } else {
-            let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).map_err(|_| Unauthentic)?;
+            let mut m =
+                <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).map_err(|_| Unauthentic)?;
             m.update(&seq);
             for p in parts {
                 m.update(p);
@@ -169,7 +221,10 @@ fn gcm_step(iv: &mut [u8; 12]) {
 impl Direction {
     /// No protection (before the first NEWKEYS).
     pub fn clear() -> Direction {
-        Direction { state: State::Clear, name: "none" }
+        Direction {
+            state: State::Clear,
+            name: "none",
+        }
     }
 
     /// Keys in use: `key` and `iv` of the cipher's lengths, `mac_key` of the MAC's
@@ -181,7 +236,8 @@ impl Direction {
         iv: &[u8],
         mac_key: &[u8],
     ) -> Result<Direction, Unauthentic> {
-        let fixed12 = |iv: &[u8]| -> Result<[u8; 12], Unauthentic> { iv.try_into().map_err(|_| Unauthentic) };
+        let fixed12 =
+            |iv: &[u8]| -> Result<[u8; 12], Unauthentic> { iv.try_into().map_err(|_| Unauthentic) };
         let state = match cipher.name {
             "chacha20-poly1305@openssh.com" => {
                 if key.len() != 64 {
@@ -203,19 +259,32 @@ impl Direction {
             },
             "aes128-ctr" | "aes256-ctr" => {
                 let ctr = if cipher.name == "aes128-ctr" {
-                    Ctr::Aes128(Box::new(Ctr128BE::<Aes128>::new_from_slices(key, iv).map_err(|_| Unauthentic)?))
+                    Ctr::Aes128(Box::new(
+                        Ctr128BE::<Aes128>::new_from_slices(key, iv).map_err(|_| Unauthentic)?,
+                    ))
                 } else {
-                    Ctr::Aes256(Box::new(Ctr128BE::<Aes256>::new_from_slices(key, iv).map_err(|_| Unauthentic)?))
+                    Ctr::Aes256(Box::new(
+                        Ctr128BE::<Aes256>::new_from_slices(key, iv).map_err(|_| Unauthentic)?,
+                    ))
                 };
                 let spec = mac.ok_or(Unauthentic)?;
                 if mac_key.len() != spec.key_len {
                     return Err(Unauthentic);
                 }
-                State::Ctr { ctr, mac: HmacKey { spec, key: Zeroizing::new(mac_key.to_vec()) } }
+                State::Ctr {
+                    ctr,
+                    mac: HmacKey {
+                        spec,
+                        key: Zeroizing::new(mac_key.to_vec()),
+                    },
+                }
             }
             _ => return Err(Unauthentic),
         };
-        Ok(Direction { state, name: cipher.name })
+        Ok(Direction {
+            state,
+            name: cipher.name,
+        })
     }
 
     /// The cipher's name ("none" before keys).
@@ -305,14 +374,16 @@ impl Direction {
             State::Gcm128 { aead, iv } => {
                 let (aad, rest) = body.split_at_mut(4);
                 let t = (&*tag).try_into().map_err(|_| Unauthentic)?;
-                aead.decrypt_inout_detached(&(*iv).into(), aad, rest.into(), t).map_err(|_| Unauthentic)?;
+                aead.decrypt_inout_detached(&(*iv).into(), aad, rest.into(), t)
+                    .map_err(|_| Unauthentic)?;
                 gcm_step(iv);
                 Ok(())
             }
             State::Gcm256 { aead, iv } => {
                 let (aad, rest) = body.split_at_mut(4);
                 let t = (&*tag).try_into().map_err(|_| Unauthentic)?;
-                aead.decrypt_inout_detached(&(*iv).into(), aad, rest.into(), t).map_err(|_| Unauthentic)?;
+                aead.decrypt_inout_detached(&(*iv).into(), aad, rest.into(), t)
+                    .map_err(|_| Unauthentic)?;
                 gcm_step(iv);
                 Ok(())
             }
@@ -405,7 +476,9 @@ mod tests {
         let mac = m.map(|m| mac_spec(m).unwrap());
         let key: Vec<u8> = (0..spec.key_len as u8).collect();
         let iv: Vec<u8> = (100..100 + spec.iv_len as u8).collect();
-        let mk: Vec<u8> = (0..mac.map_or(0, |m| m.key_len) as u8).map(|x| x ^ 0x33).collect();
+        let mk: Vec<u8> = (0..mac.map_or(0, |m| m.key_len) as u8)
+            .map(|x| x ^ 0x33)
+            .collect();
         (
             Direction::new(spec, mac, &key, &iv, &mk).unwrap(),
             Direction::new(spec, mac, &key, &iv, &mk).unwrap(),

@@ -4,10 +4,10 @@
 
 use crate::cipher::{self, CipherSpec, MacSpec};
 use crate::wire::{Malformed, NameList, Reader, Write};
+use chacha20::ChaCha20Rng;
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{Odd, U2048};
 use p256::elliptic_curve::sec1::ToSec1Point;
-use chacha20::ChaCha20Rng;
 use rand_core::Rng;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -34,7 +34,12 @@ pub const STRICT_SERVER: &str = "kex-strict-s-v00@openssh.com";
 pub const EXT_INFO_CLIENT: &str = "ext-info-c";
 
 /// Host key (signature) algorithms, best first; ssh-rsa (SHA-1) only when legacy.
-pub const HOST_KEY: &[&str] = &["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"];
+pub const HOST_KEY: &[&str] = &[
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+];
 pub const HOST_KEY_LEGACY: &str = "ssh-rsa";
 
 /// What both sides agreed on for one key exchange.
@@ -129,7 +134,17 @@ pub fn parse_kexinit(payload: &[u8]) -> Result<KexInit<'_>, Malformed> {
     r.name_list("KEXINIT languages")?;
     let first_kex_packet_follows = r.bool("KEXINIT first_kex_packet_follows")?;
     r.u32("KEXINIT reserved")?;
-    Ok(KexInit { kex, host_key, cipher_c2s, cipher_s2c, mac_c2s, mac_s2c, comp_c2s, comp_s2c, first_kex_packet_follows })
+    Ok(KexInit {
+        kex,
+        host_key,
+        cipher_c2s,
+        cipher_s2c,
+        mac_c2s,
+        mac_s2c,
+        comp_c2s,
+        comp_s2c,
+        first_kex_packet_follows,
+    })
 }
 
 /// No algorithm both sides support for `what`; `server_offers` is the server's list.
@@ -139,11 +154,18 @@ pub struct NoCommon {
     pub server_offers: String,
 }
 
-fn first_common(ours: &[&'static str], theirs: NameList<'_>, what: &'static str) -> Result<&'static str, NoCommon> {
+fn first_common(
+    ours: &[&'static str],
+    theirs: NameList<'_>,
+    what: &'static str,
+) -> Result<&'static str, NoCommon> {
     ours.iter()
         .copied()
         .find(|o| theirs.contains(o))
-        .ok_or_else(|| NoCommon { what, server_offers: theirs.0.chars().take(512).collect() })
+        .ok_or_else(|| NoCommon {
+            what,
+            server_offers: theirs.0.chars().take(512).collect(),
+        })
 }
 
 /// RFC 4253 §7.1: for each list, the first of the client's that the server also has.
@@ -156,7 +178,11 @@ pub fn negotiate(theirs: &KexInit<'_>, legacy: bool) -> Result<Negotiated, NoCom
     let c2s = first_common(&ciphers, theirs.cipher_c2s, "cipher (client to server)")?;
     let s2c = first_common(&ciphers, theirs.cipher_s2c, "cipher (server to client)")?;
     let mac_for = |c: &str, list: NameList<'_>, what| -> Result<Option<&'static str>, NoCommon> {
-        if cipher::cipher_spec(c).is_some_and(|s| s.aead) { Ok(None) } else { first_common(&macs, list, what).map(Some) }
+        if cipher::cipher_spec(c).is_some_and(|s| s.aead) {
+            Ok(None)
+        } else {
+            first_common(&macs, list, what).map(Some)
+        }
     };
     let mac_client_to_server = mac_for(c2s, theirs.mac_c2s, "MAC (client to server)")?;
     let mac_server_to_client = mac_for(s2c, theirs.mac_s2c, "MAC (server to client)")?;
@@ -177,7 +203,8 @@ pub fn negotiate(theirs: &KexInit<'_>, legacy: bool) -> Result<Negotiated, NoCom
 /// its guess is right only when its first kex and host key algorithms are the agreed ones.
 pub fn guess_was_wrong(theirs: &KexInit<'_>, n: &Negotiated) -> bool {
     theirs.first_kex_packet_follows
-        && (theirs.kex.iter().next() != Some(n.kex) || theirs.host_key.iter().next() != Some(n.host_key_algorithm))
+        && (theirs.kex.iter().next() != Some(n.kex)
+            || theirs.host_key.iter().next() != Some(n.host_key_algorithm))
 }
 
 /// The hash of a method (SHA-256, or SHA-1 for group14-sha1).
@@ -189,7 +216,11 @@ pub enum HashAlg {
 
 impl HashAlg {
     pub fn of(kex: &str) -> HashAlg {
-        if kex == KEX_LEGACY { HashAlg::Sha1 } else { HashAlg::Sha256 }
+        if kex == KEX_LEGACY {
+            HashAlg::Sha1
+        } else {
+            HashAlg::Sha256
+        }
     }
 
     pub fn digest(self, parts: &[&[u8]]) -> Vec<u8> {
@@ -298,7 +329,11 @@ pub fn parse_reply<'a>(kex: &str, payload: &'a [u8]) -> Result<Reply<'a>, Malfor
     if !r.is_empty() {
         return Err(Malformed("KEX reply (trailing bytes)"));
     }
-    Ok(Reply { host_key, server_public, signature })
+    Ok(Reply {
+        host_key,
+        server_public,
+        signature,
+    })
 }
 
 impl Ephemeral {
@@ -350,7 +385,9 @@ impl Ephemeral {
         let mut k = Zeroizing::new(Vec::with_capacity(260));
         match self {
             Ephemeral::X25519(s) => {
-                let q: [u8; 32] = server_public.try_into().map_err(|_| KexFailure::BadPublic("curve25519 key is not 32 bytes"))?;
+                let q: [u8; 32] = server_public
+                    .try_into()
+                    .map_err(|_| KexFailure::BadPublic("curve25519 key is not 32 bytes"))?;
                 let shared = s.diffie_hellman(&x25519_dalek::PublicKey::from(q));
                 if !shared.was_contributory() {
                     return Err(KexFailure::BadPublic("curve25519 shared secret is zero"));
@@ -361,7 +398,8 @@ impl Ephemeral {
                 if server_public.len() != 65 || server_public.first() != Some(&4) {
                     return Err(KexFailure::BadPublic("nistp256 point is not uncompressed"));
                 }
-                let q = p256::PublicKey::from_sec1_bytes(server_public).map_err(|_| KexFailure::BadPublic("nistp256 point is not on the curve"))?;
+                let q = p256::PublicKey::from_sec1_bytes(server_public)
+                    .map_err(|_| KexFailure::BadPublic("nistp256 point is not on the curve"))?;
                 let shared = s.diffie_hellman(&q);
                 k.put_mpint(shared.raw_secret_bytes().as_slice());
             }
@@ -388,7 +426,9 @@ impl Ephemeral {
 fn dh_pow(base: &U2048, x: &U2048) -> U2048 {
     let p = Odd::<U2048>::from_be_hex(GROUP14_HEX);
     let params = FixedMontyParams::new(p);
-    FixedMontyForm::new(base, &params).pow_bounded_exp(x, DH_EXPONENT_BITS).retrieve()
+    FixedMontyForm::new(base, &params)
+        .pow_bounded_exp(x, DH_EXPONENT_BITS)
+        .retrieve()
 }
 
 /// The exchange hash H (RFC 4253 §8, RFC 5656 §4, RFC 8731 §3).
@@ -421,7 +461,14 @@ pub fn exchange_hash(
 
 /// RFC 4253 §7.2: HASH(K || H || letter || session_id), extended with
 /// HASH(K || H || K1 || ...) until `len` bytes.
-pub fn derive(hash: HashAlg, k: &[u8], h: &[u8], letter: u8, session_id: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
+pub fn derive(
+    hash: HashAlg,
+    k: &[u8],
+    h: &[u8],
+    letter: u8,
+    session_id: &[u8],
+    len: usize,
+) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(hash.digest(&[k, h, &[letter], session_id]));
     while out.len() < len {
         let more = Zeroizing::new(hash.digest(&[k, h, &out]));
@@ -492,7 +539,12 @@ mod tests {
         // Fermat: 2^(p-1) = 1 mod p (the prime is odd, so Montgomery form applies).
         let params = FixedMontyParams::new(Odd::new(p).unwrap());
         let pm1 = p.wrapping_sub(&U2048::ONE);
-        assert_eq!(FixedMontyForm::new(&U2048::from_u8(2), &params).pow(&pm1).retrieve(), U2048::ONE);
+        assert_eq!(
+            FixedMontyForm::new(&U2048::from_u8(2), &params)
+                .pow(&pm1)
+                .retrieve(),
+            U2048::ONE
+        );
     }
 
     #[test]
@@ -512,18 +564,31 @@ mod tests {
         assert!(n.strict_kex);
         assert!(!guess_was_wrong(&k, &n));
 
-        let p = server_kexinit("diffie-hellman-group14-sha1", "ssh-rsa", "aes256-ctr", "hmac-sha2-512");
+        let p = server_kexinit(
+            "diffie-hellman-group14-sha1",
+            "ssh-rsa",
+            "aes256-ctr",
+            "hmac-sha2-512",
+        );
         let k = parse_kexinit(&p).unwrap();
         let e = negotiate(&k, false).unwrap_err();
         assert_eq!(e.what, "key exchange");
         assert_eq!(e.server_offers, "diffie-hellman-group14-sha1");
         let n = negotiate(&k, true).unwrap();
-        assert_eq!((n.kex, n.host_key_algorithm), ("diffie-hellman-group14-sha1", "ssh-rsa"));
+        assert_eq!(
+            (n.kex, n.host_key_algorithm),
+            ("diffie-hellman-group14-sha1", "ssh-rsa")
+        );
         assert_eq!(n.mac_server_to_client, Some("hmac-sha2-512"));
         assert!(!n.strict_kex);
 
         // Pseudo-algorithms are never chosen.
-        let p = server_kexinit("ext-info-c,kex-strict-c-v00@openssh.com", "ssh-ed25519", "aes256-ctr", "hmac-sha2-512");
+        let p = server_kexinit(
+            "ext-info-c,kex-strict-c-v00@openssh.com",
+            "ssh-ed25519",
+            "aes256-ctr",
+            "hmac-sha2-512",
+        );
         assert!(negotiate(&parse_kexinit(&p).unwrap(), true).is_err());
     }
 
@@ -535,7 +600,11 @@ mod tests {
         assert!(!k.kex.contains(KEX_LEGACY) && !k.host_key.contains("ssh-rsa"));
         let p = build_kexinit([1; 16], true, false);
         let k = parse_kexinit(&p).unwrap();
-        assert!(!k.kex.contains(STRICT_CLIENT) && k.kex.contains(KEX_LEGACY) && k.host_key.contains("ssh-rsa"));
+        assert!(
+            !k.kex.contains(STRICT_CLIENT)
+                && k.kex.contains(KEX_LEGACY)
+                && k.host_key.contains("ssh-rsa")
+        );
         for cut in 0..p.len() {
             assert!(parse_kexinit(&p[..cut]).is_err());
         }
@@ -544,14 +613,26 @@ mod tests {
     #[test]
     fn every_method_agrees_with_a_server_side_computed_here() {
         let mut rng = chacha20::ChaCha20Rng::from_seed([9; 32]);
-        for kex in ["curve25519-sha256", "ecdh-sha2-nistp256", "diffie-hellman-group14-sha256"] {
+        for kex in [
+            "curve25519-sha256",
+            "ecdh-sha2-nistp256",
+            "diffie-hellman-group14-sha256",
+        ] {
             let (client, init) = Ephemeral::new(kex, &mut rng);
             let (server, sinit) = Ephemeral::new(kex, &mut rng);
             // The server's public value as it would appear in its reply.
             let mut r = Reader::new(&sinit[1..]);
-            let spub = if kex.starts_with("diffie") { r.mpint_positive("f").unwrap() } else { r.string("q").unwrap() };
+            let spub = if kex.starts_with("diffie") {
+                r.mpint_positive("f").unwrap()
+            } else {
+                r.string("q").unwrap()
+            };
             let mut r = Reader::new(&init[1..]);
-            let cpub = if kex.starts_with("diffie") { r.mpint_positive("e").unwrap() } else { r.string("q").unwrap() };
+            let cpub = if kex.starts_with("diffie") {
+                r.mpint_positive("e").unwrap()
+            } else {
+                r.string("q").unwrap()
+            };
             let k1 = client.shared(spub).unwrap();
             let k2 = server.shared(cpub).unwrap();
             assert_eq!(*k1, *k2, "{kex}");
@@ -583,7 +664,10 @@ mod tests {
         let k = [0, 0, 0, 1, 5];
         let a = derive(HashAlg::Sha256, &k, b"h", b'C', b"sid", 64);
         assert_eq!(a.len(), 64);
-        assert_eq!(&a[..32], &HashAlg::Sha256.digest(&[&k, b"h", b"C", b"sid"])[..]);
+        assert_eq!(
+            &a[..32],
+            &HashAlg::Sha256.digest(&[&k, b"h", b"C", b"sid"])[..]
+        );
         assert_eq!(&a[32..], &HashAlg::Sha256.digest(&[&k, b"h", &a[..32]])[..]);
         assert_eq!(derive(HashAlg::Sha1, &k, b"h", b'A', b"sid", 12).len(), 12);
     }

@@ -1,10 +1,10 @@
 //! ksocket's SSH client, sans-IO (see docs/architecture.md, "SSH client").
 
-pub mod keys;
-pub mod wire;
-pub mod cipher;
-pub mod kex;
-pub mod transport;
 pub mod auth;
 pub mod channel;
+pub mod cipher;
 pub mod client;
+pub mod kex;
+pub mod keys;
+pub mod transport;
+pub mod wire;

@@ -10,9 +10,9 @@
 //! queued during a key exchange are capped ([`MAX_BACKLOG`]).
 
 use crate::cipher::{self, Direction};
-use crate::keys::PublicKey;
-use crate::kex::{self, Ephemeral, HashAlg};
 pub use crate::kex::Negotiated;
+use crate::kex::{self, Ephemeral, HashAlg};
+use crate::keys::PublicKey;
 use crate::wire::{Reader, Write};
 use chacha20::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -76,7 +76,10 @@ impl Default for TransportConfig {
 pub enum TransportEvent {
     /// The server's host key, once, after its signature over the first exchange hash
     /// verified. The caller checks it (known hosts) before trusting anything else.
-    HostKey { key: PublicKey, algorithm: &'static str },
+    HostKey {
+        key: PublicKey,
+        algorithm: &'static str,
+    },
     /// The first key exchange is done: [`Transport::send`] now goes out encrypted.
     Ready,
     /// A message for the connection layer (message number first), including
@@ -99,7 +102,10 @@ pub enum TransportError {
     /// The server broke the protocol (the message says how).
     Protocol(String),
     /// No algorithm both sides support.
-    NoCommonAlgorithm { what: &'static str, server_offers: String },
+    NoCommonAlgorithm {
+        what: &'static str,
+        server_offers: String,
+    },
     /// The host key could not be read, or its signature over the exchange hash did not
     /// verify.
     HostKeySignature(String),
@@ -116,14 +122,29 @@ impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TransportError::Version(s) => write!(f, "SSH identification: {s}"),
-            TransportError::PacketTooLarge(n) => write!(f, "server announced a packet of {n} bytes, more than allowed"),
-            TransportError::Mac => write!(f, "a packet from the server failed its integrity check (MAC)"),
+            TransportError::PacketTooLarge(n) => write!(
+                f,
+                "server announced a packet of {n} bytes, more than allowed"
+            ),
+            TransportError::Mac => write!(
+                f,
+                "a packet from the server failed its integrity check (MAC)"
+            ),
             TransportError::Protocol(s) => write!(f, "SSH protocol error: {s}"),
-            TransportError::NoCommonAlgorithm { what, server_offers } => {
-                write!(f, "no common {what} algorithm; the server offers: {server_offers}")
+            TransportError::NoCommonAlgorithm {
+                what,
+                server_offers,
+            } => {
+                write!(
+                    f,
+                    "no common {what} algorithm; the server offers: {server_offers}"
+                )
             }
             TransportError::HostKeySignature(s) => write!(f, "host key: {s}"),
-            TransportError::HostKeyChanged => write!(f, "the server presented a different host key on key re-exchange"),
+            TransportError::HostKeyChanged => write!(
+                f,
+                "the server presented a different host key on key re-exchange"
+            ),
             TransportError::Backlog(s) => write!(f, "too much data waiting: {s}"),
             TransportError::Closed => write!(f, "the SSH connection is closed"),
         }
@@ -194,6 +215,7 @@ pub struct Transport {
     ready: bool,
     /// Closed by an error (input is refused), not by a DISCONNECT (input is ignored).
     failed: bool,
+    exchanges: u64,
     legacy_seen: Vec<&'static str>,
 }
 
@@ -244,6 +266,7 @@ impl Transport {
             strict: false,
             ready: false,
             failed: false,
+            exchanges: 0,
             legacy_seen: Vec::new(),
             cfg,
         };
@@ -258,7 +281,13 @@ impl Transport {
     /// closed (a DISCONNECT may be queued in [`Self::output`]).
     pub fn input(&mut self, data: &[u8]) -> Result<(), TransportError> {
         match self.phase {
-            Phase::Closed => return if self.failed { Err(TransportError::Closed) } else { Ok(()) },
+            Phase::Closed => {
+                return if self.failed {
+                    Err(TransportError::Closed)
+                } else {
+                    Ok(())
+                };
+            }
             Phase::Version | Phase::Packets => {}
         }
         let r = self.input_inner(data);
@@ -297,16 +326,29 @@ impl Transport {
         }
         match payload.first() {
             None => return Err(protocol("empty message")),
-            Some(&m) if m >= 50 || m == MSG_SERVICE_REQUEST || m == MSG_SERVICE_ACCEPT || m == MSG_IGNORE => {}
-            Some(&m) => return Err(protocol(format!("message {m} belongs to the transport, not the connection layer"))),
+            Some(&m)
+                if m >= 50
+                    || m == MSG_SERVICE_REQUEST
+                    || m == MSG_SERVICE_ACCEPT
+                    || m == MSG_IGNORE => {}
+            Some(&m) => {
+                return Err(protocol(format!(
+                    "message {m} belongs to the transport, not the connection layer"
+                )));
+            }
         }
         if payload.len() > self.cfg.max_packet.max(35000) - 64 {
-            return Err(protocol(format!("message of {} bytes is too large to send", payload.len())));
+            return Err(protocol(format!(
+                "message of {} bytes is too large to send",
+                payload.len()
+            )));
         }
         let in_kex = self.kex.as_ref().is_some_and(|k| k.new_rx.is_none());
         if in_kex || !self.queued.is_empty() {
             if self.queued_bytes + payload.len() > MAX_BACKLOG {
-                return Err(TransportError::Backlog("messages queued during the key exchange"));
+                return Err(TransportError::Backlog(
+                    "messages queued during the key exchange",
+                ));
             }
             self.queued_bytes += payload.len();
             self.queued.push_back(payload.to_vec());
@@ -337,6 +379,17 @@ impl Transport {
         self.negotiated.as_ref()
     }
 
+    /// Key exchanges completed on this connection (1 after the first, more after
+    /// re-exchanges).
+    pub fn key_exchanges(&self) -> u64 {
+        self.exchanges
+    }
+
+    /// Whether a key exchange is in progress.
+    pub fn in_key_exchange(&self) -> bool {
+        self.kex.is_some()
+    }
+
     /// Legacy (SHA-1) algorithms negotiated in any exchange of this connection.
     pub fn legacy_used(&self) -> Vec<&'static str> {
         self.legacy_seen.clone()
@@ -362,10 +415,13 @@ impl Transport {
         if self.phase == Phase::Packets {
             let (code, text) = match e {
                 TransportError::Mac => (DISCONNECT_MAC_ERROR, "MAC error"),
-                TransportError::NoCommonAlgorithm { .. } => (DISCONNECT_KEY_EXCHANGE_FAILED, "no common algorithm"),
-                TransportError::HostKeySignature(_) | TransportError::HostKeyChanged => {
-                    (DISCONNECT_HOST_KEY_NOT_VERIFIABLE, "host key not verifiable")
+                TransportError::NoCommonAlgorithm { .. } => {
+                    (DISCONNECT_KEY_EXCHANGE_FAILED, "no common algorithm")
                 }
+                TransportError::HostKeySignature(_) | TransportError::HostKeyChanged => (
+                    DISCONNECT_HOST_KEY_NOT_VERIFIABLE,
+                    "host key not verifiable",
+                ),
                 TransportError::Backlog(_) => (DISCONNECT_BY_APPLICATION, "backlog"),
                 _ => (DISCONNECT_PROTOCOL_ERROR, "protocol error"),
             };
@@ -403,12 +459,16 @@ impl Transport {
         };
         self.version_bytes += take;
         if self.version_bytes > MAX_PRE_VERSION_BYTES {
-            return Err(TransportError::Version(format!("server sent no SSH-2.0 identification in its first {MAX_PRE_VERSION_BYTES} bytes")));
+            return Err(TransportError::Version(format!(
+                "server sent no SSH-2.0 identification in its first {MAX_PRE_VERSION_BYTES} bytes"
+            )));
         }
         self.line.extend_from_slice(&data[..take]);
         if !eol {
             if self.line.starts_with(b"SSH-") && self.line.len() > MAX_VERSION_LINE {
-                return Err(TransportError::Version("identification line longer than 255 bytes".into()));
+                return Err(TransportError::Version(
+                    "identification line longer than 255 bytes".into(),
+                ));
             }
             return Ok(take);
         }
@@ -419,22 +479,30 @@ impl Transport {
         }
         if line.starts_with(b"SSH-") {
             if line.len() + 2 > MAX_VERSION_LINE {
-                return Err(TransportError::Version("identification line longer than 255 bytes".into()));
+                return Err(TransportError::Version(
+                    "identification line longer than 255 bytes".into(),
+                ));
             }
             if !line.iter().all(|b| (0x20..0x7f).contains(b)) {
-                return Err(TransportError::Version("identification line holds non-printable bytes".into()));
+                return Err(TransportError::Version(
+                    "identification line holds non-printable bytes".into(),
+                ));
             }
             let s = String::from_utf8_lossy(&line).into_owned();
             if !(s.starts_with("SSH-2.0-") || s.starts_with("SSH-1.99-")) {
                 let shown: String = s.chars().take(64).collect();
-                return Err(TransportError::Version(format!("server does not speak SSH 2.0 ({shown})")));
+                return Err(TransportError::Version(format!(
+                    "server does not speak SSH 2.0 ({shown})"
+                )));
             }
             self.server_version = Some(s);
             self.phase = Phase::Packets;
         } else {
             self.lines += 1;
             if self.lines > MAX_PRE_VERSION_LINES {
-                return Err(TransportError::Version(format!("server sent no SSH-2.0 identification in its first {MAX_PRE_VERSION_LINES} lines")));
+                return Err(TransportError::Version(format!(
+                    "server sent no SSH-2.0 identification in its first {MAX_PRE_VERSION_LINES} lines"
+                )));
             }
         }
         Ok(take)
@@ -457,25 +525,35 @@ impl Transport {
             let len = self.rx.read_length(self.rx_seq, &mut self.inbuf[..head]) as usize;
             self.check_length(len)?;
             self.in_len = Some(len);
-            self.inbuf.reserve_exact((4 + len + self.rx.tag_len()).saturating_sub(self.inbuf.len()));
+            self.inbuf
+                .reserve_exact((4 + len + self.rx.tag_len()).saturating_sub(self.inbuf.len()));
             if self.inbuf.len() < 4 + len + self.rx.tag_len() {
                 return Ok(take);
             }
         }
         let len = self.in_len.take().unwrap_or(0);
         let mut pkt = std::mem::take(&mut self.inbuf);
-        self.rx.open(self.rx_seq, &mut pkt).map_err(|_| TransportError::Mac)?;
+        self.rx
+            .open(self.rx_seq, &mut pkt)
+            .map_err(|_| TransportError::Mac)?;
         let padding = usize::from(*pkt.get(4).ok_or_else(|| protocol("short packet"))?);
         if padding < 4 || padding + 1 >= len {
-            return Err(protocol(format!("bad padding length {padding} in a packet of {len} bytes")));
+            return Err(protocol(format!(
+                "bad padding length {padding} in a packet of {len} bytes"
+            )));
         }
-        let payload = pkt.get(5..4 + len - padding).ok_or_else(|| protocol("short packet"))?.to_vec();
+        let payload = pkt
+            .get(5..4 + len - padding)
+            .ok_or_else(|| protocol("short packet"))?
+            .to_vec();
         pkt.clear();
         self.inbuf = pkt;
         let seq = self.rx_seq;
         self.rx_seq = self.rx_seq.wrapping_add(1);
         if self.rx_seq == 0 && !self.ready {
-            return Err(protocol("sequence number wrapped during the initial key exchange"));
+            return Err(protocol(
+                "sequence number wrapped during the initial key exchange",
+            ));
         }
         self.rx_bytes += (4 + len) as u64;
         self.rx_packets += 1;
@@ -495,7 +573,9 @@ impl Transport {
         let bs = self.rx.block();
         let covered = if self.rx.length_apart() { len } else { len + 4 };
         if covered % bs != 0 {
-            return Err(protocol(format!("packet length {len} is not a multiple of the cipher block ({bs})")));
+            return Err(protocol(format!(
+                "packet length {len} is not a multiple of the cipher block ({bs})"
+            )));
         }
         Ok(())
     }
@@ -516,14 +596,22 @@ impl Transport {
             MSG_DISCONNECT => {
                 let mut r = Reader::new(&payload[1..]);
                 let reason = r.u32("DISCONNECT reason").unwrap_or(0);
-                let description = r.string("DISCONNECT description").map(|d| String::from_utf8_lossy(d).chars().take(1024).collect()).unwrap_or_default();
-                self.events.push_back(TransportEvent::Disconnected { reason, description });
+                let description = r
+                    .string("DISCONNECT description")
+                    .map(|d| String::from_utf8_lossy(d).chars().take(1024).collect())
+                    .unwrap_or_default();
+                self.events.push_back(TransportEvent::Disconnected {
+                    reason,
+                    description,
+                });
                 self.phase = Phase::Closed;
                 Ok(())
             }
             MSG_IGNORE | MSG_DEBUG | MSG_UNIMPLEMENTED => {
                 if self.strict_initial() {
-                    return Err(protocol(format!("message {msg} during the initial key exchange (strict KEX)")));
+                    return Err(protocol(format!(
+                        "message {msg} during the initial key exchange (strict KEX)"
+                    )));
                 }
                 Ok(())
             }
@@ -532,15 +620,23 @@ impl Transport {
             30..=49 if server_in_kex => self.on_kex_message(&payload),
             _ => {
                 if !self.ready {
-                    return Err(protocol(format!("message {msg} before the key exchange finished")));
+                    return Err(protocol(format!(
+                        "message {msg} before the key exchange finished"
+                    )));
                 }
                 if server_in_kex {
                     return Err(protocol(format!("message {msg} during a key exchange")));
                 }
-                if msg >= 50 || msg == MSG_SERVICE_ACCEPT || msg == MSG_SERVICE_REQUEST || msg == MSG_EXT_INFO {
+                if msg >= 50
+                    || msg == MSG_SERVICE_ACCEPT
+                    || msg == MSG_SERVICE_REQUEST
+                    || msg == MSG_EXT_INFO
+                {
                     self.events_bytes += payload.len();
                     if self.events_bytes > MAX_BACKLOG + self.cfg.max_packet {
-                        return Err(TransportError::Backlog("messages the caller has not taken with poll"));
+                        return Err(TransportError::Backlog(
+                            "messages the caller has not taken with poll",
+                        ));
                     }
                     self.events.push_back(TransportEvent::Payload(payload));
                 } else {
@@ -559,7 +655,14 @@ impl Transport {
         self.rng.fill_bytes(&mut cookie);
         let ours = kex::build_kexinit(cookie, self.cfg.legacy, self.session_id.is_none());
         self.send_packet(&ours);
-        self.kex = Some(Kex { ours, theirs: None, neg: None, eph: None, ignore_guess: false, new_rx: None });
+        self.kex = Some(Kex {
+            ours,
+            theirs: None,
+            neg: None,
+            eph: None,
+            ignore_guess: false,
+            new_rx: None,
+        });
     }
 
     fn maybe_rekey(&mut self) {
@@ -582,12 +685,18 @@ impl Transport {
         }
         let first = self.session_id.is_none();
         let theirs = kex::parse_kexinit(&payload).map_err(|m| protocol(m.to_string()))?;
-        let mut neg = kex::negotiate(&theirs, self.cfg.legacy)
-            .map_err(|e| TransportError::NoCommonAlgorithm { what: e.what, server_offers: e.server_offers })?;
+        let mut neg = kex::negotiate(&theirs, self.cfg.legacy).map_err(|e| {
+            TransportError::NoCommonAlgorithm {
+                what: e.what,
+                server_offers: e.server_offers,
+            }
+        })?;
         if first {
             self.strict = neg.strict_kex;
             if self.strict && self.rx_total > 1 {
-                return Err(protocol("KEXINIT was not the server's first packet (strict KEX)"));
+                return Err(protocol(
+                    "KEXINIT was not the server's first packet (strict KEX)",
+                ));
             }
         } else {
             neg.strict_kex = self.strict;
@@ -619,7 +728,10 @@ impl Transport {
             return Err(protocol("key exchange message before KEXINIT"));
         };
         if payload.first() != Some(&kex::MSG_KEX_REPLY) || k.new_rx.is_some() {
-            return Err(protocol(format!("unexpected key exchange message {}", payload.first().copied().unwrap_or(0))));
+            return Err(protocol(format!(
+                "unexpected key exchange message {}",
+                payload.first().copied().unwrap_or(0)
+            )));
         }
         let Some(eph) = k.eph.take() else {
             return Err(protocol("key exchange reply without our INIT"));
@@ -632,9 +744,20 @@ impl Transport {
         let hash = HashAlg::of(neg.kex);
         let v_s = self.server_version.as_deref().unwrap_or("").as_bytes();
         let v_c = self.cfg.client_version.replace(['\r', '\n'], "");
-        let h = kex::exchange_hash(hash, v_c.as_bytes(), v_s, &k.ours, theirs, reply.host_key, &eph, reply.server_public, &shared);
+        let h = kex::exchange_hash(
+            hash,
+            v_c.as_bytes(),
+            v_s,
+            &k.ours,
+            theirs,
+            reply.host_key,
+            &eph,
+            reply.server_public,
+            &shared,
+        );
         drop(eph);
-        let key = PublicKey::from_blob(reply.host_key).map_err(|e| TransportError::HostKeySignature(e.to_string()))?;
+        let key = PublicKey::from_blob(reply.host_key)
+            .map_err(|e| TransportError::HostKeySignature(e.to_string()))?;
         if !key_fits(key.key_type(), neg.host_key_algorithm) {
             return Err(TransportError::HostKeySignature(format!(
                 "server sent a {} key for algorithm {}",
@@ -643,24 +766,35 @@ impl Transport {
             )));
         }
         key.verify(neg.host_key_algorithm, &h, reply.signature)
-            .map_err(|e| TransportError::HostKeySignature(format!("signature over the exchange hash: {e}")))?;
+            .map_err(|e| {
+                TransportError::HostKeySignature(format!("signature over the exchange hash: {e}"))
+            })?;
         let first = self.session_id.is_none();
         if first {
             self.session_id = Some(h.clone());
             self.host_key = Some(key.clone());
-            self.events.push_back(TransportEvent::HostKey { key, algorithm: neg.host_key_algorithm });
+            self.events.push_back(TransportEvent::HostKey {
+                key,
+                algorithm: neg.host_key_algorithm,
+            });
         } else if self.host_key.as_ref().map(|k| k.blob()) != Some(key.blob()) {
             return Err(TransportError::HostKeyChanged);
         }
         let sid = self.session_id.clone().unwrap_or_default();
         let bad = |_| protocol("negotiated an unknown cipher");
-        let c2s = cipher::cipher_spec(neg.cipher_client_to_server).ok_or(()).map_err(bad)?;
-        let s2c = cipher::cipher_spec(neg.cipher_server_to_client).ok_or(()).map_err(bad)?;
+        let c2s = cipher::cipher_spec(neg.cipher_client_to_server)
+            .ok_or(())
+            .map_err(bad)?;
+        let s2c = cipher::cipher_spec(neg.cipher_server_to_client)
+            .ok_or(())
+            .map_err(bad)?;
         let m_c2s = neg.mac_client_to_server.and_then(cipher::mac_spec);
         let m_s2c = neg.mac_server_to_client.and_then(cipher::mac_spec);
         let d = kex::derive_all(hash, &shared, &h, &sid, c2s, s2c, m_c2s, m_s2c);
-        let new_tx = Direction::new(c2s, m_c2s, &d.key_c2s, &d.iv_c2s, &d.mac_c2s).map_err(|_| protocol("key setup failed"))?;
-        let new_rx = Direction::new(s2c, m_s2c, &d.key_s2c, &d.iv_s2c, &d.mac_s2c).map_err(|_| protocol("key setup failed"))?;
+        let new_tx = Direction::new(c2s, m_c2s, &d.key_c2s, &d.iv_c2s, &d.mac_c2s)
+            .map_err(|_| protocol("key setup failed"))?;
+        let new_rx = Direction::new(s2c, m_s2c, &d.key_s2c, &d.iv_s2c, &d.mac_s2c)
+            .map_err(|_| protocol("key setup failed"))?;
         if let Some(k) = self.kex.as_mut() {
             k.new_rx = Some(new_rx);
         }
@@ -690,11 +824,14 @@ impl Transport {
         }
         self.rx_bytes = 0;
         self.rx_packets = 0;
+        self.exchanges += 1;
         if let Some(n) = neg {
             if n.kex == kex::KEX_LEGACY && !self.legacy_seen.contains(&kex::KEX_LEGACY) {
                 self.legacy_seen.push(kex::KEX_LEGACY);
             }
-            if n.host_key_algorithm == kex::HOST_KEY_LEGACY && !self.legacy_seen.contains(&kex::HOST_KEY_LEGACY) {
+            if n.host_key_algorithm == kex::HOST_KEY_LEGACY
+                && !self.legacy_seen.contains(&kex::HOST_KEY_LEGACY)
+            {
                 self.legacy_seen.push(kex::HOST_KEY_LEGACY);
             }
             self.negotiated = Some(n);
