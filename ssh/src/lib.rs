@@ -6,5 +6,6 @@ pub mod cipher;
 pub mod client;
 pub mod kex;
 pub mod keys;
+pub mod known_hosts;
 pub mod transport;
 pub mod wire;
