@@ -1053,6 +1053,11 @@ impl Client {
         self.closed.is_some()
     }
 
+    /// Why the connection is closed, in words, once it is.
+    pub fn closed_reason(&self) -> Option<&str> {
+        self.closed.as_deref()
+    }
+
     pub fn server_version(&self) -> Option<&str> {
         self.transport.server_version()
     }
