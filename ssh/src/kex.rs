@@ -370,6 +370,12 @@ impl Ephemeral {
         (eph, msg)
     }
 
+    /// [`Self::new`] with a generator seeded from `seed` (tests and fuzzing).
+    pub fn with_seed(kex: &str, seed: [u8; 32]) -> (Ephemeral, Vec<u8>) {
+        use rand_core::SeedableRng;
+        Ephemeral::new(kex, &mut ChaCha20Rng::from_seed(seed))
+    }
+
     /// Our public value as it goes into the exchange hash (string Q_C, or mpint e).
     fn put_ours(&self, h: &mut Vec<u8>) {
         match self {
@@ -444,17 +450,38 @@ pub fn exchange_hash(
     server_public: &[u8],
     k: &[u8],
 ) -> Vec<u8> {
+    let mut q_c = Vec::with_capacity(300);
+    ours.put_ours(&mut q_c);
+    let mut q_s = Vec::with_capacity(300);
+    match ours {
+        Ephemeral::Dh { .. } => q_s.put_mpint(server_public),
+        _ => q_s.put_string(server_public),
+    }
+    exchange_hash_encoded(hash, v_c, v_s, i_c, i_s, k_s, &q_c, &q_s, k)
+}
+
+/// The exchange hash from the public values already encoded (string or mpint, length
+/// included): what a server computes too.
+#[allow(clippy::too_many_arguments)]
+pub fn exchange_hash_encoded(
+    hash: HashAlg,
+    v_c: &[u8],
+    v_s: &[u8],
+    i_c: &[u8],
+    i_s: &[u8],
+    k_s: &[u8],
+    client_public: &[u8],
+    server_public: &[u8],
+    k: &[u8],
+) -> Vec<u8> {
     let mut b = Zeroizing::new(Vec::with_capacity(2048 + i_c.len() + i_s.len() + k_s.len()));
     b.put_string(v_c);
     b.put_string(v_s);
     b.put_string(i_c);
     b.put_string(i_s);
     b.put_string(k_s);
-    ours.put_ours(&mut b);
-    match ours {
-        Ephemeral::Dh { .. } => b.put_mpint(server_public),
-        _ => b.put_string(server_public),
-    }
+    b.extend_from_slice(client_public);
+    b.extend_from_slice(server_public);
     b.extend_from_slice(k);
     hash.digest(&[&b])
 }
