@@ -112,12 +112,14 @@ impl Sshd {
             auth.push_str(&std::fs::read_to_string(k.with_extension("pub")).expect("pub"));
         }
         std::fs::write(dir.join("authorized_keys"), auth).expect("authorized_keys");
+        std::fs::write(dir.join("banner"), "kst banner\n").expect("banner");
         let mut conf = format!(
             "ListenAddress 127.0.0.1\nPidFile none\nStrictModes no\nLogLevel VERBOSE\n\
              HostKey {hk}\nAuthorizedKeysFile {ak}\nPermitRootLogin prohibit-password\n\
-             AllowTcpForwarding yes\nMaxAuthTries 20\nLoginGraceTime 60\n",
+             AllowTcpForwarding yes\nMaxAuthTries 20\nLoginGraceTime 60\nBanner {banner}\n",
             hk = dir.join("hk").display(),
             ak = dir.join("authorized_keys").display(),
+            banner = dir.join("banner").display(),
         );
         for l in extra {
             conf.push_str(l);
@@ -254,11 +256,16 @@ fn keys_exec_and_windows() {
     if !available() {
         return;
     }
+    // Re-keys every MiB (server-initiated, during the large outputs); a keepalive every
+    // second, answered (REQUEST_FAILURE) or the server hangs up after two.
     let d = Sshd::start(
         "keys",
         &[
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
+            "RekeyLimit 1M",
+            "ClientAliveInterval 1",
+            "ClientAliveCountMax 2",
         ],
     );
     block_on(async {
@@ -307,6 +314,13 @@ fn keys_exec_and_windows() {
             s.auth_key("root", &d.key("ed25519")).await.unwrap(),
             AuthResult::Success
         );
+
+        assert_eq!(s.banner(), Some("kst banner\n"));
+        // Keepalives while a command is silent for 4 s.
+        let (out, _) = run(&mut s, "sleep 4; echo awake")
+            .await
+            .expect("exec across keepalives");
+        assert_eq!(out, b"awake\n");
 
         // Killed by a signal.
         let (_, exit) = run(&mut s, "kill -TERM $$").await.expect("exec");
@@ -548,5 +562,42 @@ fn tunnels() {
             .expect("exec on the third hop");
         assert_eq!(out, b"hop3\n");
         s.close().await;
+    });
+}
+
+#[test]
+fn rsa_sha1_only_with_legacy() {
+    if !available() {
+        return;
+    }
+    // A server that takes only ssh-rsa (SHA-1) signatures from users.
+    let d = Sshd::start(
+        "sha1",
+        &[
+            "PasswordAuthentication no",
+            "PubkeyAcceptedAlgorithms ssh-rsa",
+        ],
+    );
+    block_on(async {
+        let mut s = Session::connect(d.addr(), &opts()).await.expect("connect");
+        // OpenSSH's server-sig-algs names every algorithm it knows, whatever it accepts:
+        // rsa-sha2-512 is tried, refused, and without legacy nothing else is.
+        let r = s.auth_key("root", &d.key("rsa")).await.expect("auth");
+        assert!(matches!(r, AuthResult::Refused { .. }), "{r:?}");
+        assert!(s.legacy_used().is_empty());
+        let legacy = Options {
+            legacy: true,
+            ..opts()
+        };
+        let mut s = Session::connect(d.addr(), &legacy).await.expect("connect");
+        let r = s.auth_key("root", &d.key("rsa")).await.expect("auth");
+        assert_eq!(r, AuthResult::Success, "{}", d.log());
+        assert!(
+            s.legacy_used().iter().any(|l| l.starts_with("ssh-rsa")),
+            "{:?}",
+            s.legacy_used()
+        );
+        let (out, _) = run(&mut s, "echo sha1").await.expect("exec");
+        assert_eq!(out, b"sha1\n");
     });
 }
