@@ -385,6 +385,14 @@ impl Transport {
         self.exchanges
     }
 
+    /// Starts a key re-exchange now (the caller's clock says the keys are old, for
+    /// instance). Nothing happens before the first exchange is done or while one runs.
+    pub fn rekey(&mut self) {
+        if self.kex.is_none() && self.ready && self.phase == Phase::Packets {
+            self.start_kex();
+        }
+    }
+
     /// Whether a key exchange is in progress.
     pub fn in_key_exchange(&self) -> bool {
         self.kex.is_some()
@@ -559,6 +567,9 @@ impl Transport {
         self.rx_packets += 1;
         self.rx_total += 1;
         self.handle(seq, payload)?;
+        if self.out.len() > 2 * MAX_BACKLOG {
+            return Err(TransportError::Backlog("output the caller has not written"));
+        }
         self.maybe_rekey();
         Ok(take)
     }
@@ -1202,6 +1213,12 @@ mod tests {
                     c.key_exchanges()
                 );
                 assert_eq!(c.key_exchanges(), u64::from(s.kexes));
+                // Caller-initiated.
+                let before = c.key_exchanges();
+                c.rekey();
+                assert!(c.in_key_exchange());
+                pump(&mut c, &mut s);
+                assert_eq!(c.key_exchanges(), before + 1);
                 // Server-initiated.
                 let before = c.key_exchanges();
                 s.send_kexinit();

@@ -154,6 +154,8 @@ struct Client {
     t: Transport,
     s: TcpStream,
     host_key: Option<(String, &'static str)>,
+    /// Message numbers of the payloads seen.
+    seen: Vec<u8>,
 }
 
 fn entropy() -> [u8; 32] {
@@ -179,6 +181,7 @@ impl Client {
             t: Transport::new(cfg, entropy()),
             s,
             host_key: None,
+            seen: Vec::new(),
         }
     }
 
@@ -206,6 +209,9 @@ impl Client {
             while let Some(e) = self.t.poll() {
                 if let TransportEvent::HostKey { key, algorithm } = &e {
                     self.host_key = Some((key.fingerprint(), algorithm));
+                }
+                if let TransportEvent::Payload(p) = &e {
+                    self.seen.push(p.first().copied().unwrap_or(0));
                 }
                 if let TransportEvent::Disconnected {
                     reason,
@@ -397,6 +403,9 @@ fn every_kex_method() {
             &[&format!("KexAlgorithms {kex}")],
         );
         match session(&sshd, false, |n| n.kex == kex && n.strict_kex) {
+            Ok(c) if !c.seen.contains(&7) => {
+                failures.push(format!("{kex}: no EXT_INFO passed up (seen {:?})", c.seen))
+            }
             Ok(c) => eprintln!("ok: {kex} ({:?})", c.host_key),
             Err(e) => {
                 eprintln!("--- sshd log ---\n{}", sshd.log());
