@@ -313,11 +313,13 @@ fn ecdsa_p256_from_ssh(body: &[u8]) -> Result<p256::ecdsa::Signature, KeyError> 
 
 /// Base64 as key files hold it: standard alphabet, padded or not, whitespace ignored.
 pub(crate) fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    let mut clean: Vec<u8> = text
-        .iter()
-        .copied()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
+    // The text may be an unencrypted private key: wipe the copy.
+    let mut clean: Zeroizing<Vec<u8>> = Zeroizing::new(
+        text.iter()
+            .copied()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect(),
+    );
     while clean.last() == Some(&b'=') {
         clean.pop();
     }
@@ -1209,5 +1211,64 @@ mod tests {
         let mut blob = k.blob().to_vec();
         blob.push(0);
         assert!(PublicKey::from_blob(&blob).is_err());
+    }
+
+    // A throwaway test key (ssh-keygen -t ed25519 -N ''): its public half is ED25519_PUB.
+    const ED25519_PRIVATE: &str = "-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACDyrk3uc2vPe8LXUlKqqjzZ/KdCsiXLW96JZ+mx7X5q4wAAAIitgjRJrYI0
+SQAAAAtzc2gtZWQyNTUxOQAAACDyrk3uc2vPe8LXUlKqqjzZ/KdCsiXLW96JZ+mx7X5q4w
+AAAEAiqIQLpP7j5hXK6KV0b+wajb0yGQHHgtx7KV7jy89PkvKuTe5za897wtdSUqqqPNn8
+p0KyJctb3oln6bHtfmrjAAAAAXQBAgME
+-----END OPENSSH PRIVATE KEY-----
+";
+
+    #[test]
+    fn openssh_ed25519_loads_signs_and_debug_shows_no_secret() {
+        let k = PrivateKey::from_text(ED25519_PRIVATE.as_bytes(), None).unwrap();
+        let public = PublicKey::from_openssh_line(ED25519_PUB).unwrap();
+        assert_eq!(k.public(), &public);
+        assert_eq!(k.algorithms(), &["ssh-ed25519"]);
+        let sig = k.sign("ssh-ed25519", b"data").unwrap();
+        assert_eq!(public.verify("ssh-ed25519", b"data", &sig), Ok(()));
+        assert!(k.sign("rsa-sha2-256", b"data").is_err());
+        assert_eq!(
+            format!("{k:?}"),
+            "PrivateKey(ssh-ed25519 SHA256:JD4y+1JNCmAplFTJJtnSW/BMn2q6UFTFyhdEkM3dIBM)"
+        );
+        // CRLF line ends and surrounding text are fine.
+        let crlf = format!("junk\r\n{}", ED25519_PRIVATE.replace('\n', "\r\n"));
+        assert!(PrivateKey::from_text(crlf.as_bytes(), None).is_ok());
+    }
+
+    #[test]
+    fn not_keys() {
+        for text in [
+            &b""[..],
+            b"hello",
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n",
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\n!!!!\n-----END OPENSSH PRIVATE KEY-----\n",
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            b"PuTTY-User-Key-File-3: ssh-ed25519\n",
+            b"\xff\xfe",
+        ] {
+            assert!(PrivateKey::from_text(text, Some(b"pw")).is_err());
+        }
+        let dsa = b"-----BEGIN DSA PRIVATE KEY-----\nAAAA\n-----END DSA PRIVATE KEY-----\n";
+        assert!(matches!(
+            PrivateKey::from_text(dsa, None),
+            Err(KeyError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn evp_bytes_to_key_matches_openssl() {
+        // `openssl enc -aes-256-cbc -P -md md5 -pass pass:pw -S 0001020304050607`
+        let k = evp_bytes_to_key_md5(b"pw", &[0, 1, 2, 3, 4, 5, 6, 7], 32);
+        assert_eq!(k.len(), 32);
+        assert_eq!(
+            data_encoding::HEXUPPER.encode(&k),
+            "A55F79AA00E8DD0E7D3CE26ED40D7CD3A029A787189B34D30D90860969005FCB"
+        );
     }
 }

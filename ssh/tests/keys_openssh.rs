@@ -316,3 +316,184 @@ fn garbage_and_truncations_are_errors_not_panics() {
         }
     }
 }
+
+fn have_openssl() -> bool {
+    let ok = Command::new("openssl")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        eprintln!("SKIPPED: openssl is not installed");
+    }
+    ok
+}
+
+fn openssl(args: &[&str]) {
+    run(Command::new("openssl").args(args).stderr(Stdio::null()));
+}
+
+/// Loads `path` (with `pass`), signs and verifies, checks the wrong passphrase, and
+/// returns the key.
+fn check_openssl_key(path: &Path, pass: Option<&str>, what: &str) -> PrivateKey {
+    let text = std::fs::read(path).unwrap();
+    let key = PrivateKey::from_text(&text, pass.map(str::as_bytes))
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    for alg in key.algorithms() {
+        let sig = key.sign(alg, b"data").unwrap();
+        assert_eq!(
+            key.public().verify(alg, b"data", &sig),
+            Ok(()),
+            "{what} {alg}"
+        );
+    }
+    if pass.is_some() {
+        assert_eq!(
+            PrivateKey::from_text(&text, None).err(),
+            Some(KeyError::NeedPassphrase)
+        );
+        assert_eq!(
+            PrivateKey::from_text(&text, Some(b"wrong")).err(),
+            Some(KeyError::WrongPassphrase),
+            "{what}"
+        );
+    }
+    key
+}
+
+/// What ssh-keygen derives as the public key of an OpenSSL-written file.
+fn ssh_keygen_public(path: &Path, pass: &str) -> PublicKey {
+    let out = run(Command::new("ssh-keygen")
+        .args(["-y", "-P", pass, "-f"])
+        .arg(path));
+    PublicKey::from_openssh_line(&String::from_utf8(out.stdout).unwrap()).unwrap()
+}
+
+#[test]
+fn openssl_written_keys() {
+    if !have_ssh_keygen() || !have_openssl() {
+        return;
+    }
+    let dir = TempDir::new("openssl");
+    let p = |n: &str| dir.0.join(n).to_str().unwrap().to_string();
+
+    // Ed25519 in PKCS#8 (ssh-keygen 9 does not write it), plain and PBES2.
+    openssl(&["genpkey", "-algorithm", "ed25519", "-out", &p("ed.pem")]);
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-in",
+        &p("ed.pem"),
+        "-v2",
+        "aes-256-cbc",
+        "-passout",
+        "pass:pw",
+        "-out",
+        &p("ed-enc.pem"),
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        &p("ed.pem"),
+        "-pubout",
+        "-outform",
+        "DER",
+        "-out",
+        &p("ed.pub.der"),
+    ]);
+    let spki = std::fs::read(p("ed.pub.der")).unwrap();
+    let raw = &spki[spki.len() - 32..];
+    for (file, pass) in [("ed.pem", None), ("ed-enc.pem", Some("pw"))] {
+        let key = check_openssl_key(Path::new(&p(file)), pass, file);
+        assert_eq!(
+            &key.public().blob()[key.public().blob().len() - 32..],
+            raw,
+            "{file}"
+        );
+    }
+
+    // Traditional PEM with AES-256-CBC and AES-192-CBC (ssh-keygen writes AES-128).
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        &p("ec.pem"),
+    ]);
+    openssl(&[
+        "ec",
+        "-in",
+        &p("ec.pem"),
+        "-aes256",
+        "-passout",
+        "pass:pw",
+        "-out",
+        &p("ec-trad.pem"),
+    ]);
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        &p("rsa.pem"),
+    ]);
+    openssl(&[
+        "rsa",
+        "-in",
+        &p("rsa.pem"),
+        "-traditional",
+        "-aes192",
+        "-passout",
+        "pass:pw",
+        "-out",
+        &p("rsa-trad.pem"),
+    ]);
+    // PKCS#8 with scrypt (OpenSSL's default cost: 16 MiB).
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-in",
+        &p("rsa.pem"),
+        "-scrypt",
+        "-passout",
+        "pass:pw",
+        "-out",
+        &p("rsa-scrypt.pem"),
+    ]);
+    for (file, pass) in [
+        ("ec.pem", None),
+        ("ec-trad.pem", Some("pw")),
+        ("rsa.pem", None),
+        ("rsa-trad.pem", Some("pw")),
+        ("rsa-scrypt.pem", Some("pw")),
+    ] {
+        let key = check_openssl_key(Path::new(&p(file)), pass, file);
+        if file != "rsa-scrypt.pem" {
+            assert_eq!(
+                key.public(),
+                &ssh_keygen_public(Path::new(&p(file)), pass.unwrap_or(""))
+            );
+        }
+    }
+
+    // Other curves: refused as unsupported, by name.
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-384",
+        "-out",
+        &p("ec384.pem"),
+    ]);
+    let text = std::fs::read(p("ec384.pem")).unwrap();
+    assert!(matches!(
+        PrivateKey::from_text(&text, None),
+        Err(KeyError::Unsupported(_))
+    ));
+}
