@@ -351,7 +351,10 @@ mod tests {
         assert_eq!(kh.check("other", 22, &key(ED2)), Verdict::Revoked);
         assert_eq!(kh.check("x.example.com", 22, &key(ED)), Verdict::Unknown);
         // "host" is listed with ED2 (revoked, but listed): another ed25519 key.
-        assert!(matches!(kh.check("host", 22, &key(ED)), Verdict::Mismatch { .. }));
+        assert!(matches!(
+            kh.check("host", 22, &key(ED)),
+            Verdict::Mismatch { .. }
+        ));
         assert_eq!(kh.check("other", 22, &key(ED)), Verdict::Unknown);
     }
 
