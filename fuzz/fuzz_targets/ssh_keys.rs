@@ -12,8 +12,14 @@ const LABELS: [&str; 5] = [
     "PRIVATE KEY",
     "ENCRYPTED PRIVATE KEY",
 ];
-const ALGORITHMS: [&str; 6] =
-    ["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa", "x"];
+const ALGORITHMS: [&str; 6] = [
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+    "ssh-rsa",
+    "x",
+];
 
 fn load(text: &[u8]) {
     for pass in [None, Some(&b"fuzz"[..])] {

@@ -27,7 +27,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     // field characters, which OpenSSH would not write either).
     if !first.is_empty()
         && first.len() < 256
-        && first.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
     {
         for port in [22, 2222] {
             let line = KnownHosts::line(first, port, &key);
