@@ -11,6 +11,7 @@ pub mod output;
 pub mod scan;
 mod snmp;
 mod snmp_value;
+mod ssh;
 mod sweep;
 
 use crate::config;
@@ -45,6 +46,7 @@ enum Command {
     Decrypt(PathBuf),
     Scan(Box<scan::Args>),
     Snmp(snmp::Command),
+    Ssh(Box<ssh::Args>),
     Connect,
     /// A command of a later milestone: said plainly, never pretended.
     NotBuilt(&'static help::Entry),
@@ -172,6 +174,7 @@ fn parse(parser: &mut lexopt::Parser) -> Result<(Global, Command), Failure> {
                 .map(|a| Command::Scan(Box::new(a))),
         ),
         "snmp" => help_of(snmp::parse(parser)?.map(Command::Snmp)),
+        "ssh" => help_of(ssh::parse(parser)?.map(|a| Command::Ssh(Box::new(a)))),
         "connect" => help_of(admin::no_args(parser)?.map(|()| Command::Connect)),
         _ => Command::NotBuilt(entry),
     };
@@ -219,6 +222,7 @@ fn execute(global: &Global, command: Command) -> Result<ExitCode, Failure> {
             return snmp::run(*a, &config);
         }
         Command::Snmp(snmp::Command::Sweep(a)) => return sweep::run(a),
+        Command::Ssh(a) => return ssh::run(*a, loaded),
         Command::Connect => return admin::connect(loaded),
         Command::NotBuilt(c) => {
             eprintln!(

@@ -97,7 +97,9 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, Failure> {
     }
     let count: u64 = a.targets.iter().map(|r| r.len()).sum();
     if count > MAX_ADDRESSES {
-        return Err(bad(format!("{count} addresses; at most {MAX_ADDRESSES} at once")));
+        return Err(bad(format!(
+            "{count} addresses; at most {MAX_ADDRESSES} at once"
+        )));
     }
     Ok(Some(a))
 }
@@ -139,7 +141,10 @@ impl Sink for Printer {
     }
 }
 
-pub fn run(a: Args, loaded: Option<Result<config::Loaded, config::Error>>) -> Result<ExitCode, Failure> {
+pub fn run(
+    a: Args,
+    loaded: Option<Result<config::Loaded, config::Error>>,
+) -> Result<ExitCode, Failure> {
     let config = match loaded {
         Some(Ok(l)) => l.config,
         Some(Err(e)) => return Err(Failure::failed(format!("ssh: {e}"))),
@@ -147,7 +152,9 @@ pub fn run(a: Args, loaded: Option<Result<config::Loaded, config::Error>>) -> Re
     };
     let store = match &a.credential {
         Some(f) => Store::file(Protocol::Ssh, f),
-        None => Store::load(&PathBuf::from(config::expand(&config.directories.credentials))),
+        None => Store::load(&PathBuf::from(config::expand(
+            &config.directories.credentials,
+        ))),
     };
     for p in &store.problems {
         eprintln!("ksocket ssh: warning: credential file skipped: {p}");
@@ -192,7 +199,8 @@ pub fn run(a: Args, loaded: Option<Result<config::Loaded, config::Error>>) -> Re
             struct Doc<'a> {
                 hosts: &'a [Host],
             }
-            serde_json::to_writer(&mut p.out, &Doc { hosts: &held }).map_err(std::io::Error::from)?;
+            serde_json::to_writer(&mut p.out, &Doc { hosts: &held })
+                .map_err(std::io::Error::from)?;
             writeln!(p.out)?;
         }
         Format::Table => {
@@ -218,12 +226,11 @@ pub fn run(a: Args, loaded: Option<Result<config::Loaded, config::Error>>) -> Re
 fn table_row(h: &Host) -> String {
     match &h.ssh {
         Some(s) => {
-            let os = s
-                .os
-                .pretty_name
-                .clone()
-                .or_else(|| s.os.name.clone())
-                .unwrap_or_default();
+            let os =
+                s.os.pretty_name
+                    .clone()
+                    .or_else(|| s.os.name.clone())
+                    .unwrap_or_default();
             let n: usize = s.packages.iter().map(|l| l.items.len()).sum();
             let key: String = s.host_key.chars().take(24).collect();
             format!(

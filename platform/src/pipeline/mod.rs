@@ -13,6 +13,7 @@
 use crate::context::Context;
 use crate::discover::{self, ScanRequest};
 use crate::inventory::snmp::collector::SnmpCollector;
+use crate::inventory::ssh::collector::{MAX_AUTH_FAILURES, SshCollector};
 use crate::limits::Limits;
 use ksocket_proto::records::{DetailsSummary, Host, Section, Summary};
 use std::cell::RefCell;
@@ -63,7 +64,12 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
     };
     let found = discover::discover(req, &snap, &arp, sink)?;
     let mut summary = found.summary;
-    let collectors: Vec<&dyn Collector> = if req.details { vec![&snmp] } else { vec![] };
+    let ssh = SshCollector::new(&ctx.credentials, MAX_AUTH_FAILURES).probing_ports();
+    let collectors: Vec<&dyn Collector> = if req.details {
+        vec![&snmp, &ssh]
+    } else {
+        vec![]
+    };
     summary.details =
         collect(found.hosts, &collectors, &req.limits, WORKERS, sink).map_err(ScanError::Sink)?;
     log::info!(

@@ -128,8 +128,20 @@ fn err(kind: ErrorKind, message: String) -> CollectError {
 }
 
 fn ssh_err(e: &SshError) -> CollectError {
-    err(e.kind(), e.to_string())
+    use super::session::ErrorKind as K;
+    let kind = match e.kind() {
+        K::Refused => ErrorKind::Refused,
+        K::Timeout => ErrorKind::Timeout,
+        K::Auth => ErrorKind::Auth,
+        K::HostKey => ErrorKind::HostKey,
+        K::Protocol | K::Closed => ErrorKind::Protocol,
+        K::Limit => ErrorKind::Incomplete,
+    };
+    err(kind, e.to_string())
 }
+
+/// The most output one command may give (the package list of a big host is a few MB).
+const MAX_OUTPUT: usize = 32 << 20;
 
 impl SshCollector {
     /// Every ssh credential file of the store (or only `only`, when given), and the
@@ -192,7 +204,9 @@ impl SshCollector {
                             tried.push(port);
                             let addr = SocketAddr::from((ip, port));
                             let connect = async {
-                                smol::Async::<std::net::TcpStream>::connect(addr).await.is_ok()
+                                smol::Async::<std::net::TcpStream>::connect(addr)
+                                    .await
+                                    .is_ok()
                             };
                             let timeout = async {
                                 smol::Timer::after(t).await;
@@ -234,7 +248,10 @@ impl SshCollector {
             if Instant::now() >= deadline {
                 last = Some((
                     c.label.clone(),
-                    err(ErrorKind::Timeout, "the host's time limit was reached".into()),
+                    err(
+                        ErrorKind::Timeout,
+                        "the host's time limit was reached".into(),
+                    ),
                 ));
                 break;
             }
@@ -320,13 +337,14 @@ impl SshCollector {
         ip: Ipv4Addr,
         refused_before: u32,
     ) -> Result<Inventory, Failure> {
-        let pins = c.pins.as_ref().map_err(|e| {
-            Failure::next(err(ErrorKind::Failed, format!("pinned host keys: {e}")))
-        })?;
+        let pins = c
+            .pins
+            .as_ref()
+            .map_err(|e| Failure::next(err(ErrorKind::Failed, format!("pinned host keys: {e}"))))?;
         let opts = Options {
             timeout: c.timeout,
             legacy: c.legacy,
-            max_output: commands::OS_LIMIT,
+            max_output: MAX_OUTPUT,
         };
         let mut refused = 0;
         // The hops, then the target: each with its address and port.
@@ -343,9 +361,10 @@ impl SshCollector {
         for (i, &(hop, port)) in path.iter().enumerate() {
             let last = i + 1 == path.len();
             if i > 0 {
-                session.tunnel(&hop.to_string(), port).await.map_err(|e| {
-                    Failure::next(in_hop(&ssh_err(&e), path[i - 1].0, ip))
-                })?;
+                session
+                    .tunnel(&hop.to_string(), port)
+                    .await
+                    .map_err(|e| Failure::next(in_hop(&ssh_err(&e), path[i - 1].0, ip)))?;
             }
             let hop_pins = if last {
                 pins.as_ref()
@@ -360,13 +379,10 @@ impl SshCollector {
                 .check(hop, port, session.host_key(), hop_pins)
                 .map_err(|e| Failure::stop(in_hop(&e, hop, ip)))?;
             if last {
-                refused += self
-                    .login(&mut session, c)
-                    .await
-                    .map_err(|mut f| {
-                        f.refused += refused;
-                        f
-                    })?;
+                refused += self.login(&mut session, c).await.map_err(|mut f| {
+                    f.refused += refused;
+                    f
+                })?;
             } else {
                 let mut done = false;
                 let mut why = None;
@@ -427,10 +443,7 @@ impl SshCollector {
                 Ok(key) => match session.auth_key(&c.user, key).await {
                     Ok(AuthResult::Success) => return Ok(0),
                     Ok(AuthResult::Refused { methods: m }) => {
-                        problems.push(format!(
-                            "key {} refused",
-                            key.public().fingerprint()
-                        ));
+                        problems.push(format!("key {} refused", key.public().fingerprint()));
                         methods = m;
                     }
                     Err(e) => return Err(Failure::next(ssh_err(&e))),

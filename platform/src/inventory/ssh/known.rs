@@ -70,10 +70,6 @@ impl Store {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Checks `key` for `ip:port`, against `pins` when the credential has some, else
     /// against the store (a host met for the first time is added to it).
     pub fn check(
@@ -190,7 +186,8 @@ pub fn pins(
     if host_keys.is_empty() && known_hosts.is_none() {
         return Ok(None);
     }
-    let mut keys = vec![KnownHosts::pinned(host_keys).map_err(|e| format!("{label}: hostKeys: {e}"))?];
+    let mut keys =
+        vec![KnownHosts::pinned(host_keys).map_err(|e| format!("{label}: hostKeys: {e}"))?];
     let mut source = format!("the hostKeys of {label}");
     if let Some(f) = known_hosts {
         let p = dir.join(f);
