@@ -286,7 +286,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
 }
 
 /// The ssh keys whose values have a syntax: jump hosts are addresses, pinned host keys
-/// are public keys, the account has a password or a key.
+/// are public keys, the account names a user.
 fn check_ssh(file: &Path, text: &str, ssh: &Ssh) -> Result<(), Problem> {
     let at = |needle: &str| {
         text.lines()
@@ -317,12 +317,6 @@ fn check_ssh(file: &Path, text: &str, ssh: &Ssh) -> Result<(), Problem> {
     }
     if ssh.account.username.is_empty() {
         return Err(problem(at("username"), "account.username is empty".into()));
-    }
-    if ssh.account.password.is_none() && ssh.account.client_keys.is_empty() {
-        return Err(problem(
-            at("[account]"),
-            "account: neither a password nor a clientKeys entry".into(),
-        ));
     }
     Ok(())
 }

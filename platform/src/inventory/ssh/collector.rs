@@ -469,6 +469,9 @@ impl SshCollector {
                 }
             }
         }
+        if c.keys.is_empty() && c.password.is_none() {
+            problems.push("the file has neither a password nor a client key".into());
+        }
         let offered = if methods.is_empty() {
             String::new()
         } else {
