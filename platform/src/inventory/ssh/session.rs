@@ -28,6 +28,8 @@ use smol::Async;
 pub const STDERR_CAP: usize = 16 * 1024;
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
+/// Events without output one command may bring (exit status, EOF...: a handful).
+const MAX_IDLE_EVENTS: u32 = 1000;
 /// SSH_DISCONNECT_BY_APPLICATION.
 const DISCONNECT_BY_APPLICATION: u32 = 11;
 /// The longest [`Session::close`] waits to flush its DISCONNECT.
@@ -40,8 +42,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Allow the SHA-1 algorithms (diffie-hellman-group14-sha1, ssh-rsa).
     pub legacy: bool,
-    /// The most stdout bytes one command may produce (past it, the command's channel is
-    /// closed and [`SshError::OutputTooLarge`] returned).
+    /// The most bytes (stdout and stderr together) one command may produce; past it
+    /// the command's channel is closed and [`SshError::OutputTooLarge`] returned.
     pub max_output: usize,
 }
 
@@ -440,27 +442,40 @@ impl Session {
         let mut exit = Exit::default();
         let mut total = 0usize;
         let max = self.opts.max_output;
+        // Each event renews the deadline: events that carry no output are bounded too,
+        // so a server cannot hold the command forever with them.
+        let mut idle_events = 0u32;
         loop {
             let deadline = Instant::now() + self.opts.timeout;
-            match self
+            let ev = self
                 .next_event(deadline, "reading the command's output")
-                .await?
-            {
+                .await?;
+            if !matches!(ev, Event::Data(_)) {
+                idle_events += 1;
+                if idle_events > MAX_IDLE_EVENTS {
+                    return Err(SshError::Protocol(
+                        "the server sent too many messages without output".into(),
+                    ));
+                }
+            }
+            match ev {
                 Event::RequestFailure(c) if c == ch => return Err(SshError::ExecRefused),
                 Event::Data(c) if c == ch => {
                     let client = &mut self.inner_mut().client;
                     let e = client.ext_data(ch);
                     let n = e.len();
+                    // stderr past the cap is dropped, but counts against max_output.
+                    total = total.saturating_add(n);
                     let keep = n.min(STDERR_CAP - exit.stderr.len());
                     exit.stderr.extend_from_slice(&e[..keep]);
                     client.consume_ext(ch, n)?;
                     let d = client.data(ch);
                     let n = d.len();
+                    total = total.saturating_add(n);
+                    if total > max {
+                        return Err(SshError::OutputTooLarge(max));
+                    }
                     if n > 0 {
-                        total = total.saturating_add(n);
-                        if total > max {
-                            return Err(SshError::OutputTooLarge(max));
-                        }
                         let flow = out(d);
                         client.consume(ch, n)?;
                         if flow.is_break() {
@@ -559,6 +574,11 @@ impl Session {
                     )));
                 }
                 return Ok(ev);
+            }
+            // Checked at every turn: a server that keeps sending what makes no event
+            // (IGNORE, keepalives) cannot hold the step past its deadline.
+            if Instant::now() >= deadline {
+                return Err(SshError::Timeout(step));
             }
             self.round(deadline, step).await?;
         }
