@@ -1001,6 +1001,20 @@ mod tests {
             self.in_kex = true;
         }
 
+        /// A KEXINIT whose first kex is not the one negotiated, with
+        /// first_kex_packet_follows set, then the (wrong) guessed packet.
+        fn send_kexinit_with_wrong_guess(&mut self) {
+            let mut p = server_kexinit("ecdh-sha2-nistp256,curve25519-sha256", &self.cipher);
+            let n = p.len();
+            p[n - 5] = 1;
+            self.i_s = p.clone();
+            self.send(&p);
+            self.in_kex = true;
+            let mut guess = vec![MSG_KEX_INIT];
+            guess.put_string(&[4; 65]);
+            self.send(&guess);
+        }
+
         fn send(&mut self, payload: &[u8]) {
             let p = frame(&mut self.tx, self.tx_seq, payload);
             self.tx_seq = self.tx_seq.wrapping_add(1);
@@ -1227,6 +1241,18 @@ mod tests {
                 assert!(c.legacy_used().is_empty());
             }
         }
+    }
+
+    #[test]
+    fn a_wrong_guess_of_the_server_is_skipped() {
+        let mut c = Transport::new(TransportConfig::default(), [4; 32]);
+        let mut s = Server::new(false, "aes256-gcm@openssh.com");
+        s.out.truncate(b"SSH-2.0-Fake_1.0\r\n".len());
+        s.tx_seq = 0;
+        s.send_kexinit_with_wrong_guess();
+        let ev = pump(&mut c, &mut s);
+        assert_eq!(names(&ev), ["hostkey ssh-ed25519", "ready"]);
+        assert_eq!(c.negotiated().map(|n| n.kex), Some("curve25519-sha256"));
     }
 
     #[test]
