@@ -9,6 +9,8 @@
 //! method, which it does only after checking [`Session::host_key`]: a password never
 //! goes to a host whose key was not checked.
 
+// platform/tests/ssh_session.rs compiles this file alone (the platform is a binary):
+// of this crate it uses only `crate::sys::random`.
 // The collector uses these entry points as it lands; the tests use them all.
 #![allow(dead_code)]
 
