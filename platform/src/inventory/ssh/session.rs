@@ -30,6 +30,8 @@ use smol::Async;
 pub const STDERR_CAP: usize = 16 * 1024;
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
+/// Bytes owed to the server (or to a carrier channel) past which no more is read.
+const OUTPUT_BACKLOG: usize = 1 << 20;
 /// Events without output one command may bring (exit status, EOF...: a handful).
 const MAX_IDLE_EVENTS: u32 = 1000;
 /// SSH_DISCONNECT_BY_APPLICATION.
@@ -594,9 +596,13 @@ impl Session {
             self.route_out_one(i)?;
         }
         let wrote = self.write_some()?;
-        let read = self.read_some()?;
+        // Backpressure: while the server does not take what we owe it (replies to its
+        // requests pile up), nothing more is read from it.
+        let may_read = self.hops[0].client.output().len() < OUTPUT_BACKLOG;
+        let read = may_read && self.read_some()?;
+        let routed = self.route_in()?;
         self.check_outer_hops()?;
-        if wrote || read {
+        if wrote || read || routed {
             return Ok(());
         }
         if Instant::now() >= deadline {
@@ -606,10 +612,10 @@ impl Session {
         let stream = &self.stream;
         let ready = smol::future::or(
             async {
-                if want_write {
-                    smol::future::or(stream.readable(), stream.writable()).await
-                } else {
-                    stream.readable().await
+                match (want_write, may_read) {
+                    (true, true) => smol::future::or(stream.readable(), stream.writable()).await,
+                    (true, false) => stream.writable().await,
+                    _ => stream.readable().await,
                 }
                 .map(|()| true)
             },
@@ -670,8 +676,7 @@ impl Session {
         }
     }
 
-    /// Reads once from the socket into the first hop, then moves each hop's carrier
-    /// data into the next; true if anything was read.
+    /// Reads once from the socket into the first hop; true if anything was read.
     fn read_some(&mut self) -> Result<bool, SshError> {
         let mut s = self.stream.get_ref();
         let n = match s.read(&mut self.buf) {
@@ -688,20 +693,29 @@ impl Session {
             Err(e) => return Err(SshError::Io(e)),
         };
         self.hops[0].client.input(&self.buf[..n])?;
+        Ok(true)
+    }
+
+    /// Moves each carrier channel's data into the hop it carries, outermost first
+    /// (held back while that hop owes more than [`OUTPUT_BACKLOG`]: the carrier's
+    /// window then shuts and the server waits); true if anything moved.
+    fn route_in(&mut self) -> Result<bool, SshError> {
+        let mut moved = false;
         for i in 1..self.hops.len() {
             let (outer, inner) = self.hops.split_at_mut(i);
             let hop = &mut inner[0];
             let prev = &mut outer[i - 1];
             let Some(carrier) = hop.carrier else { continue };
             let data = prev.client.data(carrier);
-            if data.is_empty() {
+            if data.is_empty() || hop.client.output().len() >= OUTPUT_BACKLOG {
                 continue;
             }
             let n = data.len();
             hop.client.input(data)?;
             prev.client.consume(carrier, n)?;
+            moved = true;
         }
-        Ok(true)
+        Ok(moved)
     }
 
     /// Why hop `i`'s connection is gone, in words.
