@@ -64,7 +64,7 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
     };
     let found = discover::discover(req, &snap, &arp, sink)?;
     let mut summary = found.summary;
-    let ssh = SshCollector::new(&ctx.credentials, MAX_AUTH_FAILURES).probing_ports();
+    let ssh = ssh_collector(ctx);
     let collectors: Vec<&dyn Collector> = if req.details {
         vec![&snmp, &ssh]
     } else {
@@ -80,6 +80,12 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
         summary.discovery_seconds
     );
     Ok(summary)
+}
+
+/// The SSH collector of a scan or a service-mode `collect`: every ssh credential file,
+/// and only hosts whose SSH port answers.
+pub fn ssh_collector(ctx: &Context) -> SshCollector {
+    SshCollector::new(&ctx.credentials, MAX_AUTH_FAILURES).probing_ports()
 }
 
 /// Collects the details of `hosts` with every collector that applies, handing each

@@ -335,7 +335,8 @@ fn collect(
     );
     let hosts: BTreeMap<Ipv4Addr, Host> = ips.iter().map(|ip| (*ip, Host::new(*ip))).collect();
     let n = hosts.len() as u64;
-    let details = pipeline::collect(hosts, &[&snmp], &r.limits, pipeline::WORKERS, sink)
+    let ssh = pipeline::ssh_collector(ctx);
+    let details = pipeline::collect(hosts, &[&snmp, &ssh], &r.limits, pipeline::WORKERS, sink)
         .map_err(|e| e.to_string())?;
     Ok(Summary {
         schema: SCHEMA,
