@@ -18,6 +18,7 @@ use chacha20::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use std::collections::VecDeque;
 use std::fmt;
+use zeroize::Zeroizing;
 
 pub const MSG_DISCONNECT: u8 = 1;
 pub const MSG_IGNORE: u8 = 2;
@@ -204,7 +205,8 @@ pub struct Transport {
     tx_seq: u32,
     tx_bytes: u64,
     tx_packets: u64,
-    queued: VecDeque<Vec<u8>>,
+    /// Plaintext (a login's password can wait here): wiped when dropped.
+    queued: VecDeque<Zeroizing<Vec<u8>>>,
     queued_bytes: usize,
     // key exchange
     kex: Option<Kex>,
@@ -351,7 +353,7 @@ impl Transport {
                 ));
             }
             self.queued_bytes += payload.len();
-            self.queued.push_back(payload.to_vec());
+            self.queued.push_back(Zeroizing::new(payload.to_vec()));
             return Ok(());
         }
         self.send_packet(payload);
