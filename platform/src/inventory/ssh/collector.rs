@@ -242,8 +242,9 @@ impl SshCollector {
         let mut attempts = Vec::new();
         let mut refused = 0;
         let mut last: Option<(String, CollectError)> = None;
-        // Connections that failed before any login (port, tunnels): not tried again.
-        let mut dead: Vec<(u16, Vec<Ipv4Addr>)> = Vec::new();
+        // Connections that failed before any login (port, tunnels, legacy algorithms
+        // or not): not tried again with the next file.
+        let mut dead: Vec<(u16, Vec<Ipv4Addr>, bool)> = Vec::new();
         for c in self.matching(ip) {
             if Instant::now() >= deadline {
                 last = Some((
@@ -272,7 +273,7 @@ impl SshCollector {
                 last = Some((c.label.clone(), e));
                 continue;
             }
-            let route = (c.port, c.tunnels.clone());
+            let route = (c.port, c.tunnels.clone(), c.legacy);
             if dead.contains(&route) {
                 continue;
             }
