@@ -3,6 +3,8 @@
 # fresh Debian machine (as root; apt and cargo only). Safe to re-run.
 #   - the lab and peer tools: iproute2, nftables, ping, tcpdump, arp-scan, nmap, fping,
 #     masscan, net-snmp (snmpd, snmp), lldpd, snmpsim (pysnmp: 3DES and AES peers), onesixtyone, GNU time
+#   - the SSH lab's peers: OpenSSH's server and client (the tests start their own sshd in
+#     lab namespaces; no system sshd is left running) and rpm/rpmbuild (a lab rpm database)
 #   - the service mode's peers: PostgreSQL (binaries only: no cluster is made or started;
 #     the tests make a throwaway one, scripts/pg-cluster.sh) and tinyproxy (not started)
 #   - the static cross toolchain for x86_64/aarch64/armv7 (targets/setup-cross.sh)
@@ -13,7 +15,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 bzip2 time file procps postgresql postgresql-client tinyproxy openssl"
+PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 bzip2 time file procps postgresql postgresql-client tinyproxy openssl openssh-server openssh-client rpm"
 need=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
 if [ -n "$need" ]; then
@@ -33,8 +35,26 @@ if [ -n "$need" ]; then
     apt-get install -y -q --no-install-recommends $need >>/tmp/ksocket-setup-apt.log 2>&1 \
         || { rm -f "$( [ $made_policy = 1 ] && echo /usr/sbin/policy-rc.d)"; tail -20 /tmp/ksocket-setup-apt.log >&2; exit 1; }
     if [ $made_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+    case " $need " in
+    *" openssh-server "*)
+        # Installed here for the tests only: the machine's own sshd stays off (it would
+        # listen on every interface), now and at boot. The tests run theirs in lab
+        # namespaces with their own configuration and keys.
+        if [ -d /run/systemd/system ]; then
+            systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+        else
+            update-rc.d ssh disable >/dev/null 2>&1 || true
+        fi
+        if [ -f /run/sshd.pid ] && [ "$(readlink "/proc/$(cat /run/sshd.pid)/exe" 2>/dev/null)" = /usr/sbin/sshd ]; then
+            kill "$(cat /run/sshd.pid)" 2>/dev/null || true
+        fi
+        ;;
+    esac
 fi
-# An snmpd or lldpd already running on this machine (the operator's own, or another
+# sshd's privilege separation directory (its path is built in); the SSH lab tests
+# make it too.
+mkdir -p /run/sshd
+# An snmpd, lldpd or sshd already running on this machine (the operator's own, or another
 # lab's) is left alone: the tests start their own inside lab namespaces, with their own
 # sockets and PID files, and stop them by PID.
 
