@@ -900,6 +900,14 @@ fn authenticates_with_passwords_keys_and_keyboard_interactive() {
         Duration::from_secs(60),
     );
     check_err(&r, &ip("rsa"), "auth", 5.0, "--credential on another host");
+    // A target no file matches: not inventoried, so exit 1 and a word on stderr.
+    let r = fx.ksocket(
+        &scanner,
+        &["ssh", "198.18.30.200", "--format", "json"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, Some(1), "{}", r.err);
+    assert!(r.err.contains("198.18.30.200"), "{}", r.err);
     fx.finish();
 }
 
@@ -1096,10 +1104,16 @@ fn negotiates_each_algorithm_family_and_legacy_only_when_allowed() {
                 failures.push(format!("{what} without legacyAlgorithms: {h}"));
                 continue;
             }
-            let m = s(h, "/sshError").to_lowercase();
-            if !(m.contains("algorithm") || m.contains("common") || m.contains("no match")) {
+            // "no common kex algorithm; the server offers: diffie-hellman-group14-sha1".
+            let m = s(h, "/sshError");
+            let offered = if restrict.contains("sha1") {
+                "diffie-hellman-group14-sha1"
+            } else {
+                "ssh-rsa"
+            };
+            if !(m.contains("no common") && m.contains(offered)) {
                 failures.push(format!(
-                    "{what}: the error does not name the algorithm: {m}"
+                    "{what}: the error does not say `no common` and name {offered}: {m}"
                 ));
             }
             let log = d.log();
@@ -1232,6 +1246,13 @@ fn reaches_a_host_through_two_jump_hosts() {
     d3.authorize(&u3, &[&PathBuf::from(format!("{}.pub", k3.display()))]);
     let f2 = fx.client_key(&k2);
     let f3 = fx.client_key(&k3);
+    // Tried first for hop1, refused; the next file matching hop1 logs in.
+    fx.cred(
+        "05-hop1-wrong.toml",
+        &format!(
+            "includes = [\"198.18.40.1\"]\n[account]\nusername = \"{u1}\"\npassword = \"not-it\"\n"
+        ),
+    );
     fx.cred(
         "10-hop1.toml",
         &format!("includes = [\"198.18.40.1\"]\n[account]\nusername = \"{u1}\"\npassword = \"hop1-pw-9\"\n"),
@@ -1283,6 +1304,25 @@ fn reaches_a_host_through_two_jump_hosts() {
     assert!(
         d1.log().contains("direct-tcpip") && d2.log().contains("direct-tcpip"),
         "no direct-tcpip channel opened on the hops:\n{logs}"
+    );
+    assert_eq!(
+        count(&d1.log(), &format!("Failed password for {u1}")),
+        1,
+        "05-hop1-wrong.toml was not tried first on hop1:\n{logs}"
+    );
+    // hop2's key no longer authorized: the target fails, and the error names the hop.
+    d2.authorize(&u2, &[]);
+    let r = fx.ksocket(
+        &scanner,
+        &["ssh", "198.18.42.2", "--format", "json"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, Some(1), "{}", r.err);
+    let h = r.host("198.18.42.2");
+    assert!(h.get("ssh").is_none(), "{h}");
+    assert!(
+        s(&h, "/sshError").contains("198.18.41.2"),
+        "the error does not name the hop that refused: {h}"
     );
     fx.finish();
 }
@@ -1406,6 +1446,38 @@ fn reports_each_failure_with_its_kind_within_its_timeout() {
         if let Err(e) = try_err(&r, &ip(host), kind, timeout, what) {
             failures.push(e);
         }
+    }
+    // --timeout bounds each host whatever the file says (here 30 s).
+    let slow = one("slow.toml", "", &by_key);
+    std::fs::write(
+        &slow,
+        std::fs::read_to_string(&slow)
+            .unwrap()
+            .replace(&format!("timeout = {timeout}"), "timeout = 30.0"),
+    )
+    .unwrap();
+    let r = fx.ksocket(
+        &scanner,
+        &[
+            "ssh",
+            &ip("silent"),
+            "--credential",
+            slow.to_str().unwrap(),
+            "--timeout",
+            "1",
+            "--format",
+            "json",
+        ],
+        Duration::from_secs(60),
+    );
+    if let Err(e) = try_err(
+        &r,
+        &ip("silent"),
+        "timeout",
+        1.0,
+        "--timeout 1 over a 30 s file",
+    ) {
+        failures.push(e);
     }
     // Pinned by hostKeys: another key refuses before any authentication, the right one works.
     let before = count(&pinned.log(), "userauth-request");
@@ -1744,6 +1816,30 @@ fn os_and_dpkg_packages_equal_openssh() {
     assert!(theirs.len() > 50, "too few dpkg packages: {}", theirs.len());
     let ours = items(&h, "dpkg").unwrap_or_else(|| panic!("no dpkg list: {h}"));
     same_items(&ours, &theirs, "dpkg");
+    // jsonl: the same record on one line; table: a row naming the host and its OS.
+    let r = fx.ksocket(
+        &scanner,
+        &["ssh", &ip, "--format", "jsonl"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, Some(0), "{}", r.err);
+    let lines: Vec<&str> = r.out.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", r.out);
+    let line: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(line.get("ssh"), h.get("ssh"), "jsonl differs from json");
+    let r = fx.ksocket(
+        &scanner,
+        &["ssh", &ip, "--format", "table"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, Some(0), "{}", r.err);
+    assert!(
+        r.out
+            .lines()
+            .any(|l| l.starts_with(&ip) && l.contains("Debian")),
+        "{}",
+        r.out
+    );
     // rpm is there too (the tests install it) but this user's database is empty: the
     // manager appears only if it lists a package, as OpenSSH's run of it says.
     let rpm = rpm_items(&fx.openssh(
