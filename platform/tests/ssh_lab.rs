@@ -34,9 +34,12 @@ static NEXT_USER: AtomicUsize = AtomicUsize::new(0);
 const USER_PREFIX: &str = "kst-ssh-";
 
 /// A python3 TCP listener that misbehaves: `silent` accepts and never speaks, `garbage`
-/// sends 4 KiB of binary without a line end (no identification ever), `badpacket`
-/// sends a valid identification then a packet whose length is 0xffffffff, `flood`
-/// sends an identification then random bytes until the peer goes away. Each
+/// sends 4 KiB of binary without a line end (no identification ever), `chatter` sends
+/// text lines without an identification until the peer goes away, `stall` sends an
+/// identification and then nothing, `drip` sends an endless identification line a
+/// byte every 0.2 s, `badpacket` sends a valid identification then a packet whose
+/// length is 0xffffffff, `flood` sends an identification then random bytes until the
+/// peer goes away. Each
 /// connection is held until the peer closes or `life` seconds have passed; the
 /// listener itself exits after `life` seconds.
 const LISTENER: &str = r#"
@@ -62,6 +65,22 @@ def serve(c):
             c.sendall(bytes(b if b != 10 else 11 for b in os.urandom(4096)))
         elif mode == "badpacket":
             c.sendall(b"SSH-2.0-kst_lab\r\n" + b"\xff\xff\xff\xff" + os.urandom(64))
+        elif mode == "chatter":
+            while time.time() < end:
+                try:
+                    c.sendall(b"kst lab: no identification yet\r\n")
+                except socket.timeout:
+                    pass
+            return
+        elif mode == "stall":
+            c.sendall(b"SSH-2.0-kst_stall\r\n")
+        elif mode == "drip":
+            for b in b"SSH-2.0-" + b"x" * 100000:
+                if time.time() >= end:
+                    break
+                c.sendall(bytes([b]))
+                time.sleep(0.2)
+            return
         elif mode == "flood":
             c.sendall(b"SSH-2.0-x\r\n")
             buf = os.urandom(65536)
@@ -803,6 +822,12 @@ fn authenticates_with_passwords_keys_and_keyboard_interactive() {
         "includes = [\"198.18.30.0/24\"]\n[account]\nusername = \"kst-never\"\npassword = \"x\"\n";
     fx.cred("_skipped.toml", bogus);
     fx.cred("05-notes.toml.txt", bogus);
+    // A DEBUG log: no secret may reach it either.
+    std::fs::write(
+        fx.home.join("etc/ksocket/ksocket.toml"),
+        "loglevel = \"DEBUG\"\n",
+    )
+    .unwrap();
     let targets = format!("198.18.30.10-198.18.30.{}", 9 + names.len());
     let r = fx.ksocket(
         &scanner,
@@ -857,11 +882,15 @@ fn authenticates_with_passwords_keys_and_keyboard_interactive() {
     }
     assert_eq!(r.code, Some(0), "{}", r.err);
     // No secret on stderr or in the output.
+    let log =
+        std::fs::read_to_string(fx.home.join("var/log/ksocket/ksocket.log")).unwrap_or_default();
+    assert!(log.contains("INFO"), "no log: {log}");
     for secret in [password, "open sesame 1", "pem-pass-2", "pem-ec-pass-3"] {
         assert!(
             !r.out.contains(secret) && !r.err.contains(secret),
             "{secret} printed"
         );
+        assert!(!log.contains(secret), "{secret} in the log");
     }
 
     // --credential FILE: only that file, whatever its includes say.
@@ -1310,6 +1339,28 @@ fn reaches_a_host_through_two_jump_hosts() {
         1,
         "05-hop1-wrong.toml was not tried first on hop1:\n{logs}"
     );
+    // Every hop's key and the target's were stored on first use, the target's with
+    // its port, as OpenSSH writes it.
+    let known = fx.home.join("var/known_hosts");
+    for (host, key) in [
+        ("198.18.40.1", &hk1),
+        ("198.18.41.2", &hk2),
+        ("[198.18.42.2]:2222", &hk3),
+    ] {
+        let o = Command::new("ssh-keygen")
+            .arg("-F")
+            .arg(host)
+            .arg("-f")
+            .arg(&known)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains(&pubkey_line(key)),
+            "{host} not in {}: {}",
+            known.display(),
+            std::fs::read_to_string(&known).unwrap_or_default()
+        );
+    }
     // hop2's key no longer authorized: the target fails, and the error names the hop.
     d2.authorize(&u2, &[]);
     let r = fx.ksocket(
@@ -1339,7 +1390,8 @@ fn reports_each_failure_with_its_kind_within_its_timeout() {
     require_root!();
     let mut fx = Fx::new("ssherr");
     let names = [
-        "pw", "silent", "garbage", "badpkt", "flood", "closed", "pinned", "tofu",
+        "pw", "silent", "garbage", "badpkt", "flood", "closed", "pinned", "tofu", "chatter",
+        "stall", "drip",
     ];
     let (scanner, hosts) = fx.segment(32, &names);
     let ip = |n: &str| hosts[names.iter().position(|x| *x == n).unwrap()].1.clone();
@@ -1361,7 +1413,9 @@ fn reports_each_failure_with_its_kind_within_its_timeout() {
     pinned.authorize(&user, &[&pubk]);
     let mut tofu = fx.sshd(&ns("tofu"), &ip("tofu"), 22, &[&hk], "");
     tofu.authorize(&user, &[&pubk]);
-    for m in ["silent", "garbage", "badpkt", "flood"] {
+    for m in [
+        "silent", "garbage", "badpkt", "flood", "chatter", "stall", "drip",
+    ] {
         let mode = if m == "badpkt" { "badpacket" } else { m };
         fx.listener(&ns(m), mode, &ip(m), 22, 120);
     }
@@ -1433,6 +1487,17 @@ fn reports_each_failure_with_its_kind_within_its_timeout() {
         ("badpkt", &["protocol"][..], "broken first packet"),
         ("flood", &["protocol", "timeout"][..], "flood"),
         ("closed", &["refused"][..], "closed port"),
+        (
+            "chatter",
+            &["protocol"][..],
+            "endless lines before any identification",
+        ),
+        ("stall", &["timeout"][..], "identification, then silence"),
+        (
+            "drip",
+            &["timeout", "protocol"][..],
+            "an identification a byte every 0.2 s",
+        ),
     ] {
         let r = run(&fx, &c, &ip(host));
         let got = r
@@ -1493,7 +1558,7 @@ fn reports_each_failure_with_its_kind_within_its_timeout() {
         timeout,
         "hostKeys pin",
     );
-    let kh = fx.dir.join("pin_known_hosts");
+    let kh = fx.dir.join("creds/pin_known_hosts");
     std::fs::write(
         &kh,
         format!("{} {}\n", ip("pinned"), pubkey_line(&hk_other)),
@@ -1534,20 +1599,23 @@ fn reports_each_failure_with_its_kind_within_its_timeout() {
         "ssh-ed25519",
         "hostKeys pin, right key",
     );
+    // The right key, the file named relative to the credential file's directory; then
+    // the same file hashed by ssh-keygen -H.
     std::fs::write(&kh, format!("{} {}\n", ip("pinned"), pubkey_line(&hk))).unwrap();
-    let c = one(
-        "kh-right.toml",
-        &format!("knownHosts = \"{}\"", kh.display()),
-        &by_key,
-    );
-    let r = run(&fx, &c, &ip("pinned"));
-    assert_eq!(r.code, Some(0), "{}", r.err);
-    check_ok(
-        &r.host(&ip("pinned")),
-        &hk,
-        "ssh-ed25519",
-        "knownHosts pin, right key",
-    );
+    let c = one("kh-right.toml", "knownHosts = \"pin_known_hosts\"", &by_key);
+    for what in ["knownHosts pin, right key", "knownHosts pin, hashed file"] {
+        let r = run(&fx, &c, &ip("pinned"));
+        assert_eq!(r.code, Some(0), "{what}: {}", r.err);
+        check_ok(&r.host(&ip("pinned")), &hk, "ssh-ed25519", what);
+        let o = Command::new("ssh-keygen")
+            .arg("-H")
+            .arg("-f")
+            .arg(&kh)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "ssh-keygen -H: {o:?}");
+        assert!(std::fs::read_to_string(&kh).unwrap().starts_with("|1|"));
+    }
 
     // Trust on first use: stored in var/known_hosts, in OpenSSH's format.
     let c = one("tofu.toml", "", &by_key);
