@@ -5,6 +5,7 @@
 //! CONTRACT (the engine codes against these signatures; bodies are being written):
 
 use crate::wire::{Malformed, Reader, Write};
+use rsa::pkcs8::ObjectIdentifier;
 use zeroize::Zeroizing;
 
 /// Why a key could not be read or used (never holds key material or a passphrase).
@@ -366,7 +367,8 @@ impl PrivateKey {
     /// Reads a key file's text: OpenSSH ("-----BEGIN OPENSSH PRIVATE KEY-----", bcrypt
     /// KDF with aes256-ctr/aes256-cbc/aes256-gcm/chacha20-poly1305 when encrypted), PEM
     /// PKCS#1 RSA and SEC1 EC (with OpenSSL's "Proc-Type: 4,ENCRYPTED" / DEK-Info when
-    /// encrypted), PKCS#8 ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY" with PBES2).
+    /// encrypted), PKCS#8 ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY" with PBES2: PBKDF2 with
+    /// HMAC-SHA1/256/512 and AES-128/192/256-CBC; scrypt and PBES1 are refused by name).
     pub fn from_text(text: &[u8], passphrase: Option<&[u8]>) -> Result<PrivateKey, KeyError> {
         if text.len() > MAX_KEY_TEXT {
             return Err(KeyError::Format(format!(
@@ -691,40 +693,188 @@ fn pkcs8_private(der: &[u8]) -> Result<PrivateKey, KeyError> {
     }
 }
 
-/// Decrypts an "ENCRYPTED PRIVATE KEY" (PKCS#8 EncryptedPrivateKeyInfo, PBES2), after
-/// bounding the KDF's cost.
-fn pkcs8_decrypt(der: &[u8], pass: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    use rsa::pkcs8::pkcs5::{EncryptionScheme, pbes2::Kdf};
-    let info = rsa::pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).map_err(|_| {
-        KeyError::Unsupported("encrypted PKCS#8 other than PBES2 with AES, or bad DER".into())
-    })?;
-    match &info.encryption_algorithm {
-        EncryptionScheme::Pbes2(p) => match &p.kdf {
-            Kdf::Pbkdf2(k) if k.iteration_count <= MAX_PBKDF2_ITERATIONS => {}
-            Kdf::Pbkdf2(k) => {
-                return Err(KeyError::Unsupported(format!(
-                    "PBKDF2 with {} iterations (at most {MAX_PBKDF2_ITERATIONS})",
-                    k.iteration_count
-                )));
-            }
-            // Memory is 128 * r * N bytes (and p times the work): allow up to 64 MiB.
-            Kdf::Scrypt(s)
-                if s.parallelization <= 4
-                    && (s.cost_parameter as u128) * (s.block_size as u128) * 128 <= 64 << 20 => {}
-            _ => {
-                return Err(KeyError::Unsupported(
-                    "scrypt parameters over 64 MiB".into(),
-                ));
-            }
-        },
-        _ => {
+// PKCS#8 EncryptedPrivateKeyInfo (RFC 5958) with PBES2 (RFC 8018), decoded here rather
+// than through the pkcs5 crate: its generic scheme decoding (and scrypt) cost ~30 KB.
+const OID_PBES2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.13");
+const OID_PBKDF2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.12");
+const OID_SCRYPT: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11591.4.11");
+const OID_HMAC_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.2.7");
+const OID_HMAC_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.2.9");
+const OID_HMAC_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.2.11");
+const OID_AES128_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.1.2");
+const OID_AES192_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.1.22");
+const OID_AES256_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.1.42");
+
+/// PBKDF2's pseudo-random function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prf {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+/// What an "ENCRYPTED PRIVATE KEY" asks for: PBKDF2 parameters, an AES-CBC key length
+/// and IV, and the ciphertext.
+#[derive(Debug, PartialEq, Eq)]
+struct Pbes2<'a> {
+    salt: &'a [u8],
+    iterations: u32,
+    prf: Prf,
+    key_len: usize,
+    iv: [u8; 16],
+    data: &'a [u8],
+}
+
+/// DER that does not decode: not a key file we read.
+fn bad_der(_: rsa::pkcs8::der::Error) -> KeyError {
+    KeyError::Format("encrypted PKCS#8 DER".into())
+}
+
+/// Decodes EncryptedPrivateKeyInfo ::= SEQUENCE { AlgorithmIdentifier, OCTET STRING }
+/// for PBES2 with PBKDF2 and AES-CBC; other schemes are refused by name.
+fn parse_pbes2(der: &[u8]) -> Result<Pbes2<'_>, KeyError> {
+    use rsa::pkcs8::AlgorithmIdentifierRef;
+    use rsa::pkcs8::der::asn1::{AnyRef, OctetStringRef, UintRef};
+    use rsa::pkcs8::der::{Decode, Reader as _, SliceReader};
+
+    let mut r = SliceReader::new(der).map_err(bad_der)?;
+    let (alg, data) = r
+        .sequence(|r| {
+            let alg = AlgorithmIdentifierRef::decode(r)?;
+            let data = <&OctetStringRef>::decode(r)?;
+            Ok::<_, rsa::pkcs8::der::Error>((alg, data.as_bytes()))
+        })
+        .map_err(bad_der)?;
+    r.finish().map_err(bad_der)?;
+    if alg.oid != OID_PBES2 {
+        return Err(KeyError::Unsupported(format!(
+            "PKCS#8 encryption {} (PBES2 with PBKDF2 and AES-CBC is read): convert with \
+             `ssh-keygen -p -f KEY`",
+            alg.oid
+        )));
+    }
+    let params = alg
+        .parameters
+        .ok_or_else(|| KeyError::Format("PBES2 without parameters".into()))?;
+    let (kdf, enc) = params
+        .sequence(|r| {
+            let kdf = AlgorithmIdentifierRef::decode(r)?;
+            let enc = AlgorithmIdentifierRef::decode(r)?;
+            Ok::<_, rsa::pkcs8::der::Error>((kdf, enc))
+        })
+        .map_err(bad_der)?;
+
+    let key_len = match enc.oid {
+        OID_AES128_CBC => 16,
+        OID_AES192_CBC => 24,
+        OID_AES256_CBC => 32,
+        other => {
+            return Err(KeyError::Unsupported(format!(
+                "PKCS#8 cipher {other} (AES-128/192/256-CBC are read): convert with \
+                 `ssh-keygen -p -f KEY`"
+            )));
+        }
+    };
+    let iv: [u8; 16] = enc
+        .parameters
+        .ok_or_else(|| KeyError::Format("PBES2 AES-CBC without an IV".into()))?
+        .decode_as::<&OctetStringRef>()
+        .map_err(bad_der)?
+        .as_bytes()
+        .try_into()
+        .map_err(|_| KeyError::Format("PBES2 AES-CBC IV is not 16 bytes".into()))?;
+
+    match kdf.oid {
+        OID_PBKDF2 => {}
+        OID_SCRYPT => {
             return Err(KeyError::Unsupported(
-                "PKCS#8 encryption other than PBES2".into(),
+                "PKCS#8 encrypted with scrypt: convert with `ssh-keygen -p -f KEY`".into(),
             ));
         }
+        other => {
+            return Err(KeyError::Unsupported(format!(
+                "PKCS#8 key derivation {other} (PBKDF2 is read): convert with \
+                 `ssh-keygen -p -f KEY`"
+            )));
+        }
     }
-    let doc = info.decrypt(pass).map_err(|_| KeyError::WrongPassphrase)?;
-    Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+    // PBKDF2-params ::= SEQUENCE { salt OCTET STRING (the otherSource choice is not
+    // used), iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier
+    // DEFAULT hmacWithSHA1 }
+    let (salt, iterations, key_length, prf) = kdf
+        .parameters
+        .ok_or_else(|| KeyError::Format("PBKDF2 without parameters".into()))?
+        .sequence(|r| {
+            let salt = <&OctetStringRef>::decode(r)?;
+            let iterations = UintRef::decode(r)?;
+            let key_length = Option::<UintRef<'_>>::decode(r)?;
+            let prf = Option::<AlgorithmIdentifierRef<'_>>::decode(r)?;
+            Ok::<_, rsa::pkcs8::der::Error>((salt.as_bytes(), iterations, key_length, prf))
+        })
+        .map_err(bad_der)?;
+    // A UintRef holds no leading zero bytes: more than 4 bytes is more than u32::MAX.
+    let iterations = match iterations.as_bytes() {
+        b if b.len() <= 4 => b.iter().fold(0u32, |n, &x| (n << 8) | u32::from(x)),
+        _ => u32::MAX,
+    };
+    if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS {
+        return Err(KeyError::Unsupported(format!(
+            "PBKDF2 with {iterations} iterations (1 to {MAX_PBKDF2_ITERATIONS})"
+        )));
+    }
+    if key_length.is_some_and(|k| k.as_bytes() != [key_len as u8]) {
+        return Err(KeyError::Format(
+            "PBKDF2 key length does not match the cipher".into(),
+        ));
+    }
+    let prf = match prf {
+        None => Prf::Sha1,
+        Some(p) if p.parameters.is_some_and(|a: AnyRef<'_>| !a.is_null()) => {
+            return Err(KeyError::Format("PBKDF2 PRF parameters".into()));
+        }
+        Some(p) => match p.oid {
+            OID_HMAC_SHA1 => Prf::Sha1,
+            OID_HMAC_SHA256 => Prf::Sha256,
+            OID_HMAC_SHA512 => Prf::Sha512,
+            other => {
+                return Err(KeyError::Unsupported(format!(
+                    "PBKDF2 PRF {other} (HMAC-SHA1/256/512 are read): convert with \
+                     `ssh-keygen -p -f KEY`"
+                )));
+            }
+        },
+    };
+    Ok(Pbes2 {
+        salt,
+        iterations,
+        prf,
+        key_len,
+        iv,
+        data,
+    })
+}
+
+/// Decrypts an "ENCRYPTED PRIVATE KEY" (PKCS#8 EncryptedPrivateKeyInfo, PBES2 with
+/// PBKDF2 and AES-CBC), after bounding the KDF's cost. Wrong padding is a wrong
+/// passphrase.
+fn pkcs8_decrypt(der: &[u8], pass: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let p = parse_pbes2(der)?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    let key = &mut key[..p.key_len];
+    match p.prf {
+        Prf::Sha1 => pbkdf2::pbkdf2_hmac::<sha1::Sha1>(pass, p.salt, p.iterations, key),
+        Prf::Sha256 => pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pass, p.salt, p.iterations, key),
+        Prf::Sha512 => pbkdf2::pbkdf2_hmac::<sha2::Sha512>(pass, p.salt, p.iterations, key),
+    }
+    let mut buf = Zeroizing::new(p.data.to_vec());
+    let n = match p.key_len {
+        16 => cbc_decrypt_pkcs7::<aes::Aes128>(key, &p.iv, &mut buf),
+        24 => cbc_decrypt_pkcs7::<aes::Aes192>(key, &p.iv, &mut buf),
+        _ => cbc_decrypt_pkcs7::<aes::Aes256>(key, &p.iv, &mut buf),
+    }
+    .ok_or(KeyError::WrongPassphrase)?;
+    buf.truncate(n);
+    Ok(buf)
 }
 
 // ---- the OpenSSH format (PROTOCOL.key) ----
@@ -1270,5 +1420,87 @@ p0KyJctb3oln6bHtfmrjAAAAAXQBAgME
             data_encoding::HEXUPPER.encode(&k),
             "A55F79AA00E8DD0E7D3CE26ED40D7CD3A029A787189B34D30D90860969005FCB"
         );
+    }
+
+    // `openssl pkcs8 -topk8 -v2 aes-256-cbc -v2prf hmacWithSHA256 -iter 2048 -passout
+    // pass:kat` (OpenSSL 3.0.19) of an Ed25519 key whose public key is ED_KAT_PUB.
+    const ED_KAT_ENC: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIGbMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAjM3xv/xNpQSAICCAAw
+DAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEMKr+0ciVONfWkNgUYVrvyIEQHHS
+loTvg1uRpcbkFoCcJHI/Ltx4sYiIMpZFZLWnR3zHx++OMU4XQc/2CB9+zk7AJryI
+CWKIjakqAAbMN6mM9XY=
+-----END ENCRYPTED PRIVATE KEY-----
+";
+    const ED_KAT_PUB: &str = "cb0c3d6193a197d82271804375c3c7fcffb74e48017ec1d778bd34a3b1e5370a";
+
+    #[test]
+    fn pbes2_known_answer() {
+        let key = PrivateKey::from_text(ED_KAT_ENC.as_bytes(), Some(b"kat")).unwrap();
+        assert!(key.public().blob().ends_with(&hex(ED_KAT_PUB)));
+        assert_eq!(
+            PrivateKey::from_text(ED_KAT_ENC.as_bytes(), Some(b"ka")).err(),
+            Some(KeyError::WrongPassphrase)
+        );
+        let der = Pem::parse(ED_KAT_ENC).unwrap().data;
+        let p = parse_pbes2(&der).unwrap();
+        assert_eq!(
+            (p.salt, p.iterations, p.prf, p.key_len, p.iv, p.data.len()),
+            (
+                &hex("ccdf1bffc4da5048")[..],
+                2048,
+                Prf::Sha256,
+                32,
+                <[u8; 16]>::try_from(hex("c2abfb472254e35f5a436051856bbf22")).unwrap(),
+                64
+            )
+        );
+        // Every truncation is an error, none a panic.
+        for cut in 0..der.len() {
+            assert!(pkcs8_decrypt(&der[..cut], b"kat").is_err(), "{cut}");
+        }
+        // Another PRF (SHA-512 for SHA-256) derives another key: a wrong passphrase.
+        let mut other = der.to_vec();
+        assert_eq!(other[49..59], hex("06082a864886f70d0209"));
+        other[58] = 0x0b;
+        assert_eq!(parse_pbes2(&other).unwrap().prf, Prf::Sha512);
+        assert!(pkcs8_decrypt(&other, b"kat").is_err());
+        // The prf absent is hmacWithSHA1 (the SEQUENCEs shortened by its 14 bytes).
+        let mut sha1 = der[..47].to_vec();
+        sha1.extend_from_slice(&der[61..]);
+        sha1[2] -= 14;
+        sha1[4] -= 14;
+        sha1[17] -= 14;
+        sha1[19] -= 14;
+        sha1[32] -= 14;
+        assert_eq!(parse_pbes2(&sha1).unwrap().prf, Prf::Sha1);
+        // A keyLength that is not the cipher's is refused; the cipher's is read.
+        for (len, ok) in [(32u8, true), (16, false)] {
+            let mut kl = der[..47].to_vec();
+            kl.extend_from_slice(&[2, 1, len]);
+            kl.extend_from_slice(&der[47..]);
+            kl[2] += 3;
+            kl[4] += 3;
+            kl[17] += 3;
+            kl[19] += 3;
+            kl[32] += 3;
+            assert_eq!(parse_pbes2(&kl).is_ok(), ok, "{len}");
+        }
+        // Too many iterations, or none, is refused before any work.
+        for (count, ok) in [
+            (&[0x0fu8, 0x42, 0x40][..], true),
+            (&[0x0f, 0x42, 0x41], false),
+            (&[0], false),
+        ] {
+            assert_eq!(der[43..47], [2, 2, 8, 0]);
+            let mut it = der[..44].to_vec();
+            it.push(count.len() as u8);
+            it.extend_from_slice(count);
+            it.extend_from_slice(&der[47..]);
+            let d = (count.len() as u8).wrapping_sub(2);
+            for i in [2, 4, 17, 19, 32] {
+                it[i] = it[i].wrapping_add(d);
+            }
+            assert_eq!(parse_pbes2(&it).is_ok(), ok, "{count:?}");
+        }
     }
 }
