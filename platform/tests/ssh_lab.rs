@@ -696,8 +696,8 @@ fn count(log: &str, needle: &str) -> usize {
     log.lines().filter(|l| l.contains(needle)).count()
 }
 
-/// Password, the three key types, encrypted keys in OpenSSH and PEM format,
-/// keyboard-interactive: each on an sshd that allows only that method (and, for keys,
+/// Password, the three key types, encrypted keys in OpenSSH and PEM format, PKCS#8
+/// keys (encrypted RSA, plain ECDSA), keyboard-interactive: each on an sshd that allows only that method (and, for keys,
 /// only that key), so success proves the method; sshd's log names the method and key.
 /// Also: the credential files' order and skipping rules, an earlier credential that
 /// fails is reported in sshAttempts, and --credential FILE ignores the file's includes.
@@ -706,7 +706,7 @@ fn authenticates_with_passwords_keys_and_keyboard_interactive() {
     require_root!();
     let mut fx = Fx::new("sshauth");
     let names = [
-        "pw", "ed", "rsa", "ecdsa", "encossh", "encpem", "encpemec", "kbd",
+        "pw", "ed", "rsa", "ecdsa", "encossh", "encpem", "encpemec", "kbd", "p8rsa", "p8ec",
     ];
     let (scanner, hosts) = fx.segment(30, &names);
     let hk = fx.keygen("hk_ed25519", "", &["-t", "ed25519"]);
@@ -747,6 +747,20 @@ fn authenticates_with_passwords_keys_and_keyboard_interactive() {
             ),
             "pem-ec-pass-3",
         ),
+        (
+            "p8rsa",
+            fx.keygen(
+                "id_p8rsa",
+                "pkcs8 pass 4",
+                &["-t", "rsa", "-b", "2048", "-m", "PKCS8"],
+            ),
+            "pkcs8 pass 4",
+        ),
+        (
+            "p8ec",
+            fx.keygen("id_p8ec", "", &["-t", "ecdsa", "-b", "256", "-m", "PKCS8"]),
+            "",
+        ),
     ];
     // The formats are what they claim to be.
     let head = |k: &Path| std::fs::read_to_string(k).unwrap();
@@ -758,6 +772,8 @@ fn authenticates_with_passwords_keys_and_keyboard_interactive() {
     assert!(
         head(&keys[5].1).contains("BEGIN EC PRIVATE KEY") && head(&keys[5].1).contains("ENCRYPTED")
     );
+    assert!(head(&keys[6].1).contains("BEGIN ENCRYPTED PRIVATE KEY"));
+    assert!(head(&keys[7].1).contains("BEGIN PRIVATE KEY"));
     let mut sshds = BTreeMap::new();
     for (i, name) in names.iter().enumerate() {
         let (ns, ip) = (hosts[i].0.clone(), hosts[i].1.clone());
@@ -885,7 +901,13 @@ fn authenticates_with_passwords_keys_and_keyboard_interactive() {
     let log =
         std::fs::read_to_string(fx.home.join("var/log/ksocket/ksocket.log")).unwrap_or_default();
     assert!(log.contains("INFO"), "no log: {log}");
-    for secret in [password, "open sesame 1", "pem-pass-2", "pem-ec-pass-3"] {
+    for secret in [
+        password,
+        "open sesame 1",
+        "pem-pass-2",
+        "pem-ec-pass-3",
+        "pkcs8 pass 4",
+    ] {
         assert!(
             !r.out.contains(secret) && !r.err.contains(secret),
             "{secret} printed"
