@@ -1397,6 +1397,32 @@ fn reaches_a_host_through_two_jump_hosts() {
         s(&h, "/sshError").contains("198.18.41.2"),
         "the error does not name the hop that refused: {h}"
     );
+    // hop1's host key changes: refused as hostKey, and nothing is sent to the new hop1
+    // (no login there, so no credential of hop2 or the target travels through it).
+    d2.authorize(&u2, &[&PathBuf::from(format!("{}.pub", k2.display()))]);
+    fx.stop(d1.daemon);
+    let hk1b = fx.keygen("hk1b", "", &["-t", "ed25519"]);
+    let d1b = fx.sshd(
+        &hop1,
+        "198.18.40.1",
+        22,
+        &[&hk1b],
+        "PasswordAuthentication yes\n",
+    );
+    let r = fx.ksocket(
+        &scanner,
+        &["ssh", "198.18.42.2", "--format", "json"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, Some(1), "{}", r.err);
+    let h = r.host("198.18.42.2");
+    assert_eq!(h["sshErrorKind"], "hostKey", "{h}");
+    assert!(s(&h, "/sshError").contains("198.18.40.1"), "{h}");
+    let log = d1b.log();
+    assert!(
+        log.contains("Connection from 198.18.40.2") && !log.contains("userauth-request"),
+        "the changed hop saw no connection, or a login:\n{log}"
+    );
     fx.finish();
 }
 
