@@ -368,7 +368,8 @@ impl PrivateKey {
     /// KDF with aes256-ctr/aes256-cbc/aes256-gcm/chacha20-poly1305 when encrypted), PEM
     /// PKCS#1 RSA and SEC1 EC (with OpenSSL's "Proc-Type: 4,ENCRYPTED" / DEK-Info when
     /// encrypted), PKCS#8 ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY" with PBES2: PBKDF2 with
-    /// HMAC-SHA1/256/512 and AES-128/192/256-CBC; scrypt and PBES1 are refused by name).
+    /// HMAC-SHA1 or HMAC-SHA256 and AES-128/192/256-CBC; scrypt, PBES1 and other PRFs
+    /// are refused by name).
     pub fn from_text(text: &[u8], passphrase: Option<&[u8]>) -> Result<PrivateKey, KeyError> {
         if text.len() > MAX_KEY_TEXT {
             return Err(KeyError::Format(format!(
@@ -700,7 +701,6 @@ const OID_PBKDF2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.11354
 const OID_SCRYPT: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11591.4.11");
 const OID_HMAC_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.2.7");
 const OID_HMAC_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.2.9");
-const OID_HMAC_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.2.11");
 const OID_AES128_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.1.2");
 const OID_AES192_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.1.22");
 const OID_AES256_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.1.42");
@@ -710,7 +710,6 @@ const OID_AES256_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.
 enum Prf {
     Sha1,
     Sha256,
-    Sha512,
 }
 
 /// What an "ENCRYPTED PRIVATE KEY" asks for: PBKDF2 parameters, an AES-CBC key length
@@ -725,124 +724,89 @@ struct Pbes2<'a> {
     data: &'a [u8],
 }
 
-/// DER that does not decode: not a key file we read.
-fn bad_der(_: rsa::pkcs8::der::Error) -> KeyError {
-    KeyError::Format("encrypted PKCS#8 DER".into())
-}
-
 /// Decodes EncryptedPrivateKeyInfo ::= SEQUENCE { AlgorithmIdentifier, OCTET STRING }
 /// for PBES2 with PBKDF2 and AES-CBC; other schemes are refused by name.
 fn parse_pbes2(der: &[u8]) -> Result<Pbes2<'_>, KeyError> {
     use rsa::pkcs8::AlgorithmIdentifierRef;
     use rsa::pkcs8::der::asn1::{AnyRef, OctetStringRef, UintRef};
-    use rsa::pkcs8::der::{Decode, Reader as _, SliceReader};
-
-    let mut r = SliceReader::new(der).map_err(bad_der)?;
-    let (alg, data) = r
-        .sequence(|r| {
-            let alg = AlgorithmIdentifierRef::decode(r)?;
-            let data = <&OctetStringRef>::decode(r)?;
-            Ok::<_, rsa::pkcs8::der::Error>((alg, data.as_bytes()))
-        })
-        .map_err(bad_der)?;
-    r.finish().map_err(bad_der)?;
-    if alg.oid != OID_PBES2 {
-        return Err(KeyError::Unsupported(format!(
-            "PKCS#8 encryption {} (PBES2 with PBKDF2 and AES-CBC is read): convert with \
-             `ssh-keygen -p -f KEY`",
-            alg.oid
-        )));
+    use rsa::pkcs8::der::{Decode, Reader as _, SliceReader, Tag, Tagged as _};
+    type DerResult<T> = Result<T, rsa::pkcs8::der::Error>;
+    fn bad<E>(_: E) -> KeyError {
+        KeyError::Format("encrypted PKCS#8 DER".into())
     }
-    let params = alg
-        .parameters
-        .ok_or_else(|| KeyError::Format("PBES2 without parameters".into()))?;
-    let (kdf, enc) = params
-        .sequence(|r| {
-            let kdf = AlgorithmIdentifierRef::decode(r)?;
-            let enc = AlgorithmIdentifierRef::decode(r)?;
-            Ok::<_, rsa::pkcs8::der::Error>((kdf, enc))
-        })
-        .map_err(bad_der)?;
+    fn params(a: AlgorithmIdentifierRef<'_>) -> Result<AnyRef<'_>, KeyError> {
+        a.parameters.ok_or_else(|| bad(()))
+    }
 
+    let mut r = SliceReader::new(der).map_err(bad)?;
+    let (alg, data) = r
+        .sequence(|r| -> DerResult<_> {
+            Ok((
+                AlgorithmIdentifierRef::decode(r)?,
+                <&OctetStringRef>::decode(r)?,
+            ))
+        })
+        .map_err(bad)?;
+    r.finish().map_err(bad)?;
+    if alg.oid != OID_PBES2 {
+        return Err(refused(format_args!("scheme {}", alg.oid)));
+    }
+    let (kdf, enc) = params(alg)?
+        .sequence(|r| -> DerResult<_> {
+            Ok((
+                AlgorithmIdentifierRef::decode(r)?,
+                AlgorithmIdentifierRef::decode(r)?,
+            ))
+        })
+        .map_err(bad)?;
+    match kdf.oid {
+        OID_PBKDF2 => {}
+        OID_SCRYPT => return Err(refused(format_args!("scrypt"))),
+        other => return Err(refused(format_args!("key derivation {other}"))),
+    }
     let key_len = match enc.oid {
         OID_AES128_CBC => 16,
         OID_AES192_CBC => 24,
         OID_AES256_CBC => 32,
-        other => {
-            return Err(KeyError::Unsupported(format!(
-                "PKCS#8 cipher {other} (AES-128/192/256-CBC are read): convert with \
-                 `ssh-keygen -p -f KEY`"
-            )));
-        }
+        other => return Err(refused(format_args!("cipher {other}"))),
     };
-    let iv: [u8; 16] = enc
-        .parameters
-        .ok_or_else(|| KeyError::Format("PBES2 AES-CBC without an IV".into()))?
-        .decode_as::<&OctetStringRef>()
-        .map_err(bad_der)?
-        .as_bytes()
-        .try_into()
-        .map_err(|_| KeyError::Format("PBES2 AES-CBC IV is not 16 bytes".into()))?;
-
-    match kdf.oid {
-        OID_PBKDF2 => {}
-        OID_SCRYPT => {
-            return Err(KeyError::Unsupported(
-                "PKCS#8 encrypted with scrypt: convert with `ssh-keygen -p -f KEY`".into(),
-            ));
-        }
-        other => {
-            return Err(KeyError::Unsupported(format!(
-                "PKCS#8 key derivation {other} (PBKDF2 is read): convert with \
-                 `ssh-keygen -p -f KEY`"
-            )));
-        }
-    }
+    let iv = params(enc)?;
+    let iv: [u8; 16] = match (iv.tag(), iv.value().try_into()) {
+        (Tag::OctetString, Ok(iv)) => iv,
+        _ => return Err(bad(())),
+    };
     // PBKDF2-params ::= SEQUENCE { salt OCTET STRING (the otherSource choice is not
     // used), iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier
     // DEFAULT hmacWithSHA1 }
-    let (salt, iterations, key_length, prf) = kdf
-        .parameters
-        .ok_or_else(|| KeyError::Format("PBKDF2 without parameters".into()))?
-        .sequence(|r| {
-            let salt = <&OctetStringRef>::decode(r)?;
-            let iterations = UintRef::decode(r)?;
-            let key_length = Option::<UintRef<'_>>::decode(r)?;
-            let prf = Option::<AlgorithmIdentifierRef<'_>>::decode(r)?;
-            Ok::<_, rsa::pkcs8::der::Error>((salt.as_bytes(), iterations, key_length, prf))
+    let (salt, iterations, key_length, prf) = params(kdf)?
+        .sequence(|r| -> DerResult<_> {
+            Ok((
+                <&OctetStringRef>::decode(r)?.as_bytes(),
+                UintRef::decode(r)?.as_bytes(),
+                Option::<UintRef<'_>>::decode(r)?,
+                Option::<AlgorithmIdentifierRef<'_>>::decode(r)?,
+            ))
         })
-        .map_err(bad_der)?;
+        .map_err(bad)?;
     // A UintRef holds no leading zero bytes: more than 4 bytes is more than u32::MAX.
-    let iterations = match iterations.as_bytes() {
+    let iterations = match iterations {
         b if b.len() <= 4 => b.iter().fold(0u32, |n, &x| (n << 8) | u32::from(x)),
         _ => u32::MAX,
     };
     if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS {
-        return Err(KeyError::Unsupported(format!(
+        return Err(refused(format_args!(
             "PBKDF2 with {iterations} iterations (1 to {MAX_PBKDF2_ITERATIONS})"
         )));
     }
     if key_length.is_some_and(|k| k.as_bytes() != [key_len as u8]) {
-        return Err(KeyError::Format(
-            "PBKDF2 key length does not match the cipher".into(),
-        ));
+        return Err(bad(()));
     }
     let prf = match prf {
         None => Prf::Sha1,
-        Some(p) if p.parameters.is_some_and(|a: AnyRef<'_>| !a.is_null()) => {
-            return Err(KeyError::Format("PBKDF2 PRF parameters".into()));
-        }
-        Some(p) => match p.oid {
-            OID_HMAC_SHA1 => Prf::Sha1,
-            OID_HMAC_SHA256 => Prf::Sha256,
-            OID_HMAC_SHA512 => Prf::Sha512,
-            other => {
-                return Err(KeyError::Unsupported(format!(
-                    "PBKDF2 PRF {other} (HMAC-SHA1/256/512 are read): convert with \
-                     `ssh-keygen -p -f KEY`"
-                )));
-            }
-        },
+        Some(p) if p.parameters.is_some_and(|a: AnyRef<'_>| !a.is_null()) => return Err(bad(())),
+        Some(p) if p.oid == OID_HMAC_SHA1 => Prf::Sha1,
+        Some(p) if p.oid == OID_HMAC_SHA256 => Prf::Sha256,
+        Some(p) => return Err(refused(format_args!("PBKDF2 PRF {}", p.oid))),
     };
     Ok(Pbes2 {
         salt,
@@ -850,8 +814,16 @@ fn parse_pbes2(der: &[u8]) -> Result<Pbes2<'_>, KeyError> {
         prf,
         key_len,
         iv,
-        data,
+        data: data.as_bytes(),
     })
+}
+
+/// An encrypted PKCS#8 file we do not read, with the way to one we do.
+fn refused(what: core::fmt::Arguments<'_>) -> KeyError {
+    KeyError::Unsupported(format!(
+        "PKCS#8 encrypted with {what} (PBES2 with PBKDF2-HMAC-SHA1/SHA256 and AES-CBC is \
+         read): convert with `ssh-keygen -p -f KEY`"
+    ))
 }
 
 /// Decrypts an "ENCRYPTED PRIVATE KEY" (PKCS#8 EncryptedPrivateKeyInfo, PBES2 with
@@ -864,7 +836,6 @@ fn pkcs8_decrypt(der: &[u8], pass: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError
     match p.prf {
         Prf::Sha1 => pbkdf2::pbkdf2_hmac::<sha1::Sha1>(pass, p.salt, p.iterations, key),
         Prf::Sha256 => pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pass, p.salt, p.iterations, key),
-        Prf::Sha512 => pbkdf2::pbkdf2_hmac::<sha2::Sha512>(pass, p.salt, p.iterations, key),
     }
     let mut buf = Zeroizing::new(p.data.to_vec());
     let n = match p.key_len {
@@ -1458,12 +1429,18 @@ CWKIjakqAAbMN6mM9XY=
         for cut in 0..der.len() {
             assert!(pkcs8_decrypt(&der[..cut], b"kat").is_err(), "{cut}");
         }
-        // Another PRF (SHA-512 for SHA-256) derives another key: a wrong passphrase.
+        // Another PRF (SHA-1 for SHA-256) derives another key: a wrong passphrase;
+        // hmacWithSHA512 is refused by name.
         let mut other = der.to_vec();
         assert_eq!(other[49..59], hex("06082a864886f70d0209"));
-        other[58] = 0x0b;
-        assert_eq!(parse_pbes2(&other).unwrap().prf, Prf::Sha512);
+        other[58] = 0x07;
+        assert_eq!(parse_pbes2(&other).unwrap().prf, Prf::Sha1);
         assert!(pkcs8_decrypt(&other, b"kat").is_err());
+        other[58] = 0x0b;
+        assert!(matches!(
+            parse_pbes2(&other),
+            Err(KeyError::Unsupported(m)) if m.contains("PRF 1.2.840.113549.2.11")
+        ));
         // The prf absent is hmacWithSHA1 (the SEQUENCEs shortened by its 14 bytes).
         let mut sha1 = der[..47].to_vec();
         sha1.extend_from_slice(&der[61..]);
