@@ -198,3 +198,84 @@ pub fn pins(
     }
     Ok(Some(Pins { source, keys }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDjHAeTDfgI2HI+rcT4jya1DYRDcNKN5iltSrDIRMXAl a";
+    const B: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK6AiJtEyJwmjpYL9eWqeQef3y0NLfpk2INXIl9TK4s9 b";
+
+    fn key(line: &str) -> PublicKey {
+        PublicKey::from_openssh_line(line).unwrap()
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("kst-known-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn first_use_is_kept_0600_and_a_changed_key_is_refused_then_and_later() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("tofu");
+        let path = dir.join("var/known_hosts");
+        let ip: Ipv4Addr = "198.18.0.5".parse().unwrap();
+        let s = Store::open(path.clone());
+        s.check(ip, 22, &key(A), None).unwrap();
+        s.check(ip, 22, &key(A), None).unwrap();
+        let e = s.check(ip, 22, &key(B), None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::HostKey);
+        assert!(e.message.contains("HOST KEY CHANGED"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("SHA256:R9D6xE4KEPazg5lGMY3l7tuOGCqrq8266qBrD6ygAXs")
+        );
+        // Another port is another entry, written as OpenSSH writes it.
+        s.check(ip, 2222, &key(B), None).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.starts_with("198.18.0.5 ssh-ed25519 "), "{text}");
+        assert!(text.contains("[198.18.0.5]:2222 ssh-ed25519 "), "{text}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // The next scan reads the file: still refused.
+        let again = Store::open(path);
+        assert!(again.check(ip, 22, &key(B), None).is_err());
+        again.check(ip, 22, &key(A), None).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn pins_refuse_unknown_keys_and_never_touch_the_store() {
+        let dir = scratch("pins");
+        let path = dir.join("var/known_hosts");
+        let s = Store::open(path.clone());
+        let ip: Ipv4Addr = "198.18.0.6".parse().unwrap();
+        let p = pins("ssh/10.toml", &dir, &[A.to_string()], None)
+            .unwrap()
+            .unwrap();
+        s.check(ip, 22, &key(A), Some(&p)).unwrap();
+        let e = s.check(ip, 22, &key(B), Some(&p)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::HostKey);
+        assert!(
+            e.message
+                .contains("not pinned by the hostKeys of ssh/10.toml")
+        );
+        assert!(!path.exists());
+        // A knownHosts file that lists another host pins nothing for this one.
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("kh"), format!("198.18.0.9 {B}\n")).unwrap();
+        let p = pins("ssh/11.toml", &dir, &[], Some("kh")).unwrap().unwrap();
+        assert!(s.check(ip, 22, &key(B), Some(&p)).is_err());
+        s.check("198.18.0.9".parse().unwrap(), 22, &key(B), Some(&p))
+            .unwrap();
+        // A missing knownHosts file is a clear error.
+        let e = pins("ssh/12.toml", &dir, &[], Some("nope")).err().unwrap();
+        assert!(e.contains("ssh/12.toml: knownHosts"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
