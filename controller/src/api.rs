@@ -1,9 +1,8 @@
 //! `/healthz` and the operator API under `/api/v1` (Bearer operator token).
 
-use crate::conn::bearer;
 use crate::db::CancelOutcome;
-use crate::server::App;
-use crate::util::sha256_hex;
+use crate::state::App;
+use crate::util::{bearer, sha256_hex};
 use crate::views;
 use axum::Json;
 use axum::extract::{Path, Query, State};

@@ -3,8 +3,8 @@
 //! heartbeats.
 
 use crate::db::{Chunk, NewHost};
-use crate::server::{App, Handle};
-use crate::util::{hex, random_bytes, sha256_hex};
+use crate::state::{App, Handle};
+use crate::util::{bearer, hex, random_bytes, sha256_hex};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
@@ -57,20 +57,6 @@ pub async fn upgrade(
             };
             c.run(hash).await;
         })
-}
-
-/// The token of an `Authorization: Bearer TOKEN` header.
-pub fn bearer(headers: &HeaderMap) -> Option<String> {
-    let v = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let t = token.trim();
-    (!t.is_empty() && t.len() <= 512).then(|| t.to_string())
 }
 
 /// Why a connection ends.

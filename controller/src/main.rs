@@ -6,6 +6,7 @@ mod conn;
 mod db;
 mod schema;
 mod server;
+mod state;
 mod tls;
 mod util;
 mod views;
@@ -271,7 +272,7 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
                     &[host],
                 )?)
             };
-            let app = Arc::new(server::App::new(db, *lease_seconds));
+            let app = Arc::new(state::App::new(db, *lease_seconds));
             server::serve(
                 app.clone(),
                 server::ServeOptions {

@@ -1,4 +1,5 @@
-//! Small helpers: the clock, random ids, token hashing, time formatting.
+//! Small helpers: the clock, random ids, token hashing, the Bearer header, time
+//! formatting.
 
 use sha2::{Digest, Sha256};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -84,6 +85,20 @@ pub fn parse_every(s: &str) -> Option<u64> {
         _ => (s, 1),
     };
     num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let t = token.trim();
+    (!t.is_empty() && t.len() <= 512).then(|| t.to_string())
 }
 
 #[cfg(test)]
