@@ -160,7 +160,7 @@ pub fn diagnostics(part: Option<Part>) -> Result<ExitCode, Failure> {
             writeln!(out, "Host: {}", k.host)?;
             writeln!(out, "Port: {}", k.port)?;
             writeln!(out, "Protocol: {}", k.protocol)?;
-            if let Ok(ep) = crate::service::dial::Endpoint::of(k) {
+            if let Ok(ep) = crate::config::connect::Endpoint::of(k) {
                 writeln!(out, "Endpoint: {}", ep.url())?;
             }
         }

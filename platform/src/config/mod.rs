@@ -232,10 +232,7 @@ pub fn settings(c: &Config) -> Vec<(&'static str, String)> {
             "connect.maxRunningOperations",
             k.max_running_operations.to_string(),
         ),
-        (
-            "connect.proxy",
-            crate::service::dial::redact_proxy(k.proxy.expose()),
-        ),
+        ("connect.proxy", connect::redact_proxy(k.proxy.expose())),
         ("connect.caFile", k.ca_file.clone()),
         ("connect.pinnedSha256", k.pinned_sha256.clone()),
         ("connect.spoolSize", k.spool_size.to_string()),
@@ -512,14 +509,14 @@ fn validate(c: &Config) -> Result<(), (&'static str, String)> {
             format!("{} is out of range (4 to 65536 MiB)", k.spool_size),
         ));
     }
-    if !k.pinned_sha256.is_empty() && crate::service::dial::parse_pin(&k.pinned_sha256).is_none() {
+    if !k.pinned_sha256.is_empty() && connect::parse_pin(&k.pinned_sha256).is_none() {
         return Err((
             "connect.pinnedSha256",
             "is not a SHA-256 in hex (64 hex digits, colons allowed)".into(),
         ));
     }
     if !k.proxy.expose().is_empty()
-        && let Err(e) = crate::service::dial::Proxy::parse(k.proxy.expose())
+        && let Err(e) = connect::Proxy::parse(k.proxy.expose())
     {
         return Err(("connect.proxy", e));
     }
@@ -555,6 +552,7 @@ fn validate(c: &Config) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
+pub mod connect;
 pub mod init;
 
 /// `$KSOCKET_HOME` expanded in a path value.

@@ -1,6 +1,7 @@
-//! The checks of `ksocket diagnostics [system|config|connect|authenticate]` (spec §4):
-//! each says what it checked and `OK` or `NG`, with a detail. They run with no
-//! configuration at all, and never crash on a broken one.
+//! The checks that need nothing but this box (`ksocket diagnostics system` and
+//! `config`, also the `diagnose` operation's), and the types of every check: each says
+//! what it checked and `OK` or `NG`, with a detail. They run with no configuration at
+//! all, and never crash on a broken one.
 
 use crate::config;
 use crate::credentials::{self, Protocol};
@@ -20,27 +21,6 @@ pub struct Check {
     pub outcome: Outcome,
 }
 
-/// The parts of a diagnosis (spec §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
-    System,
-    Config,
-    Connect,
-    Authenticate,
-}
-
-impl Part {
-    pub fn parse(s: &str) -> Option<Part> {
-        Some(match s {
-            "system" => Part::System,
-            "config" => Part::Config,
-            "connect" => Part::Connect,
-            "authenticate" => Part::Authenticate,
-            _ => return None,
-        })
-    }
-}
-
 #[derive(Default)]
 struct Report {
     checks: Vec<Check>,
@@ -58,19 +38,18 @@ impl Report {
     }
 }
 
-/// The checks of one part.
-pub fn checks(part: Part) -> Vec<Check> {
+/// The checks of `diagnostics system`: what this box and its kernel allow.
+pub fn system() -> Vec<Check> {
     let mut r = Report::default();
-    match part {
-        Part::System => system(&mut r),
-        Part::Config => config_checks(&mut r),
-        Part::Connect | Part::Authenticate => match loaded_config() {
-            Ok(c) => r
-                .checks
-                .extend(crate::service::diagnose(&c, part == Part::Authenticate)),
-            Err(e) => r.line("Read the configuration", Err(e)),
-        },
-    }
+    system_checks(&mut r);
+    r.checks
+}
+
+/// The checks of `diagnostics config`: the config file, step by step, and the
+/// credential files it points to.
+pub fn config() -> Vec<Check> {
+    let mut r = Report::default();
+    config_checks(&mut r);
     r.checks
 }
 
@@ -85,7 +64,7 @@ pub fn loaded_config() -> Result<config::Config, String> {
         .map_err(|e| e.to_string())
 }
 
-fn system(r: &mut Report) {
+fn system_checks(r: &mut Report) {
     r.line(
         "Read interfaces and routes (netlink)",
         match crate::sys::netlink::Snapshot::read() {

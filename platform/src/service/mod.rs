@@ -12,7 +12,9 @@ pub mod dial;
 pub mod operations;
 pub mod spool;
 
+use crate::config::connect::{Endpoint, Proxy};
 use crate::config::{self, Config};
+use crate::diagnostics::local::Check;
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::tungstenite::protocol::CloseFrame;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -167,7 +169,7 @@ pub fn backoff(n: u32, plateau: u32) -> Duration {
 /// `connect.resumeRetries` failed attempts.
 pub fn run(config: &Config) -> Exit {
     let k = &config.connect;
-    let ep = match dial::Endpoint::of(k) {
+    let ep = match Endpoint::of(k) {
         Ok(e) => e,
         Err(e) => return Exit::Failed(e),
     };
@@ -584,8 +586,8 @@ fn handle(
 /// `diagnostics connect` and `authenticate`: the steps of connecting, each with its
 /// outcome; `authenticate` also says hello (as a distinct instance, so that a running
 /// agent keeps its slot and the check fails while it holds it, as spec §4 says).
-pub fn diagnose(config: &Config, authenticate: bool) -> Vec<crate::diagnostics::Check> {
-    use crate::diagnostics::{Check, Outcome};
+pub fn diagnose(config: &Config, authenticate: bool) -> Vec<Check> {
+    use crate::diagnostics::local::Outcome;
     let k = &config.connect;
     let mut out = Vec::new();
     let mut push = |what: &str, o: Outcome| {
@@ -594,7 +596,7 @@ pub fn diagnose(config: &Config, authenticate: bool) -> Vec<crate::diagnostics::
             outcome: o,
         })
     };
-    let ep = match dial::Endpoint::of(k) {
+    let ep = match Endpoint::of(k) {
         Ok(e) => e,
         Err(e) => {
             push("Endpoint", Outcome::Ng(e));
@@ -602,7 +604,7 @@ pub fn diagnose(config: &Config, authenticate: bool) -> Vec<crate::diagnostics::
         }
     };
     let limit = secs(k.request_timeout.min(30.0));
-    let proxy = match dial::Proxy::for_endpoint(k, &ep) {
+    let proxy = match Proxy::for_endpoint(k, &ep) {
         Ok(p) => p,
         Err(e) => {
             push("Proxy", Outcome::Ng(e));

@@ -356,10 +356,10 @@ fn collect(
 /// `diagnose`: the checks of `ksocket diagnostics system config`, as the operation's
 /// summary (no host records).
 fn diagnose() -> Summary {
-    use crate::diagnostics::{Outcome, Part, checks};
-    let checks = [Part::System, Part::Config]
+    use crate::diagnostics::local::{self, Outcome};
+    let checks = [local::system(), local::config()]
         .into_iter()
-        .flat_map(checks)
+        .flatten()
         .map(|c| {
             let (ok, detail) = match c.outcome {
                 Outcome::Ok(d) => (true, d),
