@@ -21,21 +21,16 @@
 //! the last segment is a torn write (the process died in the middle of it) and is cut
 //! off; one inside an older segment ends that segment's replay, and says where.
 
+mod segments;
+
 use ksocket_proto::messages::{AgentMessage, OperationCursor};
+pub use segments::SEGMENT;
+use segments::{HEADER, Segment, TAG_ACK, TAG_MESSAGE, TAG_OPEN};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-
-/// A segment is rolled past this size.
-pub const SEGMENT: u64 = 1 << 20;
-/// The largest record (a message is at most a protocol frame).
-const MAX_RECORD: u32 = (ksocket_proto::messages::MAX_FRAME + 64) as u32;
-const HEADER: u64 = 8;
-const TAG_MESSAGE: u8 = 1;
-const TAG_ACK: u8 = 2;
-const TAG_OPEN: u8 = 3;
 
 /// The spool has no room for a message until acknowledgements free some.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,13 +51,6 @@ pub struct Entry {
     len: u32,
     /// The payload itself, when the spool is in memory only.
     mem: Option<Vec<u8>>,
-}
-
-struct Segment {
-    id: u64,
-    bytes: u64,
-    /// Messages in it not yet acknowledged.
-    unacked: usize,
 }
 
 /// What opening found.
@@ -129,15 +117,7 @@ impl Spool {
         let err = |p: &Path, e| SpoolError::Io(p.to_path_buf(), e);
         crate::sys::files::create_dirs(dir, crate::sys::files::PRIVATE_DIR_MODE)
             .map_err(|e| err(dir, e))?;
-        let mut ids: Vec<u64> = std::fs::read_dir(dir)
-            .map_err(|e| err(dir, e))?
-            .filter_map(|d| {
-                let n = d.ok()?.file_name();
-                let n = n.to_str()?.strip_suffix(".seg")?.to_string();
-                (n.len() == 16).then(|| u64::from_str_radix(&n, 16).ok())?
-            })
-            .collect();
-        ids.sort_unstable();
+        let ids = segments::list(dir).map_err(|e| err(dir, e))?;
         let mut s = Spool::memory(max);
         s.dir = Some(dir.to_path_buf());
         let mut rec = Recovery::default();
@@ -218,28 +198,13 @@ impl Spool {
     fn seg_path(&self, id: u64) -> PathBuf {
         self.dir
             .as_ref()
-            .map(|d| d.join(format!("{id:016x}.seg")))
+            .map(|d| d.join(segments::file_name(id)))
             .unwrap_or_default()
     }
 
     /// Replays one segment's records; returns the length of its good prefix.
     fn replay(&mut self, seg: u64, data: &[u8]) -> u64 {
-        let mut off = 0usize;
-        while data.len() - off >= HEADER as usize {
-            let len = u32::from_le_bytes(data[off..off + 4].try_into().unwrap_or_default());
-            let crc = u32::from_le_bytes(data[off + 4..off + 8].try_into().unwrap_or_default());
-            let start = off + HEADER as usize;
-            if len == 0 || len > MAX_RECORD || data.len() - start < len as usize {
-                break;
-            }
-            let body = &data[start..start + len as usize];
-            if crc32fast::hash(body) != crc {
-                break;
-            }
-            self.apply(seg, off as u64, body);
-            off = start + len as usize;
-        }
-        off as u64
+        segments::records(data, |off, body| self.apply(seg, off, body))
     }
 
     /// Takes one good record into the state.
@@ -318,7 +283,7 @@ impl Spool {
 
     fn start_segment(&mut self, id: u64) -> io::Result<()> {
         let Some(dir) = &self.dir else { return Ok(()) };
-        let path = dir.join(format!("{id:016x}.seg"));
+        let path = dir.join(segments::file_name(id));
         let f = OpenOptions::new()
             .create(true)
             .append(true)
@@ -350,16 +315,7 @@ impl Spool {
 
     /// Writes one record at the end of the current segment; returns its offset.
     fn write(&mut self, tag: u8, body: &[&[u8]], sync: bool) -> io::Result<(u64, u64)> {
-        let len: usize = 1 + body.iter().map(|b| b.len()).sum::<usize>();
-        let mut rec = Vec::with_capacity(HEADER as usize + len);
-        rec.extend_from_slice(&(len as u32).to_le_bytes());
-        rec.extend_from_slice(&[0; 4]);
-        rec.push(tag);
-        for b in body {
-            rec.extend_from_slice(b);
-        }
-        let crc = crc32fast::hash(&rec[HEADER as usize..]);
-        rec[4..8].copy_from_slice(&crc.to_le_bytes());
+        let rec = segments::encode(tag, body);
         let seg = self.segments.back_mut();
         let (Some(f), Some(seg)) = (self.file.as_mut(), seg) else {
             return Ok((0, 0));
@@ -570,17 +526,7 @@ impl Spool {
         if let Some(m) = &e.mem {
             return Ok(m.clone());
         }
-        let f = File::open(self.seg_path(e.seg))?;
-        let mut buf = vec![0u8; e.len as usize];
-        f.read_exact_at(&mut buf, e.off + HEADER)?;
-        if buf.first() != Some(&TAG_MESSAGE) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("spool segment {:016x}: no message at byte {}", e.seg, e.off),
-            ));
-        }
-        buf.remove(0);
-        Ok(buf)
+        segments::read_message(&self.seg_path(e.seg), e.seg, e.off, e.len)
     }
 }
 
@@ -596,234 +542,4 @@ fn message_key(json: &[u8]) -> Option<(String, u64, bool)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ksocket_proto::records::{CollectError, ErrorKind, Host};
-
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("kst-spool-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    }
-
-    fn chunk(op: &str, seq: u64, n: u8) -> AgentMessage {
-        AgentMessage::Records {
-            op: op.into(),
-            seq,
-            hosts: (0..n).map(|i| Host::new([198, 18, 0, i].into())).collect(),
-        }
-    }
-
-    fn failed(op: &str, seq: u64) -> AgentMessage {
-        AgentMessage::Failed {
-            op: op.into(),
-            seq,
-            error: CollectError {
-                kind: ErrorKind::Failed,
-                message: "x".into(),
-            },
-        }
-    }
-
-    fn drain(s: &mut Spool) -> Vec<(String, u64)> {
-        let mut v = vec![];
-        while let Some((op, seq, _)) = s.next_unsent().unwrap() {
-            v.push((op, seq));
-        }
-        v
-    }
-
-    #[test]
-    fn survives_reopen_and_forgets_what_is_acknowledged() {
-        let d = dir("reopen");
-        let (mut s, r) = Spool::open(&d, 1 << 26).unwrap();
-        assert_eq!(r.pending, 0);
-        s.open_op("a", "{\"kind\":\"diagnose\"}").unwrap();
-        s.append(&chunk("a", 1, 3)).unwrap().unwrap();
-        s.append(&chunk("a", 2, 3)).unwrap().unwrap();
-        s.append(&failed("a", 3)).unwrap().unwrap();
-        s.ack("a", 1).unwrap();
-        drop(s);
-        let (mut s, r) = Spool::open(&d, 1 << 26).unwrap();
-        assert!(r.interrupted.is_empty() && r.truncated.is_empty());
-        assert_eq!(drain(&mut s), vec![("a".into(), 2), ("a".into(), 3)]);
-        assert!(s.finished("a") && s.knows("a"));
-        assert_eq!(s.cursors()[0].last_seq, 3);
-        s.ack("a", 3).unwrap();
-        assert_eq!(s.pending(), 0);
-        let _ = std::fs::remove_dir_all(&d);
-    }
-
-    #[test]
-    fn an_operation_cut_by_a_restart_is_reported_interrupted() {
-        let d = dir("cut");
-        let (mut s, _) = Spool::open(&d, 1 << 26).unwrap();
-        s.open_op("b", "{\"kind\":\"diagnose\"}").unwrap();
-        s.append(&chunk("b", 1, 2)).unwrap().unwrap();
-        drop(s);
-        let (mut s, r) = Spool::open(&d, 1 << 26).unwrap();
-        assert_eq!(r.interrupted, vec!["b".to_string()]);
-        assert_eq!(drain(&mut s), vec![("b".into(), 1), ("b".into(), 2)]);
-        // Opened again: not interrupted twice.
-        drop(s);
-        let (_, r) = Spool::open(&d, 1 << 26).unwrap();
-        assert!(r.interrupted.is_empty());
-        let _ = std::fs::remove_dir_all(&d);
-    }
-
-    #[test]
-    fn a_torn_last_record_is_cut_off_and_the_rest_kept() {
-        let d = dir("torn");
-        let (mut s, _) = Spool::open(&d, 1 << 26).unwrap();
-        s.open_op("c", "{\"kind\":\"diagnose\"}").unwrap();
-        s.append(&chunk("c", 1, 2)).unwrap().unwrap();
-        s.append(&chunk("c", 2, 2)).unwrap().unwrap();
-        drop(s);
-        // Tear the last record: drop its last 5 bytes, as a power cut would.
-        let seg = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .max()
-            .unwrap();
-        let len = std::fs::metadata(&seg).unwrap().len();
-        OpenOptions::new()
-            .write(true)
-            .open(&seg)
-            .unwrap()
-            .set_len(len - 5)
-            .unwrap();
-        let (mut s, r) = Spool::open(&d, 1 << 26).unwrap();
-        assert_eq!(r.truncated.len(), 1);
-        assert_eq!(r.interrupted, vec!["c".to_string()]);
-        assert_eq!(drain(&mut s), vec![("c".into(), 1), ("c".into(), 2)]);
-        let _ = std::fs::remove_dir_all(&d);
-    }
-
-    #[test]
-    fn a_flipped_bit_fails_the_crc() {
-        let d = dir("crc");
-        let (mut s, _) = Spool::open(&d, 1 << 26).unwrap();
-        s.append(&chunk("d", 1, 2)).unwrap().unwrap();
-        s.append(&chunk("d", 2, 2)).unwrap().unwrap();
-        drop(s);
-        let seg = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .min()
-            .unwrap();
-        let mut b = std::fs::read(&seg).unwrap();
-        let n = b.len();
-        b[n - 3] ^= 0x40;
-        std::fs::write(&seg, b).unwrap();
-        let (mut s, r) = Spool::open(&d, 1 << 26).unwrap();
-        assert_eq!(r.truncated.len() + r.damaged.len(), 1);
-        // The damaged chunk 2 is gone; the operation is reported interrupted with
-        // seq 2 (a `failed`), so the controller's sequence has no hole.
-        assert_eq!(r.interrupted, vec!["d".to_string()]);
-        let (_, _, second) = {
-            assert_eq!(s.next_unsent().unwrap().unwrap().1, 1);
-            s.next_unsent().unwrap().unwrap()
-        };
-        assert!(String::from_utf8(second).unwrap().contains("\"failed\""));
-        assert!(s.next_unsent().unwrap().is_none());
-        let _ = std::fs::remove_dir_all(&d);
-    }
-
-    #[test]
-    fn full_until_acknowledged_and_segments_go() {
-        let d = dir("full");
-        let max = 3 * SEGMENT;
-        let (mut s, _) = Spool::open(&d, max).unwrap();
-        let mut seq = 0;
-        let full = loop {
-            seq += 1;
-            match s.append(&chunk("e", seq, 200)).unwrap() {
-                Ok(()) => assert!(seq < 10_000),
-                Err(f) => break f,
-            }
-        };
-        assert!(full.used <= max && full.used + 20_000 > max, "{full:?}");
-        let files = std::fs::read_dir(&d).unwrap().count();
-        assert!(files >= 3, "{files}");
-        drain(&mut s);
-        s.ack("e", seq - 1).unwrap();
-        assert_eq!(s.pending(), 0);
-        assert!(std::fs::read_dir(&d).unwrap().count() <= 2);
-        assert!(s.append(&chunk("e", seq, 200)).unwrap().is_ok());
-        let _ = std::fs::remove_dir_all(&d);
-    }
-
-    #[test]
-    fn memory_mode_keeps_order_and_bound() {
-        let mut s = Spool::memory(1 << 20);
-        s.append(&chunk("m", 1, 1)).unwrap().unwrap();
-        s.append(&chunk("m", 2, 1)).unwrap().unwrap();
-        assert_eq!(drain(&mut s).len(), 2);
-        s.unsend_all();
-        s.ack("m", 1).unwrap();
-        assert_eq!(drain(&mut s), vec![("m".into(), 2)]);
-    }
-
-    #[test]
-    fn random_damage_never_panics_and_never_invents_records() {
-        let d = dir("random");
-        let (mut s, _) = Spool::open(&d, 1 << 26).unwrap();
-        s.open_op("r", "{\"kind\":\"diagnose\"}").unwrap();
-        for seq in 1..=6 {
-            s.append(&chunk("r", seq, 3)).unwrap().unwrap();
-        }
-        s.ack("r", 2).unwrap();
-        drop(s);
-        let seg = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| std::fs::metadata(p).unwrap().len() > 0)
-            .min()
-            .unwrap();
-        let good = std::fs::read(&seg).unwrap();
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
-        for round in 0..300 {
-            let mut b = good.clone();
-            match round % 3 {
-                0 => {
-                    let i = rnd(b.len());
-                    b[i] ^= 1 << rnd(8);
-                }
-                1 => b.truncate(rnd(b.len())),
-                _ => {
-                    let i = rnd(b.len());
-                    let n = rnd(64);
-                    for k in i..(i + n).min(b.len()) {
-                        b[k] = rnd(256) as u8;
-                    }
-                }
-            }
-            // Only the damaged segment: the others as they were.
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p != seg {
-                    std::fs::remove_file(p).unwrap();
-                }
-            }
-            std::fs::write(&seg, &b).unwrap();
-            let (mut s, _) = Spool::open(&d, 1 << 26).unwrap();
-            let mut seqs = Vec::new();
-            while let Some((op, seq, _)) = s.next_unsent().unwrap() {
-                assert_eq!(op, "r");
-                seqs.push(seq);
-            }
-            // Never more than was written (6 chunks and one failed), never repeated.
-            assert!(seqs.len() <= 7, "{seqs:?}");
-            let mut u = seqs.clone();
-            u.dedup();
-            assert_eq!(u, seqs);
-        }
-        let _ = std::fs::remove_dir_all(&d);
-    }
-}
+mod tests;
