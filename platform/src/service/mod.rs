@@ -6,8 +6,8 @@
 //!   `config::connect`).
 //! - [`spool`]: the on-disk journal of results not yet acknowledged.
 //! - [`operations`]: the queue and the threads that run operations.
-//! - [`session`]: one connection's life (hello, welcome, heartbeats, acks).
-//! - [`diagnose`]: `ksocket diagnostics connect` and `authenticate`.
+//! - [`session`](mod@session): one connection's life (hello, welcome, heartbeats, acks).
+//! - [`diagnose`](mod@diagnose): `ksocket diagnostics connect` and `authenticate`.
 //! - this file: what the threads share, the hello, and `run`: the reconnection
 //!   policy of `connect.resume*`.
 
