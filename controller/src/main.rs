@@ -338,12 +338,8 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
                 ports: None,
                 rate: None,
             };
-            let id = api::queue(&db, agent, &op, None)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{id}");
-            if *wait {
-                return wait_for(&db, &id, Duration::from_secs(*timeout)).await;
+            if let Some(code) = queue(&db, agent, &op, wait.then_some(*timeout)).await? {
+                return Ok(code);
             }
         }
         Cmd::Collect {
@@ -357,12 +353,8 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
                 hosts: hosts.clone(),
                 protocols: protocols.clone(),
             };
-            let id = api::queue(&db, agent, &op, None)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{id}");
-            if *wait {
-                return wait_for(&db, &id, Duration::from_secs(*timeout)).await;
+            if let Some(code) = queue(&db, agent, &op, wait.then_some(*timeout)).await? {
+                return Ok(code);
             }
         }
         Cmd::Diagnose {
@@ -370,12 +362,9 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
             wait,
             timeout,
         } => {
-            let id = api::queue(&db, agent, &Operation::Diagnose, None)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{id}");
-            if *wait {
-                return wait_for(&db, &id, Duration::from_secs(*timeout)).await;
+            let op = Operation::Diagnose;
+            if let Some(code) = queue(&db, agent, &op, wait.then_some(*timeout)).await? {
+                return Ok(code);
             }
         }
         Cmd::Operations { format, limit } => {
@@ -470,6 +459,24 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
     }
     db.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `scan`, `collect`, `diagnose`: queues `op` for `agent` and prints its id; with
+/// `wait` (seconds), waits for it and says how it ended ([`wait_for`]).
+async fn queue(
+    db: &Db,
+    agent: &str,
+    op: &Operation,
+    wait: Option<u64>,
+) -> anyhow::Result<Option<ExitCode>> {
+    let id = api::queue(db, agent, op, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{id}");
+    match wait {
+        Some(t) => wait_for(db, &id, Duration::from_secs(t)).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// `scan --wait`: until the operation is complete (done or failed and every chunk up

@@ -403,11 +403,7 @@ async fn welcome_says_what_is_stored(b: Backend) {
     let srv = env.serve(&["--plain-ws"]).await;
     let (mut a, stored) = Agent::join(&srv.url, &tok, "i-1", vec![], None).await;
     assert!(stored.is_empty());
-    let id = env
-        .ok(&["scan", "--agent", "edge", "198.18.0.0/28"])
-        .await
-        .trim()
-        .to_string();
+    let id = env.scan("edge", "198.18.0.0/28").await;
     let (got, _) = next_operation(&mut a).await;
     assert_eq!(got, id);
     // Chunks 1 and 3 arrive, 2 is lost; the connection is cut.
@@ -874,11 +870,7 @@ async fn cancel_reaches_the_agent(b: Backend) {
     let tok = env.token("edge", false).await;
     let srv = env.serve(&["--plain-ws"]).await;
     let (mut a, _) = Agent::join(&srv.url, &tok, "i-1", vec![], None).await;
-    let id = env
-        .ok(&["scan", "--agent", "edge", "198.18.0.0/24"])
-        .await
-        .trim()
-        .to_string();
+    let id = env.scan("edge", "198.18.0.0/24").await;
     let (got, _) = next_operation(&mut a).await;
     assert_eq!(got, id);
     a.send(&AgentMessage::Accepted {
@@ -946,11 +938,7 @@ async fn cancel_of_a_sent_operation_while_disconnected(b: Backend) {
     let tok = env.token("edge", false).await;
     let srv = env.serve(&["--plain-ws"]).await;
     let (mut a, _) = Agent::join(&srv.url, &tok, "i-1", vec![], None).await;
-    let id = env
-        .ok(&["scan", "--agent", "edge", "198.18.0.0/24"])
-        .await
-        .trim()
-        .to_string();
+    let id = env.scan("edge", "198.18.0.0/24").await;
     let (got, _) = next_operation(&mut a).await;
     assert_eq!(got, id);
     a.close().await;
@@ -975,11 +963,7 @@ async fn cancel_of_a_queued_operation_ends_it_at_once(b: Backend) {
     let tok = env.token("edge", false).await;
     let srv = env.serve(&["--plain-ws"]).await;
     // The agent is not connected: the scan stays queued.
-    let id = env
-        .ok(&["scan", "--agent", "edge", "198.18.0.0/24"])
-        .await
-        .trim()
-        .to_string();
+    let id = env.scan("edge", "198.18.0.0/24").await;
     assert_eq!(env.operation(&id).await["state"], "queued");
     let out = env.ok(&["cancel", &id]).await;
     assert!(out.contains("still queued"), "{out}");
@@ -1010,11 +994,7 @@ async fn cancel_through_the_api(b: Backend) {
     let opt = env.token("ops", true).await;
     let srv = env.serve(&["--plain-ws"]).await;
     let (mut a, _) = Agent::join(&srv.url, &tok, "i-1", vec![], None).await;
-    let id = env
-        .ok(&["scan", "--agent", "edge", "198.18.0.0/24"])
-        .await
-        .trim()
-        .to_string();
+    let id = env.scan("edge", "198.18.0.0/24").await;
     let (got, _) = next_operation(&mut a).await;
     assert_eq!(got, id);
     a.send(&AgentMessage::Accepted {
@@ -1068,11 +1048,7 @@ async fn cancel_through_the_api(b: Backend) {
     assert_eq!(s, 404);
     // A queued one (the agent away): 200, failed at once.
     a.close().await;
-    let id2 = env
-        .ok(&["scan", "--agent", "edge", "198.18.1.0/24"])
-        .await
-        .trim()
-        .to_string();
+    let id2 = env.scan("edge", "198.18.1.0/24").await;
     let (s, body) = srv
         .http(
             "POST",

@@ -170,6 +170,14 @@ impl Env {
         out
     }
 
+    /// `scan --agent AGENT TARGETS` through the CLI: the id of the operation queued.
+    pub async fn scan(&self, agent: &str, targets: &str) -> String {
+        self.ok(&["scan", "--agent", agent, targets])
+            .await
+            .trim()
+            .to_string()
+    }
+
     /// A new token: its secret (the last line printed).
     pub async fn token(&self, name: &str, operator: bool) -> String {
         let mut a = vec!["token", "create", name];
