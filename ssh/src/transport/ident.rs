@@ -19,6 +19,16 @@ impl Transport {
                 "server sent no SSH-2.0 identification in its first {MAX_PRE_VERSION_BYTES} bytes"
             )));
         }
+        // Text lines only, as OpenSSH: a control byte (not TAB, CR or LF) means the
+        // peer is not an SSH server, said at once rather than after a timeout.
+        if data[..take]
+            .iter()
+            .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f)
+        {
+            return Err(TransportError::Version(
+                "banner line contains invalid characters (not an SSH server?)".into(),
+            ));
+        }
         self.line.extend_from_slice(&data[..take]);
         if !eol {
             if self.line.starts_with(b"SSH-") && self.line.len() > MAX_VERSION_LINE {

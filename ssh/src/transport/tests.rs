@@ -456,6 +456,19 @@ fn identification_rules() {
         ok(b"SSH-2.0-\x01bad\r\n"),
         Err(TransportError::Version(_))
     ));
+    // Binary before any identification: refused at the first control byte, without
+    // waiting for a newline (a timeout) or the byte limit.
+    let mut c = Transport::new(TransportConfig::default(), [0; 32]);
+    match c.input(b"\x16\x03\x01\x02\x00") {
+        Err(TransportError::Version(m)) => assert!(m.contains("invalid characters"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        ok(b"caf\xc3\xa9\tbanner\r\nSSH-2.0-x\r\n")
+            .unwrap()
+            .as_deref(),
+        Some("SSH-2.0-x")
+    );
     let e = TransportError::Version("server sent no SSH-2.0 identification".into());
     assert_eq!(
         e.to_string(),

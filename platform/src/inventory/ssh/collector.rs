@@ -240,6 +240,8 @@ impl SshCollector {
     /// Tries the files that match `ip` in order until one reads the host.
     pub async fn collect_host(&self, ip: Ipv4Addr, deadline: Instant) -> Section {
         let mut attempts = Vec::new();
+        // Files left untried once maxAuthFailures logins were refused.
+        let mut skipped = Vec::new();
         let mut refused = 0;
         let mut last: Option<(String, CollectError)> = None;
         // Connections that failed before any login (port, tunnels, legacy algorithms
@@ -265,12 +267,11 @@ impl SshCollector {
                         self.max_auth_failures
                     ),
                 );
-                attempts.push(Attempt {
+                skipped.push(Attempt {
                     credential: c.label.clone(),
                     kind: e.kind,
-                    message: e.message.clone(),
+                    message: e.message,
                 });
-                last = Some((c.label.clone(), e));
                 continue;
             }
             let route = (c.port, c.tunnels.clone(), c.legacy);
@@ -316,14 +317,25 @@ impl SshCollector {
                 }
             }
         }
-        // The last failure is the record's error; the ones before it are attempts.
+        // The last failure is the record's error; the ones before it are attempts,
+        // then the files the limit left untried.
         attempts.pop();
-        let (credential, e) = last.unwrap_or_else(|| {
+        let (credential, mut e) = last.unwrap_or_else(|| {
             (
                 String::new(),
                 err(ErrorKind::Failed, "no ssh credential applies".into()),
             )
         });
+        if !skipped.is_empty() {
+            e.message = format!(
+                "{}; {} more file(s) not tried: {refused} logins refused on this host \
+                 (maxAuthFailures {})",
+                e.message,
+                skipped.len(),
+                self.max_auth_failures
+            );
+            attempts.extend(skipped);
+        }
         Section::Ssh {
             credential: (!credential.is_empty()).then_some(credential),
             attempts,
