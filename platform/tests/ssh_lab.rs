@@ -250,6 +250,11 @@ impl Fx {
 
     /// A throwaway account with this password (never an existing account's).
     fn user(&mut self, password: &str) -> String {
+        self.user_with_shell(password, Path::new("/bin/sh"))
+    }
+
+    /// As [`Fx::user`], with this login shell (sshd runs every command through it).
+    fn user_with_shell(&mut self, password: &str, shell: &Path) -> String {
         let name = format!(
             "{USER_PREFIX}{}-{}",
             std::process::id(),
@@ -266,13 +271,8 @@ impl Fx {
             let mut tries = 0;
             loop {
                 let o = Command::new("useradd")
-                    .args([
-                        "--system",
-                        "--no-create-home",
-                        "--user-group",
-                        "--shell",
-                        "/bin/sh",
-                    ])
+                    .args(["--system", "--no-create-home", "--user-group", "--shell"])
+                    .arg(shell)
                     .arg("--home-dir")
                     .arg(&home)
                     .arg(&name)
@@ -453,7 +453,26 @@ impl Fx {
 
     /// Runs `ksocket ARGS` inside `ns` with this fixture's KSOCKET_HOME.
     fn ksocket(&self, ns: &Ns, args: &[&str], limit: Duration) -> Run {
-        let mut argv = vec![KSOCKET];
+        self.ksocket_under(ns, &[], args, limit)
+    }
+
+    /// As [`Fx::ksocket`], under GNU time: also its peak RSS in KiB.
+    fn ksocket_rss(&self, ns: &Ns, args: &[&str], limit: Duration) -> (Run, u64) {
+        let f = self.dir.join("time.out");
+        let fs = f.to_str().unwrap();
+        let r = self.ksocket_under(ns, &["/usr/bin/time", "-f", "%M", "-o", fs], args, limit);
+        let kib = std::fs::read_to_string(&f)
+            .unwrap_or_default()
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no figure from GNU time in {fs}"));
+        (r, kib)
+    }
+
+    fn ksocket_under(&self, ns: &Ns, wrapper: &[&str], args: &[&str], limit: Duration) -> Run {
+        let mut argv = wrapper.to_vec();
+        argv.push(KSOCKET);
         argv.extend_from_slice(args);
         let mut c = self.lab().command(ns, &argv);
         c.env("KSOCKET_HOME", &self.home)
@@ -2130,5 +2149,82 @@ fn scan_puts_the_ssh_section_in_its_records() {
     for f in ["ssh", "sshError", "sshErrorKind", "sshCredential"] {
         assert!(h.get(f).is_none(), "{f}: {h}");
     }
+    fx.finish();
+}
+
+/// Hosts that misbehave after the login, through the account's login shell (sshd runs
+/// every command with it): one floods its output without end, one never answers, one
+/// prints an endless line. Each ends within its timeout with ksocket's memory bounded
+/// (GNU time's peak RSS), and sshd's session is gone afterwards.
+#[test]
+fn hostile_hosts_after_login_stay_bounded() {
+    require_root!();
+    let mut fx = Fx::new("sshhostile");
+    let (scanner, hosts) = fx.segment(36, &["flood", "mute", "longline"]);
+    let hk = fx.keygen("hk", "", &["-t", "ed25519"]);
+    let key = fx.keygen("id_ed25519", "", &["-t", "ed25519"]);
+    let pubk = PathBuf::from(format!("{}.pub", key.display()));
+    let filename = fx.client_key(&key);
+    let timeout = 4.0;
+    let mut cases = Vec::new();
+    for ((ns, ip), body) in hosts.iter().zip([
+        // Every bound is also the shell's own: 60 s at most.
+        "exec timeout 60 yes 'ii \tkst-flood\t1.0\tall'",
+        "exec sleep 60",
+        "exec timeout 60 sh -c 'while :; do printf kstkstkstkstkstkstkstkstkstkstkstkst; done'",
+    ]) {
+        let shell = fx.dir.join(format!("shell-{ip}"));
+        std::fs::write(&shell, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let user = fx.user_with_shell("kst-unused-pw-9", &shell);
+        let d = fx.sshd(ns, ip, 22, &[&hk], "");
+        d.authorize(&user, &[&pubk]);
+        fx.cred(
+            &format!("{ip}.toml"),
+            &format!(
+                "includes = [\"{ip}\"]\ntimeout = {timeout}\n[account]\nusername = \"{user}\"\n\
+                 [[account.clientKeys]]\nfilename = \"{filename}\"\n"
+            ),
+        );
+        cases.push((ip.clone(), d));
+    }
+    // --timeout bounds the whole host (the file's timeout bounds each step, and every
+    // read of the flood is quick).
+    let mut failures: Vec<String> = Vec::new();
+    for ((ip, _), kinds) in cases.iter().zip([
+        &["incomplete", "timeout"][..],
+        &["timeout"][..],
+        &["incomplete", "timeout"][..],
+    ]) {
+        let (r, kib) = fx.ksocket_rss(
+            &scanner,
+            &[
+                "ssh",
+                ip,
+                "--timeout",
+                &timeout.to_string(),
+                "--format",
+                "json",
+            ],
+            Duration::from_secs(60),
+        );
+        let got = r
+            .hosts()
+            .get(ip)
+            .and_then(|h| h["sshErrorKind"].as_str().map(str::to_string));
+        let kind = got
+            .as_deref()
+            .filter(|k| kinds.contains(k))
+            .unwrap_or(kinds[0]);
+        if let Err(e) = try_err(&r, ip, kind, timeout, ip) {
+            failures.push(e);
+        }
+        // The output is read as it streams in: memory stays far below what was sent.
+        if kib > 48 * 1024 {
+            failures.push(format!("{ip}: peak RSS {kib} KiB"));
+        }
+        eprintln!("{ip}: {kind} in {:?}, peak RSS {kib} KiB", r.took);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     fx.finish();
 }
