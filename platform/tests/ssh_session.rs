@@ -64,6 +64,7 @@ fn opts() -> Options {
         timeout: Duration::from_secs(10),
         legacy: false,
         max_output: 64 << 20,
+        until: None,
     }
 }
 

@@ -279,7 +279,7 @@ impl SshCollector {
                 continue;
             }
             let budget = deadline.saturating_duration_since(Instant::now());
-            let tried = smol::future::or(self.try_cred(c, ip, refused), async {
+            let tried = smol::future::or(self.try_cred(c, ip, refused, deadline), async {
                 smol::Timer::after(budget).await;
                 Err(Failure::next(err(
                     ErrorKind::Timeout,
@@ -349,6 +349,7 @@ impl SshCollector {
         c: &SshCred,
         ip: Ipv4Addr,
         refused_before: u32,
+        deadline: Instant,
     ) -> Result<Inventory, Failure> {
         let pins = c
             .pins
@@ -358,6 +359,7 @@ impl SshCollector {
             timeout: c.timeout,
             legacy: c.legacy,
             max_output: MAX_OUTPUT,
+            until: Some(deadline),
         };
         let mut refused = 0;
         // The hops, then the target: each with its address and port.

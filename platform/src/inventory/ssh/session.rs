@@ -49,6 +49,9 @@ pub struct Options {
     /// The most bytes (stdout and stderr together) one command may produce; past it
     /// the command's channel is closed and [`SshError::OutputTooLarge`] returned.
     pub max_output: usize,
+    /// The host's time limit: no step goes past it, whatever `timeout` says (a host
+    /// that keeps sending renews no deadline beyond it).
+    pub until: Option<Instant>,
 }
 
 impl Default for Options {
@@ -57,6 +60,7 @@ impl Default for Options {
             timeout: Duration::from_secs(10),
             legacy: false,
             max_output: 64 << 20,
+            until: None,
         }
     }
 }
@@ -239,7 +243,8 @@ impl Session {
                     .map_err(SshError::Connect)
             },
             async {
-                smol::Timer::after(opts.timeout).await;
+                let d = Instant::now() + opts.timeout;
+                smol::Timer::at(opts.until.map_or(d, |u| d.min(u))).await;
                 Err(SshError::Timeout("TCP connect"))
             },
         )
@@ -360,7 +365,7 @@ impl Session {
     }
 
     async fn auth_outcome(&mut self, step: &'static str) -> Result<AuthResult, SshError> {
-        let deadline = Instant::now() + self.opts.timeout;
+        let deadline = self.step_deadline();
         loop {
             match self.next_event(deadline, step).await? {
                 Event::Auth(AuthOutcome::Success) => return Ok(AuthResult::Success),
@@ -398,7 +403,7 @@ impl Session {
     }
 
     async fn wait_open(&mut self, ch: ChannelId, step: &'static str) -> Result<(), SshError> {
-        let deadline = Instant::now() + self.opts.timeout;
+        let deadline = self.step_deadline();
         loop {
             match self.next_event(deadline, step).await? {
                 Event::ChannelOpened(c) if c == ch => return Ok(()),
@@ -450,7 +455,7 @@ impl Session {
         // so a server cannot hold the command forever with them.
         let mut idle_events = 0u32;
         loop {
-            let deadline = Instant::now() + self.opts.timeout;
+            let deadline = self.step_deadline();
             let ev = self
                 .next_event(deadline, "reading the command's output")
                 .await?;
@@ -542,7 +547,7 @@ impl Session {
 
     /// Runs the key exchange of the innermost hop: its host key, verified, then Ready.
     async fn handshake(&mut self) -> Result<(), SshError> {
-        let deadline = Instant::now() + self.opts.timeout;
+        let deadline = self.step_deadline();
         loop {
             match self.next_event(deadline, "key exchange").await? {
                 Event::HostKey { key, .. } => self.inner_mut().host_key = Some(key),
@@ -557,6 +562,12 @@ impl Session {
                 _ => {}
             }
         }
+    }
+
+    /// Now plus the step timeout, never past the host's limit.
+    fn step_deadline(&self) -> Instant {
+        let d = Instant::now() + self.opts.timeout;
+        self.opts.until.map_or(d, |u| d.min(u))
     }
 
     /// The innermost hop's next event, pumping the socket until one comes or
@@ -585,6 +596,9 @@ impl Session {
                 return Err(SshError::Timeout(step));
             }
             self.round(deadline, step).await?;
+            // A socket that is always readable never makes this future wait: let the
+            // other hosts of the same thread (and their timers) run between turns.
+            smol::future::yield_now().await;
         }
     }
 
