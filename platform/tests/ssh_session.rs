@@ -17,47 +17,21 @@ mod sys {
 #[path = "../src/inventory/ssh/session.rs"]
 mod session;
 
+use ksocket_lab::sshd::{LoopbackSshd, keygen, sshd_available};
 use ksocket_ssh::keys::PrivateKey;
 use session::{AuthResult, ErrorKind, Options, Session, SshError};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const SSHD: &str = "/usr/sbin/sshd";
 const USER: &str = "kst-sshtest";
 /// Only used for the throwaway account, which exists only during the test.
 const PASSWORD: &str = "kst-Test-pw-4711";
 
 /// useradd/userdel lock /etc/passwd; sshd processes are counted.
 static ACCOUNT: Mutex<()> = Mutex::new(());
-
-fn available() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: the sshd tests need root (sshd, useradd)");
-        return false;
-    }
-    if !Path::new(SSHD).exists() {
-        eprintln!("SKIPPED: {SSHD} is missing (install openssh-server)");
-        return false;
-    }
-    if Command::new("ssh-keygen")
-        .arg("-?")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_err()
-    {
-        eprintln!("SKIPPED: ssh-keygen is missing");
-        return false;
-    }
-    // sshd's privilege separation directory (built into sshd).
-    let _ = std::fs::create_dir_all("/run/sshd");
-    true
-}
 
 fn opts() -> Options {
     Options {
@@ -68,126 +42,57 @@ fn opts() -> Options {
     }
 }
 
-fn keygen(path: &Path, t: &str) {
-    let mut c = Command::new("ssh-keygen");
-    c.args(["-q", "-N", "", "-C", "kst", "-t", t, "-f"])
-        .arg(path);
-    if t == "rsa" {
-        c.args(["-b", "2048"]);
-    }
-    assert!(
-        c.stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("ssh-keygen")
-            .success()
-    );
-}
+/// A throwaway sshd on 127.0.0.1 (the shared fixture) with an ed25519 host key and the
+/// client keys (ed25519, ecdsa, rsa) authorized for root; killed, its directory
+/// removed, on drop.
+struct Sshd(LoopbackSshd);
 
-/// A throwaway sshd on 127.0.0.1 with an ed25519 host key and the client keys
-/// (ed25519, ecdsa, rsa) authorized for root; killed, its directory removed, on drop.
-struct Sshd {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl std::ops::Deref for Sshd {
+    type Target = LoopbackSshd;
+    fn deref(&self) -> &LoopbackSshd {
+        &self.0
     }
 }
 
 impl Sshd {
     fn start(tag: &str, extra: &[&str]) -> Sshd {
-        let dir = std::env::temp_dir().join(format!("kst-session-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        keygen(&dir.join("hk"), "ed25519");
-        let mut auth = String::new();
-        for t in ["ed25519", "ecdsa", "rsa"] {
-            let k = dir.join(format!("id_{t}"));
-            keygen(&k, t);
-            auth.push_str(&std::fs::read_to_string(k.with_extension("pub")).expect("pub"));
-        }
-        std::fs::write(dir.join("authorized_keys"), auth).expect("authorized_keys");
-        std::fs::write(dir.join("banner"), "kst banner\n").expect("banner");
-        let mut conf = format!(
-            "ListenAddress 127.0.0.1\nPidFile none\nStrictModes no\nLogLevel VERBOSE\n\
-             HostKey {hk}\nAuthorizedKeysFile {ak}\nPermitRootLogin prohibit-password\n\
-             AllowTcpForwarding yes\nMaxAuthTries 20\nLoginGraceTime 60\nBanner {banner}\n",
-            hk = dir.join("hk").display(),
-            ak = dir.join("authorized_keys").display(),
-            banner = dir.join("banner").display(),
-        );
-        for l in extra {
-            conf.push_str(l);
-            conf.push('\n');
-        }
-        if !extra.iter().any(|l| l.starts_with("UsePAM")) {
-            conf.push_str("UsePAM no\n");
-        }
-        let cf = dir.join("sshd_config");
-        std::fs::write(&cf, conf).expect("config");
-        for attempt in 0..5 {
-            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-                .and_then(|l| l.local_addr())
-                .expect("free port")
-                .port();
-            let log = std::fs::File::create(dir.join(format!("sshd-{attempt}.log"))).expect("log");
-            let mut child = Command::new(SSHD)
-                .args(["-D", "-e", "-f"])
-                .arg(&cf)
-                .args(["-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn sshd");
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return Sshd { child, dir, port };
-                }
-                std::thread::sleep(Duration::from_millis(50));
+        Sshd(LoopbackSshd::start(tag, &["ed25519"], |dir| {
+            let mut auth = String::new();
+            for t in ["ed25519", "ecdsa", "rsa"] {
+                let k = dir.join(format!("id_{t}"));
+                keygen(&k, t);
+                auth.push_str(&std::fs::read_to_string(k.with_extension("pub")).expect("pub"));
             }
-            let _ = child.kill();
-            let _ = child.wait();
-            let log = std::fs::read_to_string(dir.join(format!("sshd-{attempt}.log")))
-                .unwrap_or_default();
-            eprintln!("sshd did not come up on port {port}:\n{log}");
-        }
-        panic!("sshd did not start");
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+            std::fs::write(dir.join("authorized_keys"), auth).expect("authorized_keys");
+            std::fs::write(dir.join("banner"), "kst banner\n").expect("banner");
+            let mut conf = format!(
+                "LogLevel VERBOSE\n\
+                 AuthorizedKeysFile {ak}\nPermitRootLogin prohibit-password\n\
+                 AllowTcpForwarding yes\nMaxAuthTries 20\nLoginGraceTime 60\nBanner {banner}\n",
+                ak = dir.join("authorized_keys").display(),
+                banner = dir.join("banner").display(),
+            );
+            for l in extra {
+                conf.push_str(l);
+                conf.push('\n');
+            }
+            conf
+        }))
     }
 
     fn key(&self, t: &str) -> PrivateKey {
-        let text = std::fs::read(self.dir.join(format!("id_{t}"))).expect("key file");
+        let text = std::fs::read(self.dir().join(format!("id_{t}"))).expect("key file");
         PrivateKey::from_text(&text, None).unwrap_or_else(|e| panic!("{t} key: {e}"))
     }
 
-    /// The host key blob, from hk.pub.
+    /// The host key blob, from hk_ed25519.pub.
     fn host_blob(&self) -> Vec<u8> {
-        let line = std::fs::read_to_string(self.dir.join("hk.pub")).expect("hk.pub");
+        let line =
+            std::fs::read_to_string(self.dir().join("hk_ed25519.pub")).expect("hk_ed25519.pub");
         let b64 = line.split_whitespace().nth(1).expect("blob");
         data_encoding::BASE64
             .decode(b64.as_bytes())
             .expect("base64")
-    }
-
-    fn log(&self) -> String {
-        (0..5)
-            .filter_map(|i| std::fs::read_to_string(self.dir.join(format!("sshd-{i}.log"))).ok())
-            .collect()
     }
 }
 
@@ -254,7 +159,7 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
 
 #[test]
 fn keys_exec_and_windows() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
     // Re-keys every MiB (server-initiated, during the large outputs); a keepalive every
@@ -296,7 +201,7 @@ fn keys_exec_and_windows() {
 
         let mut s = Session::connect(d.addr(), &opts()).await.expect("connect");
         // A key not authorized: refused, with the methods.
-        let other = d.dir.join("other");
+        let other = d.dir().join("other");
         keygen(&other, "ed25519");
         let k = PrivateKey::from_text(&std::fs::read(&other).unwrap(), None).unwrap();
         assert_eq!(
@@ -403,7 +308,7 @@ fn keys_exec_and_windows() {
 
 #[test]
 fn connect_failures() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
     block_on(async {
@@ -432,7 +337,7 @@ fn connect_failures() {
 
 #[test]
 fn password_and_keyboard_interactive() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
     let _lock = ACCOUNT.lock().unwrap_or_else(|p| p.into_inner());
@@ -494,7 +399,7 @@ fn password_and_keyboard_interactive() {
 
 #[test]
 fn tunnels() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
     let a = Sshd::start("hopA", &["PasswordAuthentication no"]);
@@ -505,7 +410,7 @@ fn tunnels() {
             .expect("connect A");
         assert_eq!(s.host_key().blob(), a.host_blob());
         // A tunnel needs an authenticated hop.
-        assert!(s.tunnel("127.0.0.1", b.port).await.is_err());
+        assert!(s.tunnel("127.0.0.1", b.port()).await.is_err());
         assert_eq!(
             s.auth_key("root", &a.key("ed25519")).await.unwrap(),
             AuthResult::Success
@@ -522,7 +427,7 @@ fn tunnels() {
         assert_eq!(e.kind(), ErrorKind::Refused);
         assert_eq!(s.hops(), 1);
 
-        s.tunnel("127.0.0.1", b.port)
+        s.tunnel("127.0.0.1", b.port())
             .await
             .unwrap_or_else(|e| panic!("tunnel: {e}\n{}", a.log()));
         assert_eq!(s.hops(), 2);
@@ -552,7 +457,7 @@ fn tunnels() {
         assert_eq!((total, exit.status), (3_000_000, Some(0)));
 
         // A third hop, back to A, in the same socket.
-        s.tunnel("127.0.0.1", a.port).await.expect("tunnel B → A");
+        s.tunnel("127.0.0.1", a.port()).await.expect("tunnel B → A");
         assert_eq!(s.host_key().blob(), a.host_blob());
         assert_eq!(
             s.auth_key("root", &a.key("ecdsa")).await.unwrap(),
@@ -568,7 +473,7 @@ fn tunnels() {
 
 #[test]
 fn rsa_sha1_only_with_legacy() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
     // A server that takes only ssh-rsa (SHA-1) signatures from users.

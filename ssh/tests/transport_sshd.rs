@@ -1,85 +1,27 @@
 //! The transport against a real OpenSSH sshd on loopback (127.0.0.1 only): every key
 //! exchange, cipher, MAC and host key family we offer, restricted one at a time on the
-//! server; client- and server-initiated re-exchange. Skipped (with a message) when
-//! /usr/sbin/sshd or ssh-keygen is missing. Each sshd is killed when its guard drops.
+//! server; client- and server-initiated re-exchange. Root only (it logs in as root), and
+//! skipped with a message when /usr/sbin/sshd or ssh-keygen is missing. Each sshd (the
+//! shared fixture `ksocket_lab::sshd::LoopbackSshd`) is killed when its guard drops.
 
+use ksocket_lab::sshd::{LoopbackSshd, sshd_available};
 use ksocket_ssh::transport::{Transport, TransportConfig, TransportEvent};
 use ksocket_ssh::wire::{Reader, Write as _};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const SSHD: &str = "/usr/sbin/sshd";
-
-fn available() -> bool {
-    if !Path::new(SSHD).exists() {
-        eprintln!("SKIPPED: {SSHD} is missing (install openssh-server to run the sshd tests)");
-        return false;
-    }
-    if Command::new("ssh-keygen")
-        .arg("-?")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_err()
-    {
-        eprintln!("SKIPPED: ssh-keygen is missing");
-        return false;
-    }
-    true
-}
-
-/// A throwaway sshd; killed and its directory removed on drop.
-struct Sshd {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
-}
-
-impl Sshd {
-    /// Starts sshd with host keys of `key_types` (ed25519, ecdsa, rsa) and extra
-    /// configuration lines.
-    fn start(tag: &str, key_types: &[&str], extra: &[&str]) -> Sshd {
-        let dir = std::env::temp_dir().join(format!("ksocket-sshd-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+/// Starts a loopback sshd with host keys of `key_types` (ed25519, ecdsa, rsa) and
+/// extra configuration lines; the test key may log in as root (for the re-exchange
+/// tests).
+fn start_sshd(tag: &str, key_types: &[&str], extra: &[&str]) -> LoopbackSshd {
+    LoopbackSshd::start(tag, key_types, |dir| {
         let mut conf = String::from(
-            "PidFile none\nUsePAM no\nStrictModes no\nLogLevel DEBUG1\n\
+            "LogLevel DEBUG1\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nMaxAuthTries 100\n\
              MaxStartups 50\nLoginGraceTime 60\n",
         );
-        let mut hk_args = Vec::new();
-        for t in key_types {
-            let path = dir.join(format!("hk_{t}"));
-            let mut c = Command::new("ssh-keygen");
-            c.args(["-q", "-N", "", "-t", t, "-f"]).arg(&path);
-            if *t == "rsa" {
-                c.args(["-b", "2048"]);
-            }
-            let st = c
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("ssh-keygen");
-            assert!(st.success(), "ssh-keygen -t {t}");
-            hk_args.push(path);
-        }
-        // The test key may log in as root (for the re-exchange tests).
         let ak = dir.join("authorized_keys");
         std::fs::write(&ak, client_key().2).expect("authorized_keys");
         conf.push_str(&format!(
@@ -90,63 +32,8 @@ impl Sshd {
             conf.push_str(l);
             conf.push('\n');
         }
-        let cf = dir.join("sshd_config");
-        std::fs::write(&cf, conf).expect("write config");
-        for attempt in 0..5 {
-            let port = free_port();
-            let mut cmd = Command::new(SSHD);
-            cmd.args(["-D", "-e", "-f"]).arg(&cf).args([
-                "-p",
-                &port.to_string(),
-                "-o",
-                "ListenAddress=127.0.0.1",
-            ]);
-            for h in &hk_args {
-                cmd.arg("-h").arg(h);
-            }
-            let log =
-                std::fs::File::create(dir.join(format!("sshd-{attempt}.log"))).expect("log file");
-            let mut child = cmd
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn sshd");
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return Sshd { child, dir, port };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            // Port taken or sshd refused its config: show the log, try another port.
-            let _ = child.kill();
-            let _ = child.wait();
-            let log = std::fs::read_to_string(dir.join(format!("sshd-{attempt}.log")))
-                .unwrap_or_default();
-            eprintln!("sshd did not come up on port {port}:\n{log}");
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        panic!("sshd did not start");
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
-    }
-
-    fn log(&self) -> String {
-        let mut s = String::new();
-        for i in 0..5 {
-            if let Ok(l) = std::fs::read_to_string(self.dir.join(format!("sshd-{i}.log"))) {
-                s.push_str(&l);
-            }
-        }
-        s
-    }
+        conf
+    })
 }
 
 /// A transport over a TCP stream, every wait bounded.
@@ -172,7 +59,7 @@ fn entropy() -> [u8; 32] {
 }
 
 impl Client {
-    fn connect(sshd: &Sshd, cfg: TransportConfig) -> Client {
+    fn connect(sshd: &LoopbackSshd, cfg: TransportConfig) -> Client {
         let s = TcpStream::connect_timeout(&sshd.addr(), Duration::from_secs(5)).expect("connect");
         s.set_read_timeout(Some(Duration::from_millis(50)))
             .expect("timeout");
@@ -361,7 +248,7 @@ fn cfg(legacy: bool) -> TransportConfig {
 /// Connects with sshd restricted by `extra`, checks the negotiated algorithms with
 /// `check`, and runs SERVICE_REQUEST ssh-userauth and one ping.
 fn session(
-    sshd: &Sshd,
+    sshd: &LoopbackSshd,
     legacy: bool,
     check: impl Fn(&ksocket_ssh::transport::Negotiated) -> bool,
 ) -> Result<Client, String> {
@@ -376,7 +263,7 @@ fn session(
     Ok(c)
 }
 
-fn report(failures: Vec<String>, sshd: Option<&Sshd>) {
+fn report(failures: Vec<String>, sshd: Option<&LoopbackSshd>) {
     if !failures.is_empty() {
         if let Some(s) = sshd {
             eprintln!("--- sshd log ---\n{}", s.log());
@@ -387,7 +274,7 @@ fn report(failures: Vec<String>, sshd: Option<&Sshd>) {
 
 #[test]
 fn every_kex_method() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
     let mut failures = Vec::new();
@@ -397,7 +284,7 @@ fn every_kex_method() {
         "ecdh-sha2-nistp256",
         "diffie-hellman-group14-sha256",
     ] {
-        let sshd = Sshd::start(
+        let sshd = start_sshd(
             &format!("kex-{kex}"),
             &["ed25519"],
             &[&format!("KexAlgorithms {kex}")],
@@ -418,10 +305,10 @@ fn every_kex_method() {
 
 #[test]
 fn every_cipher_and_mac() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
-    let sshd_all = |tag: &str, lines: &[&str]| Sshd::start(tag, &["ed25519"], lines);
+    let sshd_all = |tag: &str, lines: &[&str]| start_sshd(tag, &["ed25519"], lines);
     let mut failures = Vec::new();
     let mut cases: Vec<(String, Option<String>)> = Vec::new();
     for c in [
@@ -467,7 +354,7 @@ fn every_cipher_and_mac() {
 
 #[test]
 fn every_host_key_algorithm() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
     let mut failures = Vec::new();
@@ -477,7 +364,7 @@ fn every_host_key_algorithm() {
         ("rsa-sha2-512", "rsa"),
         ("rsa-sha2-256", "rsa"),
     ] {
-        let sshd = Sshd::start(
+        let sshd = start_sshd(
             &format!("hk-{alg}"),
             &[kt],
             &[&format!("HostKeyAlgorithms {alg}")],
@@ -490,7 +377,7 @@ fn every_host_key_algorithm() {
                 // The fingerprint is the one ssh-keygen prints.
                 let out = Command::new("ssh-keygen")
                     .arg("-lf")
-                    .arg(sshd.dir.join(format!("hk_{kt}.pub")))
+                    .arg(sshd.dir().join(format!("hk_{kt}.pub")))
                     .output()
                     .expect("ssh-keygen -l");
                 let fp = c.host_key.as_ref().map(|h| h.0.clone()).unwrap_or_default();
@@ -513,10 +400,10 @@ fn every_host_key_algorithm() {
 
 #[test]
 fn legacy_group14_sha1_and_ssh_rsa() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
-    let sshd = Sshd::start(
+    let sshd = start_sshd(
         "legacy",
         &["rsa"],
         &[
@@ -549,11 +436,11 @@ fn legacy_group14_sha1_and_ssh_rsa() {
 
 #[test]
 fn client_initiated_rekey() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
     // OpenSSH refuses KEXINIT before authentication, so re-exchange is tested after it.
-    let sshd = Sshd::start("rekey-client", &["ed25519"], &[]);
+    let sshd = start_sshd("rekey-client", &["ed25519"], &[]);
     let mut c = Client::connect(
         &sshd,
         TransportConfig {
@@ -583,7 +470,7 @@ fn client_initiated_rekey() {
 
 #[test]
 fn server_initiated_rekey() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
     for cipher in [
@@ -591,7 +478,7 @@ fn server_initiated_rekey() {
         "aes256-gcm@openssh.com",
         "aes128-ctr",
     ] {
-        let sshd = Sshd::start(
+        let sshd = start_sshd(
             &format!("rekey-server-{cipher}"),
             &["ed25519"],
             &["RekeyLimit 1K", &format!("Ciphers {cipher}")],
@@ -620,10 +507,10 @@ fn server_initiated_rekey() {
 
 #[test]
 fn server_version_and_disconnect() {
-    if !available() {
+    if !sshd_available() {
         return;
     }
-    let sshd = Sshd::start("disconnect", &["ed25519"], &[]);
+    let sshd = start_sshd("disconnect", &["ed25519"], &[]);
     let mut c = Client::connect(&sshd, cfg(false));
     if let Err(e) = c.ready() {
         report(vec![e], Some(&sshd));

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod scenario;
+pub mod sshd;
 mod tun;
 
 /// Every namespace of every lab starts with this.
