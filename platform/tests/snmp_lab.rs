@@ -469,7 +469,7 @@ fn device_record_with_real_lldp_neighbours() {
     assert_eq!(eth0["mac"], mac_a.as_str());
     assert_eq!(eth0["ipv4"][0], "198.18.9.1/24");
     assert_eq!(eth0["operStatus"], "up");
-    let n = &d["lldpNeighbors"][0];
+    let n = &d["neighbors"][0];
     assert_eq!(n["chassisId"], mac_b.as_str(), "{out}");
     assert_eq!(n["sysDescr"], "peer-b system");
     assert_eq!(n["managementAddress"], "198.18.9.2");
@@ -589,7 +589,7 @@ fn snmpsim_juniper_like_device() {
         "{out}"
     );
     assert_eq!(d["interfaces"][2]["operStatus"], "down");
-    let n = &d["lldpNeighbors"][0];
+    let n = &d["neighbors"][0];
     assert_eq!(
         n["localPort"], "ge-0/0/0",
         "the remote table names ifIndex 513, not port 1: {out}"
@@ -1213,7 +1213,7 @@ fn recorded_devices_walk_like_snmpbulkwalk_and_read_as_records() {
             .filter_map(|o| o.strip_prefix("1.0.8802.1.1.2.1.4.1.1.5."))
             .collect();
         assert_eq!(
-            j["lldpNeighbors"].as_array().unwrap().len(),
+            j["neighbors"].as_array().unwrap().len(),
             neighbours.len(),
             "{d}"
         );
@@ -1234,8 +1234,8 @@ fn recorded_devices_walk_like_snmpbulkwalk_and_read_as_records() {
     let n = dev("cisco-n5000");
     assert_eq!(n["chassis"]["model"], "N5K-C5548UP");
     // NX-OS pads port ids with NULs; its local port ids are MACs, named by description.
-    assert_eq!(n["lldpNeighbors"][0]["portId"], "mgmt0");
-    assert_eq!(n["lldpNeighbors"][1]["localPort"], "Ethernet1/1");
+    assert_eq!(n["neighbors"][0]["portId"], "mgmt0");
+    assert_eq!(n["neighbors"][1]["localPort"], "Ethernet1/1");
     // NX-OS's chassis entry has no software revision: sysDescr's "Version" gives it.
     assert_eq!(n["chassis"]["softwareVersion"], "6.0(2)N2(3)");
     // No ENTITY-MIB: the serial from FOUNDRY-SN-AGENT-MIB, the version from sysDescr.
@@ -1245,7 +1245,7 @@ fn recorded_devices_walk_like_snmpbulkwalk_and_read_as_records() {
     let jx = dev("juniper-mx960-subset");
     assert_eq!(jx["chassis"]["serialNumber"], "JN11F7072AFA");
     // JunOS local port ids are interface names (the description is the alias).
-    assert_eq!(jx["lldpNeighbors"][0]["localPort"], "ge-0/0/1");
+    assert_eq!(jx["neighbors"][0]["localPort"], "ge-0/0/1");
     let _ = sim.kill();
     let _ = sim.wait();
     lab.teardown().unwrap();

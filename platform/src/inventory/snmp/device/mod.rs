@@ -9,7 +9,9 @@ mod tables;
 
 use crate::inventory::snmp::{Client, Error, Target, WalkEnd, WalkLimits, row_bytes};
 use ksocket_core::snmp::{OidBuf, Value};
-pub use ksocket_proto::records::snmp::{ArpEntry, Chassis, Device, IfStatus, Interface, Neighbor};
+pub use ksocket_proto::records::snmp::{
+    ArpEntry, Chassis, Device, IfStatus, Interface, Neighbor, Protocol,
+};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use tables::{
@@ -255,7 +257,7 @@ pub async fn collect(
     let man = w
         .table("lldpRemManAddrTable", "1.0.8802.1.1.2.1.4.2.1", &[3])
         .await?;
-    d.lldp_neighbors = lldp(&rem, &loc, &man, &d.interfaces);
+    d.neighbors = lldp(&rem, &loc, &man, &d.interfaces);
     let arp = w
         .table("ipNetToMediaTable", "1.3.6.1.2.1.4.22.1", &[2])
         .await?;

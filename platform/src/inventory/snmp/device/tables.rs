@@ -2,7 +2,7 @@
 //! functions that turn them into the record: chassis, addresses, interfaces, LLDP
 //! neighbours, ARP entries. No I/O: each is unit-tested on tables built by hand.
 
-use super::{ArpEntry, Chassis, IfStatus, Interface, Neighbor};
+use super::{ArpEntry, Chassis, IfStatus, Interface, Neighbor, Protocol};
 use ksocket_core::snmp::Value;
 use std::collections::BTreeMap;
 
@@ -129,6 +129,7 @@ pub(super) fn chassis(ent: &Table) -> Option<Chassis> {
         serial_number: t(11),
         manufacturer: t(12),
         model: t(13),
+        ..Chassis::default()
     })
 }
 
@@ -314,6 +315,7 @@ pub(super) fn lldp(
             })
         });
         out.push(Neighbor {
+            protocol: Protocol::Lldp,
             local_port,
             chassis_id: lldp_id(
                 r.get(&4).and_then(Cell::int),
@@ -329,6 +331,7 @@ pub(super) fn lldp(
             sys_name: r.get(&9).and_then(Cell::text),
             sys_descr: r.get(&10).and_then(Cell::text),
             management_address,
+            platform: None,
         });
     }
     out
