@@ -1,6 +1,7 @@
 //! `ksocket snmp sweep TARGET... [-c COMMUNITY]... [-v 1|2c] [--v3] [--rate PPS]
 //! [-t SECONDS] [-r N] [--port N] [--format table|jsonl]`: who answers SNMP, as
-//! onesixtyone does (communities printed by their number, `[c1]`, never by their text).
+//! onesixtyone does: one line for each community an address answers (communities
+//! printed by their number, `[c1]`, never by their text).
 
 use super::output::Format;
 use super::{Failure, Out};
@@ -32,7 +33,11 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, Failure> {
     let mut version = Version::V2c;
     let mut v3 = false;
     let mut format = Format::Table;
-    let mut o = Opts::default();
+    // Every community an address answers is listed, not only the first.
+    let mut o = Opts {
+        every: true,
+        ..Opts::default()
+    };
     let bad = |m: String| Failure::usage(format!("snmp sweep: {m}"));
     let v = |p: &mut lexopt::Parser| -> Result<String, Failure> {
         p.value()?
@@ -144,10 +149,12 @@ pub fn run(a: Args) -> Result<ExitCode, Failure> {
     }
     let t0 = Instant::now();
     let mut found = 0usize;
+    let mut hosts = std::collections::HashSet::new();
     let mut out = Out::stdout();
     let mut write_error = None;
     let mut each = |h: &Hit| {
         found += 1;
+        hosts.insert(h.ip);
         let line = match a.format {
             Format::Jsonl => serde_json::to_string(&record(h, &a.creds)).unwrap_or_default(),
             _ => text(h, &a.creds),
@@ -165,9 +172,10 @@ pub fn run(a: Args) -> Result<ExitCode, Failure> {
         return Err(e.into());
     }
     eprintln!(
-        "sweep: {} addresses, {} credential(s): {found} answered; {} probes sent, {} datagrams received ({} ignored) in {:.2} s",
+        "sweep: {} addresses, {} credential(s): {} answered ({found} answers); {} probes sent, {} datagrams received ({} ignored) in {:.2} s",
         targets.len(),
         a.creds.len(),
+        hosts.len(),
         stats.sent,
         stats.received,
         stats.ignored,

@@ -8,7 +8,8 @@
 //! answer names its probe; it counts only from the probed address and port, and (v1/v2c)
 //! with the probed community. Probes go out paced at `rate` per second, at most
 //! `window` waiting at once, credential after credential; an address that has answered
-//! is not probed with the next credentials. An unanswered probe is sent again,
+//! is not probed with the next credentials, unless `every` asks for each credential an
+//! address answers (as onesixtyone lists them). An unanswered probe is sent again,
 //! `retries` times: after an adaptive RTO (from the answers seen so far, at least
 //! 250 ms) while it has tries left, and its last try waits the whole `timeout`. The
 //! whole sweep is bounded in time.
@@ -41,6 +42,9 @@ pub struct Opts {
     pub window: usize,
     pub timeout: Duration,
     pub retries: u32,
+    /// Probe every address with every credential and report each answer, rather
+    /// than stopping at the first credential an address answers.
+    pub every: bool,
 }
 
 impl Default for Opts {
@@ -51,6 +55,7 @@ impl Default for Opts {
             window: 4096,
             timeout: Duration::from_secs(1),
             retries: 1,
+            every: false,
         }
     }
 }
@@ -76,7 +81,8 @@ pub struct Stats {
     pub ignored: u64,
 }
 
-/// Sweeps `targets` with `creds`, calling `hit` for each address on its first answer.
+/// Sweeps `targets` with `creds`, calling `hit` for each address on its first answer
+/// (with `o.every`: for each credential an address answers).
 /// (Long: the one loop of a sweep, send, read, sleep, kept whole so its bounds read at
 /// once; the bookkeeping is [`Probes`].)
 pub async fn sweep(
@@ -210,9 +216,11 @@ fn encode<'b>(buf: &'b mut [u8], c: &Cred, id: i32) -> io::Result<&'b [u8]> {
 }
 
 /// The probes of one sweep, one per (credential, address), numbered credential-major:
-/// which wait for an answer, which go out again, which addresses answered.
+/// which wait for an answer, which go out again, which addresses (with `every`: which
+/// probes) answered.
 struct Probes {
     n: usize,
+    every: bool,
     total: usize,
     retries: u32,
     timeout: Duration,
@@ -234,10 +242,11 @@ impl Probes {
     fn new(n: usize, total: usize, o: &Opts) -> Probes {
         Probes {
             n,
+            every: o.every,
             total,
             retries: o.retries,
             timeout: o.timeout,
-            answered: vec![false; n],
+            answered: vec![false; if o.every { total } else { n }],
             tries: vec![0; total],
             sent_at: vec![None; total],
             next_fresh: 0,
@@ -245,6 +254,11 @@ impl Probes {
             waiting: [VecDeque::new(), VecDeque::new()],
             rtt: Rtt::default(),
         }
+    }
+
+    /// Where probe `i`'s answer is kept: per address, or per probe with `every`.
+    fn slot(&self, i: usize) -> usize {
+        if self.every { i } else { i % self.n }
     }
 
     /// How long each queue waits.
@@ -264,7 +278,7 @@ impl Probes {
                     break;
                 }
                 q.pop_front();
-                if !self.answered[i % self.n]
+                if !self.answered[if self.every { i } else { i % self.n }]
                     && self.sent_at[i] == Some(t)
                     && u32::from(self.tries[i]) <= self.retries
                 {
@@ -278,11 +292,11 @@ impl Probes {
     /// not answered.
     fn next(&mut self) -> Option<usize> {
         while let Some(i) = self.again.pop_front() {
-            if !self.answered[i % self.n] {
+            if !self.answered[self.slot(i)] {
                 return Some(i);
             }
         }
-        while self.next_fresh < self.total && self.answered[self.next_fresh % self.n] {
+        while self.next_fresh < self.total && self.answered[self.slot(self.next_fresh)] {
             self.next_fresh += 1;
         }
         (self.next_fresh < self.total).then(|| {
@@ -298,10 +312,11 @@ impl Probes {
         self.waiting[usize::from(last)].push_back((i, t));
     }
 
-    /// An answer to probe `i`: its round-trip time, the first time its address
-    /// answers.
+    /// An answer to probe `i`: its round-trip time, the first time its address (with
+    /// `every`: the probe) is answered.
     fn answer(&mut self, i: usize) -> Option<Duration> {
-        if std::mem::replace(&mut self.answered[i % self.n], true) {
+        let slot = self.slot(i);
+        if std::mem::replace(&mut self.answered[slot], true) {
             return None;
         }
         let rtt = self.sent_at[i].map_or(Duration::ZERO, |t| t.elapsed());
@@ -313,9 +328,9 @@ impl Probes {
     }
 
     fn forget_answered(&mut self) {
-        let (answered, n) = (&self.answered, self.n);
+        let (answered, n, every) = (&self.answered, self.n, self.every);
         for q in &mut self.waiting {
-            q.retain(|(i, ..)| !answered[i % n]);
+            q.retain(|(i, ..)| !answered[if every { *i } else { i % n }]);
         }
     }
 
@@ -513,5 +528,39 @@ mod tests {
         // Its last try waits the whole timeout, then is given up.
         p.expire(t1 + Duration::from_millis(500));
         assert_eq!((p.in_flight(), p.again.len()), (0, 0));
+    }
+
+    /// With `every`, an address that answered one credential is still probed with the
+    /// next, and each answer counts once.
+    #[test]
+    fn every_credential_is_probed_at_addresses_that_answered() {
+        let o = Opts {
+            every: true,
+            ..Opts::default()
+        };
+        // 2 addresses x 2 credentials: probes 0, 1 (first credential), 2, 3.
+        let mut p = Probes::new(2, 4, &o);
+        let t0 = Instant::now();
+        assert_eq!((p.next(), p.next()), (Some(0), Some(1)));
+        p.sent(0, t0);
+        p.sent(1, t0);
+        assert!(p.answer(1).is_some());
+        assert!(p.answer(1).is_none(), "a duplicate answer counts once");
+        p.forget_answered();
+        assert_eq!(p.in_flight(), 1);
+        // Address 1 answered credential 1 and is still asked with credential 2.
+        assert_eq!((p.next(), p.next(), p.next()), (Some(2), Some(3), None));
+        p.sent(3, t0);
+        assert!(
+            p.answer(3).is_some(),
+            "its second credential's answer is a hit"
+        );
+        // Without `every`, address 1's second probe is not sent.
+        let mut p = Probes::new(2, 4, &Opts::default());
+        assert_eq!((p.next(), p.next()), (Some(0), Some(1)));
+        p.sent(1, t0);
+        assert!(p.answer(1).is_some());
+        assert_eq!((p.next(), p.next()), (Some(2), None));
+        assert!(p.answer(3).is_none());
     }
 }

@@ -5,6 +5,7 @@
 //! walk that ends early is named in `incomplete`: a partial table is never passed off
 //! as whole.
 
+mod neighbors;
 mod tables;
 
 use crate::inventory::snmp::{Client, Error, Target, WalkEnd, WalkLimits, row_bytes};
@@ -14,9 +15,7 @@ pub use ksocket_proto::records::snmp::{
 };
 use std::collections::BTreeMap;
 use std::time::Instant;
-use tables::{
-    Cell, Table, addresses_by_if, arp_entries, chassis, has_every_prefix, interfaces, lldp,
-};
+use tables::{Cell, Table, addresses_by_if, arp_entries, chassis, has_every_prefix, interfaces};
 
 /// The bounds of one device record: whatever a device sends, reading it ends in
 /// bounded time and memory, with what was read and the reason in `incomplete`.
@@ -244,20 +243,7 @@ pub async fn collect(
     };
     let by_if = addresses_by_if(&addresses, &addrs, &mut w.incomplete);
     d.interfaces = interfaces(&if_table, &if_x, by_if);
-    let rem = w
-        .table(
-            "lldpRemTable",
-            "1.0.8802.1.1.2.1.4.1.1",
-            &[4, 5, 6, 7, 8, 9, 10],
-        )
-        .await?;
-    let loc = w
-        .table("lldpLocPortTable", "1.0.8802.1.1.2.1.3.7.1", &[2, 3, 4])
-        .await?;
-    let man = w
-        .table("lldpRemManAddrTable", "1.0.8802.1.1.2.1.4.2.1", &[3])
-        .await?;
-    d.neighbors = lldp(&rem, &loc, &man, &d.interfaces);
+    d.neighbors = neighbors::collect(&mut w, d.sys_object_id.as_deref(), &d.interfaces).await?;
     let arp = w
         .table("ipNetToMediaTable", "1.3.6.1.2.1.4.22.1", &[2])
         .await?;

@@ -1,8 +1,8 @@
 //! The tables of a device, as walked (index arcs to a row of cells), and the pure
-//! functions that turn them into the record: chassis, addresses, interfaces, LLDP
-//! neighbours, ARP entries. No I/O: each is unit-tested on tables built by hand.
+//! functions that turn them into the record: chassis, addresses, interfaces, ARP
+//! entries (neighbours: [`super::neighbors`]). No I/O: each is unit-tested on tables built by hand.
 
-use super::{ArpEntry, Chassis, IfStatus, Interface, Neighbor, Protocol};
+use super::{ArpEntry, Chassis, IfStatus, Interface};
 use ksocket_core::snmp::Value;
 use std::collections::BTreeMap;
 
@@ -69,6 +69,10 @@ pub(super) struct Row(Vec<(u32, Cell)>);
 impl Row {
     pub(super) fn get(&self, col: &u32) -> Option<&Cell> {
         self.0.iter().find(|(c, _)| c == col).map(|(_, v)| v)
+    }
+
+    pub(super) fn cells(&self) -> impl Iterator<Item = (u32, &Cell)> {
+        self.0.iter().map(|(c, v)| (*c, v))
     }
 
     pub(super) fn insert(&mut self, col: u32, cell: Cell) {
@@ -152,10 +156,20 @@ pub(super) fn malformed(notes: &mut Vec<String>, table: &str, n: usize) {
     }
 }
 
-/// The prefix length an ipAddressPrefix points at (the last arc of the prefix row).
+/// ipAddressPrefixEntry (IP-MIB): the rows ipAddressPrefix points at.
+const PREFIX_ENTRY: [u32; 9] = [1, 3, 6, 1, 2, 1, 4, 32, 1];
+
+/// The prefix length an ipAddressPrefix points at: the last arc of an
+/// ipAddressPrefixTable row (net-snmp `...32.1.5.ifIndex.1.4.a.b.c.d.len`, NX-OS
+/// `...32.1.ifIndex.1.a.b.c.d.len`). Not a length: zeroDotZero (APC, Ruijie, D-Link:
+/// "no prefix known"), a pointer elsewhere, and a last arc of 0 (agents that end the
+/// pointer with a `.0`, Slackware's and Phoenixtec's: no interface address is on a /0).
+/// Those addresses take ipAddrTable's netmask instead.
 pub(super) fn prefix_len(c: Option<&Cell>) -> Option<u32> {
     match c {
-        Some(Cell::Oid(o)) => o.last().copied().filter(|b| *b <= 32),
+        Some(Cell::Oid(o)) if o.len() > PREFIX_ENTRY.len() && o.starts_with(&PREFIX_ENTRY) => {
+            o.last().copied().filter(|b| (1..=32).contains(b))
+        }
         _ => None,
     }
 }
@@ -244,11 +258,15 @@ pub(super) fn interfaces(
         let Some(&index) = idx.first() else { continue };
         let x = if_x.get(idx);
         let t = |c: u32| r.get(&c).and_then(Cell::text);
-        let speed = match (
-            r.get(&5).and_then(Cell::int),
-            x.and_then(|x| x.get(&15)).and_then(Cell::int),
-        ) {
-            (Some(s), Some(h)) if s >= i64::from(u32::MAX) && h > 0 => mbit(h),
+        let high = x
+            .and_then(|x| x.get(&15))
+            .and_then(Cell::int)
+            .filter(|h| *h > 0);
+        let speed = match (r.get(&5).and_then(Cell::int), high) {
+            (Some(s), Some(h)) if s >= i64::from(u32::MAX) => mbit(h),
+            // ifSpeed's 4294967295 means "see ifHighSpeed"; without one (NetApp,
+            // Ruijie) the speed is unknown, not 4.29 Gbit/s.
+            (Some(s), None) if s >= i64::from(u32::MAX) => None,
             (Some(s), _) => u64::try_from(s).ok(),
             (None, Some(h)) => mbit(h),
             _ => None,
@@ -270,71 +288,15 @@ pub(super) fn interfaces(
     out
 }
 
-/// LLDP-MIB: lldpRemTable (index timeMark.localPortNum.remIndex), local ports from
-/// lldpLocPortTable. Juniper indexes remote entries by ifIndex rather than by
-/// lldpLocPortNum: when a port number is not in lldpLocPortTable, it is read as an
-/// ifIndex and named from the interfaces.
-pub(super) fn lldp(
-    rem: &Table,
-    loc: &Table,
-    man: &Table,
-    interfaces: &[Interface],
-) -> Vec<Neighbor> {
-    let mut out = Vec::new();
-    for (idx, r) in rem {
-        if idx.len() < 3 {
-            continue;
-        }
-        let port = idx[1];
-        let local_port = loc
-            .get(&vec![port])
-            .and_then(|l| {
-                // The port's name: its id when that is an interface name (JunOS),
-                // else its description (NX-OS ids are MACs), else the id.
-                let id = l.get(&3).and_then(Cell::bytes).and_then(text_id);
-                let desc = l.get(&4).and_then(Cell::text);
-                match l.get(&2).and_then(Cell::int) {
-                    Some(5) => id.or(desc),
-                    _ => desc.or(id),
-                }
-            })
-            .or_else(|| {
-                interfaces
-                    .iter()
-                    .find(|i| i.index == port)
-                    .and_then(|i| i.name.clone().or(i.descr.clone()))
-            });
-        // Management address: index ...timeMark.port.remIndex.addrSubtype.len.addr
-        let management_address = man.keys().find_map(|k| {
-            (k.len() >= 9 && k[..3] == idx[..3] && k[3] == 1 && k[4] == 4).then(|| {
-                k[5..9]
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(".")
-            })
-        });
-        out.push(Neighbor {
-            protocol: Protocol::Lldp,
-            local_port,
-            chassis_id: lldp_id(
-                r.get(&4).and_then(Cell::int),
-                r.get(&5).and_then(Cell::bytes),
-                4,
-            ),
-            port_id: lldp_id(
-                r.get(&6).and_then(Cell::int),
-                r.get(&7).and_then(Cell::bytes),
-                3,
-            ),
-            port_descr: r.get(&8).and_then(Cell::text),
-            sys_name: r.get(&9).and_then(Cell::text),
-            sys_descr: r.get(&10).and_then(Cell::text),
-            management_address,
-            platform: None,
-        });
-    }
-    out
+/// Whether an ARP entry names a neighbour: not an incomplete entry (zero MAC), not
+/// the static entries agents list for broadcast and multicast (a MAC with the group
+/// bit set: ff:ff:ff:ff:ff:ff for a subnet's network and broadcast addresses on D-Link,
+/// 01:00:5e:.. for multicast groups), not a multicast or limited-broadcast address.
+/// (A subnet broadcast address with a unicast MAC is kept: no agent was seen to list
+/// one, and telling it apart needs the prefix of an interface the entry may not be on.)
+pub(super) fn is_neighbour(ip: [u8; 4], mac: &str) -> bool {
+    let group = u8::from_str_radix(mac.get(..2).unwrap_or("01"), 16).map_or(true, |b| b & 1 == 1);
+    mac != "00:00:00:00:00:00" && !group && ip[0] < 224
 }
 
 /// ARP: ipNetToMediaPhysAddress (index ifIndex.a.b.c.d), and IP-MIB's
@@ -360,7 +322,7 @@ pub(super) fn arp_entries(arp: &Table, phys: &Table, notes: &mut Vec<String>) ->
         let Some(m) = cell.and_then(Cell::bytes).and_then(mac) else {
             continue;
         };
-        if m == "00:00:00:00:00:00" || !seen.insert((if_index, ip)) {
+        if !is_neighbour(ip, &m) || !seen.insert((if_index, ip)) {
             continue;
         }
         out.push(ArpEntry {
@@ -374,11 +336,11 @@ pub(super) fn arp_entries(arp: &Table, phys: &Table, notes: &mut Vec<String>) ->
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// A table from (index, column, cell) triples.
-    fn table(rows: &[(&[u32], u32, Cell)]) -> Table {
+    pub(in super::super) fn table(rows: &[(&[u32], u32, Cell)]) -> Table {
         let mut t = Table::new();
         for (idx, col, cell) in rows {
             t.entry(idx.to_vec())
@@ -388,7 +350,7 @@ mod tests {
         t
     }
 
-    pub(super) fn text(s: &str) -> Cell {
+    pub(in super::super) fn text(s: &str) -> Cell {
         Cell::Bytes(s.as_bytes().to_vec())
     }
 
@@ -454,28 +416,90 @@ mod tests {
         assert_eq!(i.ipv4, ["198.18.4.1/23", "198.18.3.1/24"]);
     }
 
+    /// The recordings' wrong values: ipAddressPrefix at zeroDotZero (APC 7902B) or at a
+    /// row ending in `.0` (Slackware) is no prefix length, ipAddrTable's netmask is;
+    /// ifSpeed 4294967295 without ifHighSpeed (NetApp FAS3270) is no speed.
     #[test]
-    fn lldp_ports_and_arp_entries_are_mapped() {
-        // A neighbour on local port 5 (not in lldpLocPortTable: read as ifIndex 5).
-        let rem = table(&[
-            (&[0, 5, 1], 4, Cell::Int(4)),
-            (&[0, 5, 1], 5, Cell::Bytes(vec![2, 0, 0, 0, 0, 1])),
-            (&[0, 5, 1], 6, Cell::Int(5)),
-            (&[0, 5, 1], 7, text("ge-0/0/1")),
-            (&[0, 5, 1], 9, text("peer")),
+    fn prefixes_at_zero_dot_zero_or_dot_zero_and_saturated_speeds_are_not_values() {
+        let apc = table(&[
+            (&[1, 4, 192, 168, 0, 54], 3, Cell::Int(2)),
+            (&[1, 4, 192, 168, 0, 54], 5, Cell::Oid(vec![0, 0])),
         ]);
-        let man = table(&[(&[0, 5, 1, 1, 4, 198, 18, 9, 2], 3, Cell::Int(2))]);
-        let ifs = vec![Interface {
-            index: 5,
-            name: Some("xe-0/0/5".into()),
-            ..Interface::default()
-        }];
-        let n = lldp(&rem, &Table::new(), &man, &ifs);
-        assert_eq!(n.len(), 1);
-        assert_eq!(n[0].local_port.as_deref(), Some("xe-0/0/5"));
-        assert_eq!(n[0].chassis_id.as_deref(), Some("02:00:00:00:00:01"));
-        assert_eq!(n[0].port_id.as_deref(), Some("ge-0/0/1"));
-        assert_eq!(n[0].management_address.as_deref(), Some("198.18.9.2"));
+        let slackware = table(&[
+            (&[1, 4, 195, 218, 254, 105], 3, Cell::Int(2)),
+            (
+                &[1, 4, 195, 218, 254, 105],
+                5,
+                Cell::Oid(vec![
+                    1, 3, 6, 1, 2, 1, 4, 32, 1, 5, 2, 1, 4, 215, 218, 234, 183, 0,
+                ]),
+            ),
+        ]);
+        // NX-OS points at prefix rows without a column arc: still a prefix.
+        let nxos = table(&[
+            (&[1, 4, 10, 40, 1, 253], 3, Cell::Int(2)),
+            (
+                &[1, 4, 10, 40, 1, 253],
+                5,
+                Cell::Oid(vec![
+                    1, 3, 6, 1, 2, 1, 4, 32, 1, 151060550, 1, 10, 40, 1, 0, 24,
+                ]),
+            ),
+        ]);
+        assert!(!has_every_prefix(&apc) && !has_every_prefix(&slackware));
+        assert!(has_every_prefix(&nxos));
+        let mut notes = Vec::new();
+        let by_if = addresses_by_if(&nxos, &Table::new(), &mut notes);
+        assert_eq!(by_if[&2], ["10.40.1.253/24"]);
+        let old = table(&[
+            (&[192, 168, 0, 54], 2, Cell::Int(2)),
+            (&[192, 168, 0, 54], 3, Cell::Ip([255, 255, 255, 0])),
+        ]);
+        let by_if = addresses_by_if(&apc, &old, &mut notes);
+        assert_eq!(by_if[&2], ["192.168.0.54/24"]);
+        // Without ipAddrTable the address stands without a length, never as /0.
+        let by_if = addresses_by_if(&slackware, &Table::new(), &mut notes);
+        assert_eq!(by_if[&2], ["195.218.254.105"]);
+        let if_table = table(&[
+            (&[1], 5, Cell::Unsigned(u64::from(u32::MAX))),
+            (&[2], 5, Cell::Unsigned(u64::from(u32::MAX))),
+            (&[3], 5, Cell::Unsigned(1_000_000_000)),
+        ]);
+        let if_x = table(&[(&[2], 15, Cell::Int(0)), (&[3], 15, Cell::Int(1000))]);
+        let ifs = interfaces(&if_table, &if_x, BTreeMap::new());
+        let speeds: Vec<Option<u64>> = ifs.iter().map(|i| i.speed).collect();
+        assert_eq!(speeds, [None, None, Some(1_000_000_000)]);
+    }
+
+    /// D-Link DES-3200's ARP table lists its subnet's network and broadcast addresses
+    /// with ff:ff:ff:ff:ff:ff; other agents list multicast groups (01:00:5e:..): none
+    /// of those is a neighbour.
+    #[test]
+    fn broadcast_and_multicast_arp_entries_are_not_neighbours() {
+        let ff = || Cell::Bytes(vec![0xff; 6]);
+        let arp = table(&[
+            (&[5121, 10, 2, 0, 0], 2, ff()),
+            (
+                &[5121, 10, 2, 0, 20],
+                2,
+                Cell::Bytes(vec![0x4c, 0x5e, 0x0c, 0x24, 0x28, 0x0a]),
+            ),
+            (&[5121, 10, 2, 0, 255], 2, ff()),
+            (
+                &[3, 239, 255, 255, 250],
+                2,
+                Cell::Bytes(vec![1, 0, 0x5e, 0x7f, 0xff, 0xfa]),
+            ),
+            (&[3, 224, 0, 0, 251], 2, Cell::Bytes(vec![2, 0, 0, 0, 0, 1])),
+        ]);
+        let mut notes = Vec::new();
+        let a = arp_entries(&arp, &Table::new(), &mut notes);
+        let got: Vec<(&str, &str)> = a.iter().map(|e| (e.ip.as_str(), e.mac.as_str())).collect();
+        assert_eq!(got, [("10.2.0.20", "4c:5e:0c:24:28:0a")]);
+    }
+
+    #[test]
+    fn arp_entries_are_mapped() {
         // ARP from both tables, once each; incomplete (zero) MACs left out.
         let arp = table(&[
             (&[2, 198, 18, 3, 7], 2, Cell::Bytes(vec![2, 0, 0, 0, 0, 7])),
