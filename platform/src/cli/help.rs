@@ -50,7 +50,7 @@ Options:
   -v, --verbose          say on stderr what is otherwise only logged\n
 After discovery, every host an snmp credential (or --community) matches is swept with
 it, and those that answer are asked for their device record (system, chassis,
-interfaces, LLDP neighbours, ARP table): \"snmp\" in the jsonl output.",
+interfaces, LLDP and CDP neighbours, ARP table): \"snmp\" in the jsonl output.",
     },
     Entry {
         name: "snmp",
@@ -59,11 +59,12 @@ interfaces, LLDP neighbours, ARP table): \"snmp\" in the jsonl output.",
 ksocket snmp sweep TARGET... [-c COMMUNITY]... [-v 1|2c] [--v3] [--rate PPS] [-t S] [-r N]
                    [--port N] [--json]\n
 sweep asks every address of the targets for sysDescr with each community (one UDP
-socket, paced, adaptive timeouts) and prints who answers, as onesixtyone does (the
-community by its number, [c1], never by its text); --v3 finds SNMPv3 engines without
-a user. Defaults: public, 10000 probes/s, -t 1, -r 1.
+socket, paced, adaptive timeouts) and prints who answers, one line for each community
+an address answers, as onesixtyone does (the community by its number, [c1], never by
+its text); --v3 finds SNMPv3 engines without a user. Defaults: public, 10000 probes/s, -t 1, -r 1.
 device prints the device record as JSON: system group, chassis (ENTITY-MIB), interfaces
-with IPv4 addresses, LLDP neighbours, ARP table, and the tables read incompletely.
+with IPv4 addresses, LLDP and CDP neighbours, ARP table, and the tables read
+incompletely.
 Prints numeric OIDs and values as `snmpbulkwalk -On` does, one per line.
 walk without an OID walks 1.3.6.1.2.1 (mib-2); v2c walks use GetBulk, v1 GetNext.\n
 Options (named as net-snmp names them):
