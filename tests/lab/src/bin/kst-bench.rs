@@ -202,15 +202,17 @@ fn main() {
     let mut ksocket = String::from("target/release/ksocket");
     let mut runs = 3usize;
     let mut only: Option<String> = None;
+    let mut expected: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--ksocket" => ksocket = args.next().expect("--ksocket PATH"),
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--only" => only = args.next(),
+            "--expected" => expected = args.next(),
             _ => {
                 eprintln!(
-                    "usage: kst-bench [--ksocket PATH] [--runs N] [--only l2|routed|snmp|sweep|corpus]"
+                    "usage: kst-bench [--ksocket PATH] [--runs N] [--only l2|routed|snmp|sweep|corpus] [--expected DIR]"
                 );
                 std::process::exit(2);
             }
@@ -241,15 +243,17 @@ fn main() {
     }
     // Not in the default run: it needs the recordings corpus and takes minutes.
     if only.as_deref() == Some("corpus") {
-        corpus(&ksocket);
+        corpus(&ksocket, expected.as_deref());
     }
 }
 
 /// The whole recordings corpus (every recording of the expected-values files not
 /// excluded), served by snmpsimd in batches: per device the table of the corpus
 /// test, then the share right per field, the wrong values and the time per record.
-/// Exits 1 when a target is missed (see `ksocket_lab::corpus::failures`).
-fn corpus(ksocket: &str) {
+/// Exits 1 when a target is missed (see `ksocket_lab::corpus::failures`). The
+/// expected values are platform/tests/data/corpus/expected*.toml, or those of
+/// `--expected DIR`.
+fn corpus(ksocket: &str, expected_dir: Option<&str>) {
     use ksocket_lab::corpus::{self, SimLab};
     let Some(data) = corpus::data_dir() else {
         eprintln!(
@@ -258,8 +262,12 @@ fn corpus(ksocket: &str) {
         );
         std::process::exit(2);
     };
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../platform/tests/data/corpus");
+    let dir = expected_dir
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../platform/tests/data/corpus")
+        });
     let expected = corpus::load_expected(&dir).unwrap_or_else(|e| {
         eprintln!("kst-bench corpus: {e}");
         std::process::exit(2);
