@@ -5,6 +5,7 @@
 //! walk that ends early is named in `incomplete`: a partial table is never passed off
 //! as whole.
 
+pub(crate) mod enterprises;
 mod tables;
 
 use crate::inventory::snmp::{Client, Error, Target, WalkEnd, WalkLimits, row_bytes};
