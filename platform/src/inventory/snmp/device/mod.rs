@@ -5,6 +5,7 @@
 //! walk that ends early is named in `incomplete`: a partial table is never passed off
 //! as whole.
 
+pub(crate) mod enterprises;
 mod identify;
 mod rules;
 mod tables;
