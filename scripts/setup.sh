@@ -9,13 +9,15 @@
 #     the tests make a throwaway one, scripts/pg-cluster.sh) and tinyproxy (not started)
 #   - the static cross toolchain for x86_64/aarch64/armv7 (targets/setup-cross.sh)
 #   - rustfmt and clippy for the rustup toolchain, when missing
+#   - the SNMP recordings corpus (scripts/fetch-corpus.sh: snmpsim-data from PyPI, pinned
+#     by SHA-256, into /var/cache/ksocket-corpus) for the corpus test and bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (sudo scripts/setup.sh)" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 bzip2 time file procps postgresql postgresql-client tinyproxy openssl openssh-server openssh-client rpm"
+PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 python3-pip bzip2 time file procps postgresql postgresql-client tinyproxy openssl openssh-server openssh-client rpm"
 need=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
 if [ -n "$need" ]; then
@@ -71,4 +73,6 @@ for c in rustfmt clippy; do
         rustup component add "$c"
     fi
 done
+# The recordings corpus: the corpus test fails under CI without it (and skips elsewhere).
+scripts/fetch-corpus.sh || say "could not fetch the SNMP recordings corpus (scripts/fetch-corpus.sh)"
 say "ready"

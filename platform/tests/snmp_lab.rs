@@ -1,5 +1,6 @@
 //! `ksocket snmp` against net-snmp's snmpd in a lab namespace, compared line by line
 //! with `snmpbulkwalk -On` / `snmpwalk -On` (root only; skipped otherwise).
+use ksocket_lab::snmpsim::snmpsim;
 use ksocket_lab::{HostSpec, Lab, Ns, Role, require_root};
 use std::time::{Duration, Instant};
 
@@ -54,83 +55,6 @@ fn client_agent(tag: &str, client: &str, agent: &str) -> (Lab, Ns, Ns) {
         .hosts(&sw, &[spec("client", client), spec("agent", agent)])
         .unwrap();
     (lab, ns[0].clone(), ns[1].clone())
-}
-
-/// Starts snmpsimd in `agent` on `ip`:161 serving `files` (name in the data directory,
-/// contents), with `extra` arguments; waits (20 s at most) until each file's community
-/// answers from `client`. It runs as nobody, so its directories are opened up.
-fn snmpsim(
-    lab: &mut Lab,
-    client: &Ns,
-    agent: &Ns,
-    ip: &str,
-    files: &[(String, Vec<u8>)],
-    extra: &[&str],
-) -> std::process::Child {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = lab.scratch_dir("sim").unwrap();
-    for d in ["data", "cache"] {
-        std::fs::create_dir_all(dir.join(d)).unwrap();
-    }
-    for (name, data) in files {
-        std::fs::write(dir.join("data").join(name), data).unwrap();
-    }
-    for p in [dir.clone(), dir.join("data"), dir.join("cache")] {
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
-    }
-    for (name, _) in files {
-        let f = dir.join("data").join(name);
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
-    }
-    let data = format!("--data-dir={}", dir.join("data").display());
-    let cache = format!("--cache-dir={}", dir.join("cache").display());
-    let endpoint = format!("--agent-udpv4-endpoint={ip}:161");
-    let mut argv = vec![
-        "snmpsimd",
-        &data,
-        &cache,
-        &endpoint,
-        "--process-user=nobody",
-        "--process-group=nogroup",
-        "--logging-method=null",
-    ];
-    argv.extend(extra);
-    let child = lab
-        .command(agent, &argv)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    for (name, _) in files {
-        // snmpsim indexes each recording on first use; its community is its name.
-        let community = name.trim_end_matches(".snmprec");
-        while !run(
-            lab,
-            client,
-            &[
-                "snmpget",
-                "-v2c",
-                "-c",
-                community,
-                "-t",
-                "1",
-                "-r",
-                "0",
-                ip,
-                "1.3.6.1.2.1.1.5.0",
-            ],
-        )
-        .0
-        {
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "snmpsimd did not serve {name}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-    child
 }
 
 fn snmpd(tag: &str) -> Snmpd {

@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod corpus;
 pub mod scenario;
+pub mod snmpsim;
 pub mod sshd;
 mod tun;
 

@@ -3,6 +3,8 @@
 //!
 //!   kst-bench [--ksocket PATH] [--runs N] [--markdown]
 //!
+//! `--only corpus` runs the SNMP recordings corpus instead (see `fn corpus`).
+//!
 //! Scenarios: an L2 /24 with 200 live hosts (every 5th answers ARP only, every 7th
 //! ignores ICMP), a routed /24 behind a router namespace (20 hosts, odd ones ignore
 //! ICMP, one answers nothing), and a /16 that is mostly empty (ksocket only: memory
@@ -200,15 +202,17 @@ fn main() {
     let mut ksocket = String::from("target/release/ksocket");
     let mut runs = 3usize;
     let mut only: Option<String> = None;
+    let mut expected: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--ksocket" => ksocket = args.next().expect("--ksocket PATH"),
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--only" => only = args.next(),
+            "--expected" => expected = args.next(),
             _ => {
                 eprintln!(
-                    "usage: kst-bench [--ksocket PATH] [--runs N] [--only l2|routed|snmp|sweep]"
+                    "usage: kst-bench [--ksocket PATH] [--runs N] [--only l2|routed|snmp|sweep|corpus] [--expected DIR]"
                 );
                 std::process::exit(2);
             }
@@ -236,6 +240,119 @@ fn main() {
     }
     if want("sweep") {
         snmp_sweep(&ksocket, runs);
+    }
+    // Not in the default run: it needs the recordings corpus and takes minutes.
+    if only.as_deref() == Some("corpus") {
+        corpus(&ksocket, expected.as_deref());
+    }
+}
+
+/// The whole recordings corpus (every recording of the expected-values files not
+/// excluded), served by snmpsimd in batches: per device the table of the corpus
+/// test, then the share right per field, the wrong values and the time per record.
+/// Exits 1 when a target is missed (see `ksocket_lab::corpus::failures`). The
+/// expected values are platform/tests/data/corpus/expected*.toml, or those of
+/// `--expected DIR`.
+fn corpus(ksocket: &str, expected_dir: Option<&str>) {
+    use ksocket_lab::corpus::{self, SimLab};
+    let Some(data) = corpus::data_dir() else {
+        eprintln!(
+            "kst-bench corpus: no recordings in {} (run scripts/fetch-corpus.sh, or set KSOCKET_CORPUS)",
+            corpus::cache_dir().display()
+        );
+        std::process::exit(2);
+    };
+    let dir = expected_dir
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../platform/tests/data/corpus")
+        });
+    let expected = corpus::load_expected(&dir).unwrap_or_else(|e| {
+        eprintln!("kst-bench corpus: {e}");
+        std::process::exit(2);
+    });
+    let mut todo: Vec<&corpus::Expected> = expected
+        .iter()
+        .filter(|e| e.exclude.is_none() && data.join(&e.file).is_file())
+        .collect();
+    let absent: Vec<&str> = expected
+        .iter()
+        .filter(|e| e.exclude.is_none() && !data.join(&e.file).is_file())
+        .map(|e| e.file.as_str())
+        .collect();
+    // snmpsimd indexes every recording before it answers: small ones together, each
+    // big one (over 2 MB on disk, compressed or not) on its own.
+    let size = |e: &corpus::Expected| {
+        std::fs::metadata(data.join(&e.file))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    todo.sort_by_key(|e| size(e));
+    let mut batches: Vec<Vec<&corpus::Expected>> = Vec::new();
+    for e in todo {
+        let big = size(e) > 2 << 20;
+        match batches.last_mut() {
+            Some(b) if !big && b.len() < 40 => b.push(e),
+            _ => batches.push(vec![e]),
+        }
+    }
+    println!(
+        "\n### The recordings corpus: {} recordings in {} batches ({} excluded, {} not in the corpus)\n",
+        batches.iter().map(Vec::len).sum::<usize>(),
+        batches.len(),
+        expected.iter().filter(|e| e.exclude.is_some()).count(),
+        absent.len()
+    );
+    let t0 = Instant::now();
+    let mut sim = SimLab::new("bcorpus").expect("lab");
+    let mut outcomes = Vec::new();
+    for batch in &batches {
+        let tb = Instant::now();
+        match sim.serve(&data, batch, Duration::from_secs(900)) {
+            Err(err) => {
+                for e in batch {
+                    outcomes.push(corpus::Outcome {
+                        file: e.file.clone(),
+                        error: Some(format!("snmpsimd: {err}")),
+                        checks: Vec::new(),
+                        seconds: 0.0,
+                    });
+                }
+            }
+            Ok(mut agent) => {
+                let served = tb.elapsed().as_secs_f64();
+                for e in batch {
+                    outcomes.push(sim.check(ksocket, e, Duration::from_secs(600)));
+                }
+                let _ = agent.kill();
+                let _ = agent.wait();
+                eprintln!(
+                    "kst-bench corpus: batch of {} served in {served:.1} s, done in {:.1} s",
+                    batch.len(),
+                    tb.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    let all: Vec<corpus::Expected> = expected
+        .iter()
+        .filter(|e| e.exclude.is_none())
+        .cloned()
+        .collect();
+    println!("{}", corpus::report(&outcomes, &all));
+    let fails = corpus::failures(&outcomes, &all);
+    println!(
+        "\nwall time {:.1} s; {} failure(s)",
+        t0.elapsed().as_secs_f64(),
+        fails.len()
+    );
+    for f in &fails {
+        println!("  {f}");
+    }
+    sim.lab.teardown().expect("teardown");
+    if !fails.is_empty() {
+        std::process::exit(1);
     }
 }
 

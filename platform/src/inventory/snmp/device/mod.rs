@@ -5,17 +5,20 @@
 //! walk that ends early is named in `incomplete`: a partial table is never passed off
 //! as whole.
 
+pub(crate) mod enterprises;
+mod identify;
 mod neighbors;
+mod rules;
 mod tables;
 
 use crate::inventory::snmp::{Client, Error, Target, WalkEnd, WalkLimits, row_bytes};
 use ksocket_core::snmp::{OidBuf, Value};
 pub use ksocket_proto::records::snmp::{
-    ArpEntry, Chassis, Device, IfStatus, Interface, Neighbor, Protocol,
+    ArpEntry, Chassis, Device, IfStatus, Interface, Kind, Neighbor, Protocol, Vendor,
 };
 use std::collections::BTreeMap;
 use std::time::Instant;
-use tables::{Cell, Table, addresses_by_if, arp_entries, chassis, has_every_prefix, interfaces};
+use tables::{Cell, Table, addresses_by_if, arp_entries, has_every_prefix, interfaces};
 
 /// The bounds of one device record: whatever a device sends, reading it ends in
 /// bounded time and memory, with what was read and the reason in `incomplete`.
@@ -114,91 +117,6 @@ impl Walker<'_> {
     }
 }
 
-/// Where a device lacks ENTITY-MIB (or its chassis entry lacks a serial number): the
-/// vendor's own scalars, by the enterprise of sysObjectID, as (enterprise, serial OID,
-/// model/description OID).
-const VENDOR_SCALARS: &[(u32, &str, Option<&str>)] = &[
-    // Cisco OLD-CISCO-CHASSIS-MIB chassisSerialNumberString.
-    (9, "1.3.6.1.4.1.9.3.6.3.0", None),
-    // Juniper JUNIPER-MIB jnxBoxSerialNo, jnxBoxDescr.
-    (
-        2636,
-        "1.3.6.1.4.1.2636.3.1.3.0",
-        Some("1.3.6.1.4.1.2636.3.1.2.0"),
-    ),
-    // Brocade/Foundry FOUNDRY-SN-AGENT-MIB snChasSerNum.
-    (1991, "1.3.6.1.4.1.1991.1.1.1.1.2.0", None),
-];
-
-/// Printer-MIB prtGeneralSerialNumber.1: printers of every vendor.
-const PRINTER_SERIAL: &str = "1.3.6.1.2.1.43.5.1.1.17.1";
-
-/// The software version a sysDescr states: the token after `Version` (Cisco IOS,
-/// NX-OS, Brocade IronWare, ...) or after `JUNOS`.
-pub fn version_in_descr(descr: &str) -> Option<String> {
-    let words: Vec<&str> = descr.split_whitespace().collect();
-    words.windows(2).find_map(|w| {
-        let key = w[0].trim_end_matches(':');
-        (key.eq_ignore_ascii_case("version") || key == "JUNOS")
-            .then(|| w[1].trim_end_matches([',', ';', '.']).to_string())
-            .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()))
-    })
-}
-
-/// Fills what ENTITY-MIB did not give: serial number and model from the vendor's
-/// scalars or Printer-MIB, the software version from sysDescr.
-async fn fallbacks(client: &mut Client, target: &Target, d: &mut Device) {
-    let has_serial = d
-        .chassis
-        .as_ref()
-        .is_some_and(|c| c.serial_number.is_some());
-    let enterprise = d
-        .sys_object_id
-        .as_deref()
-        .and_then(|o| o.trim_start_matches('.').strip_prefix("1.3.6.1.4.1."))
-        .and_then(|r| r.split('.').next())
-        .and_then(|e| e.parse::<u32>().ok());
-    if !has_serial {
-        let mut oids: Vec<&str> = vec![PRINTER_SERIAL];
-        let vendor = VENDOR_SCALARS.iter().find(|v| Some(v.0) == enterprise);
-        if let Some((_, serial, model)) = vendor {
-            oids.push(serial);
-            oids.extend(model.iter());
-        }
-        let parsed: Vec<OidBuf> = oids.iter().filter_map(|o| o.parse().ok()).collect();
-        let mut got: BTreeMap<String, String> = BTreeMap::new();
-        // One GET; agents without these answer noSuchObject (v2c) or noSuchName (v1:
-        // then nothing is filled).
-        let _ = client
-            .get(target, &parsed, &mut |o, v| {
-                if let Some(t) = Cell::from(v).and_then(|c| c.text()) {
-                    got.insert(o.to_string().trim_start_matches('.').to_string(), t);
-                }
-            })
-            .await;
-        let serial = vendor
-            .and_then(|v| got.get(v.1))
-            .or_else(|| got.get(PRINTER_SERIAL))
-            .cloned();
-        let model = vendor.and_then(|v| v.2).and_then(|m| got.get(m)).cloned();
-        if serial.is_some() || model.is_some() {
-            let c = d.chassis.get_or_insert_with(Chassis::default);
-            c.serial_number = c.serial_number.take().or(serial);
-            c.model = c.model.take().or(model);
-        }
-    }
-    let from_descr = d.sys_descr.as_deref().and_then(version_in_descr);
-    if from_descr.is_some()
-        && d.chassis
-            .as_ref()
-            .is_none_or(|c| c.software_version.is_none())
-    {
-        d.chassis
-            .get_or_insert_with(Chassis::default)
-            .software_version = from_descr;
-    }
-}
-
 /// Collects a device record within `limits`. Fails only when the device does not
 /// answer at all.
 pub async fn collect(
@@ -218,11 +136,33 @@ pub async fn collect(
         .table(
             "entPhysicalTable",
             "1.3.6.1.2.1.47.1.1.1.1",
-            &[2, 5, 8, 9, 10, 11, 12, 13],
+            identify::ENTITY_COLUMNS,
         )
         .await?;
-    d.chassis = chassis(&ent);
-    fallbacks(w.client, target, &mut d).await;
+    let enterprise = identify::enterprise(d.sys_object_id.as_deref());
+    let rule = enterprise.and_then(rules::rule);
+    let chassis_index = match identify::entity_chassis(&ent, rule) {
+        Some((c, i)) => {
+            d.chassis = Some(c);
+            Some(i)
+        }
+        None => None,
+    };
+    let (answered, maker) =
+        identify::read_scalars(w.client, target, enterprise, rule, &mut d.chassis).await;
+    let rule = maker.and_then(rules::rule).or(rule);
+    identify::from_descr(&mut d.chassis, d.sys_descr.as_deref(), rule);
+    if rule.is_some_and(|r| r.entity_name)
+        && d.chassis.as_ref().is_none_or(|c| c.model.is_none())
+        && let Some(i) = &chassis_index
+    {
+        identify::entity_name(w.client, target, i, &mut d.chassis).await;
+    }
+    d.vendor = identify::vendor(&d, maker);
+    (d.kind, d.kind_source) = match identify::kind(&d, rule, answered) {
+        Some((k, why)) => (Some(k), Some(why)),
+        None => (None, None),
+    };
     let if_table = w
         .table("ifTable", "1.3.6.1.2.1.2.2.1", &[2, 3, 5, 6, 7, 8])
         .await?;
@@ -257,7 +197,7 @@ pub async fn collect(
 
 /// The system group (one GET).
 async fn system(client: &mut Client, target: &Target) -> Result<Device, Error> {
-    let sys: Vec<OidBuf> = (1..=6)
+    let sys: Vec<OidBuf> = (1..=7)
         .map(|i| format!("1.3.6.1.2.1.1.{i}.0").parse().expect("valid"))
         .collect();
     // system.i.0 -> value
@@ -280,13 +220,17 @@ async fn system(client: &mut Client, target: &Target) -> Result<Device, Error> {
         sys_contact: s(4),
         sys_name: s(5),
         sys_location: s(6),
+        sys_services: got
+            .get(&7)
+            .and_then(Cell::int)
+            .and_then(|x| u8::try_from(x).ok()),
         ..Device::default()
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::identify::version_in_descr;
 
     /// sysDescr values of the recorded devices (tests/data/recorded) and of snmpd.
     #[test]

@@ -2,7 +2,7 @@
 //! functions that turn them into the record: chassis, addresses, interfaces, ARP
 //! entries (neighbours: [`super::neighbors`]). No I/O: each is unit-tested on tables built by hand.
 
-use super::{ArpEntry, Chassis, IfStatus, Interface};
+use super::{ArpEntry, IfStatus, Interface};
 use ksocket_core::snmp::Value;
 use std::collections::BTreeMap;
 
@@ -116,25 +116,6 @@ pub(super) fn text_id(b: &[u8]) -> Option<String> {
     let b = &b[..end];
     (!b.is_empty() && b.iter().all(|c| (0x20..0x7f).contains(c)))
         .then(|| String::from_utf8_lossy(b).into_owned())
-}
-
-/// ENTITY-MIB entPhysicalTable: the first chassis (class 3), else the first entry.
-pub(super) fn chassis(ent: &Table) -> Option<Chassis> {
-    let r = ent
-        .values()
-        .find(|r| r.get(&5).and_then(Cell::int) == Some(3))
-        .or_else(|| ent.values().next())?;
-    let t = |c: u32| r.get(&c).and_then(Cell::text);
-    Some(Chassis {
-        description: t(2),
-        hardware_version: t(8),
-        firmware_version: t(9),
-        software_version: t(10),
-        serial_number: t(11),
-        manufacturer: t(12),
-        model: t(13),
-        ..Chassis::default()
-    })
 }
 
 /// An IPv4 address from four index arcs; `None` when an arc is over 255 (a malformed
@@ -352,21 +333,6 @@ pub(super) mod tests {
 
     pub(in super::super) fn text(s: &str) -> Cell {
         Cell::Bytes(s.as_bytes().to_vec())
-    }
-
-    #[test]
-    fn the_chassis_is_the_chassis_class_else_the_first_entry() {
-        let ent = table(&[
-            (&[1], 5, Cell::Int(10)), // a port
-            (&[1], 13, text("SFP-10G")),
-            (&[2], 5, Cell::Int(3)),
-            (&[2], 11, text("FOC1234X0AB")),
-            (&[2], 13, text("WS-C3560-24TS")),
-        ]);
-        let c = chassis(&ent).unwrap();
-        assert_eq!(c.model.as_deref(), Some("WS-C3560-24TS"));
-        assert_eq!(c.serial_number.as_deref(), Some("FOC1234X0AB"));
-        assert_eq!(chassis(&Table::new()), None);
     }
 
     #[test]

@@ -1,0 +1,789 @@
+//! Who made a device, what it is, and its model, serial and versions, from sources in
+//! a fixed order of trust:
+//!
+//! 1. ENTITY-MIB's chassis entry (class chassis; else the root of the containment
+//!    tree; never an entry that states nothing);
+//! 2. the vendor's own scalars ([`rules::RULES`], by sysObjectID's enterprise);
+//! 3. standard MIBs every vendor may answer: UPS-MIB, Printer-MIB (with
+//!    HOST-RESOURCES' description of the printer), the IEEE 802.11 MIB;
+//! 4. sysDescr: the vendor's patterns, then the version after `Version`/`Release`.
+//!
+//! A field is taken from the first source that states it; `chassis.sources` names
+//! that source for each field. Everything vendor-specific is data in [`rules`].
+
+use super::enterprises;
+use super::rules::{self, Field, Pat, Rule, Scalar};
+use super::tables::{Cell, Table};
+use super::{Chassis, Device, Kind, Vendor};
+use crate::inventory::snmp::{Client, Error, Target};
+use ksocket_core::snmp::{OidBuf, Value, tag};
+
+/// sysObjectID's enterprise: the arc after 1.3.6.1.4.1.
+pub(super) fn enterprise(sys_object_id: Option<&str>) -> Option<u32> {
+    sys_object_id?
+        .trim_start_matches('.')
+        .strip_prefix("1.3.6.1.4.1.")?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A value that states nothing ("", "N/A", "Unknown", "0", ...).
+pub(super) fn placeholder(v: &str) -> bool {
+    let v = v.trim();
+    v.is_empty()
+        || v.chars()
+            .all(|c| c == '0' || c == '-' || c == '.' || c == ' ')
+        || [
+            "n/a",
+            "na",
+            "none",
+            "unknown",
+            "not available",
+            "not specified",
+            "not applicable",
+            "null",
+            "uninitialized",
+        ]
+        .iter()
+        .any(|p| v.eq_ignore_ascii_case(p))
+}
+
+fn slot(c: &mut Chassis, f: Field) -> &mut Option<String> {
+    match f {
+        Field::Model => &mut c.model,
+        Field::Serial => &mut c.serial_number,
+        Field::Software => &mut c.software_version,
+        Field::Firmware => &mut c.firmware_version,
+        Field::Hardware => &mut c.hardware_version,
+        Field::Manufacturer => &mut c.manufacturer,
+    }
+}
+
+fn has(c: Option<&Chassis>, f: Field) -> bool {
+    c.is_some_and(|c| match f {
+        Field::Model => c.model.is_some(),
+        Field::Serial => c.serial_number.is_some(),
+        Field::Software => c.software_version.is_some(),
+        Field::Firmware => c.firmware_version.is_some(),
+        Field::Hardware => c.hardware_version.is_some(),
+        Field::Manufacturer => c.manufacturer.is_some(),
+    })
+}
+
+/// Whether `w` has the shape (`#` a digit, `A` a letter, `*` anything after, other
+/// characters themselves).
+fn shaped(w: &str, shape: &str) -> bool {
+    let mut wc = w.chars();
+    for p in shape.chars() {
+        if p == '*' {
+            return true;
+        }
+        let ok = match (p, wc.next()) {
+            ('#', Some(c)) => c.is_ascii_digit(),
+            ('A', Some(c)) => c.is_ascii_alphabetic(),
+            (p, Some(c)) => p == c,
+            (_, None) => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    wc.next().is_none()
+}
+
+/// The first word of `v` with the release shape.
+fn release_in<'a>(v: &'a str, shape: &str) -> Option<&'a str> {
+    words(v).find(|w| shaped(w, shape))
+}
+
+/// Sets `f` to `v` from `source` if `f` is empty and `v` states something. With a
+/// release shape, a software version is the release token of `v`, and `v` without
+/// one states nothing.
+fn put(c: &mut Chassis, f: Field, v: &str, source: &str, release: Option<&str>) -> bool {
+    let mut v = v
+        .trim()
+        .trim_end_matches('\0')
+        .trim()
+        .trim_matches('"')
+        .trim();
+    if f == Field::Software
+        && let Some(shape) = release
+    {
+        match release_in(v, shape) {
+            Some(t) => v = t,
+            None => return false,
+        }
+    }
+    let s = slot(c, f);
+    if s.is_some() || placeholder(v) {
+        return false;
+    }
+    *s = Some(v.to_string());
+    c.sources.insert(f.key().to_string(), source.to_string());
+    true
+}
+
+/// ENTITY-MIB entPhysicalTable columns read (2 descr, 4 containedIn, 5 class, 8-13).
+pub(super) const ENTITY_COLUMNS: &[u32] = &[2, 4, 5, 8, 9, 10, 11, 12, 13];
+
+/// The chassis of entPhysicalTable: the first entry of class chassis(3) that states
+/// something; else the first root of the containment tree (containedIn 0) that does.
+/// An empty placeholder (a stack entry with no model, serial or version) is never
+/// taken, nor an entry of another device next to it.
+pub(super) fn entity_chassis(ent: &Table, rule: Option<&Rule>) -> Option<(Chassis, String)> {
+    let skip = rule.map(|r| r.entity_skip).unwrap_or_default();
+    let release = rule.and_then(|r| r.release);
+    let text = |r: &super::tables::Row, col: u32| {
+        r.get(&col).and_then(Cell::text).filter(|v| !placeholder(v))
+    };
+    let states = |r: &super::tables::Row| [11, 13, 10, 9].iter().any(|&c| text(r, c).is_some());
+    let (index, row) = ent
+        .iter()
+        .find(|(_, r)| r.get(&5).and_then(Cell::int) == Some(3) && states(r))
+        .or_else(|| {
+            ent.iter()
+                .find(|(_, r)| r.get(&4).and_then(Cell::int).unwrap_or(0) == 0 && states(r))
+        })?;
+    let idx: String = index
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".");
+    let mut c = Chassis::default();
+    for (col, f, name) in [
+        (13, Field::Model, "entPhysicalModelName"),
+        (11, Field::Serial, "entPhysicalSerialNum"),
+        (10, Field::Software, "entPhysicalSoftwareRev"),
+        (9, Field::Firmware, "entPhysicalFirmwareRev"),
+        (8, Field::Hardware, "entPhysicalHardwareRev"),
+        (12, Field::Manufacturer, "entPhysicalMfgName"),
+    ] {
+        if let Some(v) = text(row, col).filter(|_| !skip.contains(&f)) {
+            put(&mut c, f, &v, &format!("{name}.{idx}"), release);
+        }
+    }
+    // A chassis without a software version runs its supervisor's (a Catalyst 6500's),
+    // or the one version all its modules state.
+    if c.software_version.is_none() && !skip.contains(&Field::Software) {
+        let modules: Vec<(String, String, String)> = ent
+            .iter()
+            .filter(|(_, r)| r.get(&5).and_then(Cell::int) == Some(9))
+            .filter_map(|(i, r)| {
+                let i: Vec<String> = i.iter().map(u32::to_string).collect();
+                Some((i.join("."), text(r, 10)?, text(r, 2).unwrap_or_default()))
+            })
+            .collect();
+        let sup = modules
+            .iter()
+            .find(|m| m.2.to_ascii_lowercase().contains("supervisor"));
+        let one = modules
+            .first()
+            .filter(|f| modules.iter().all(|m| m.1 == f.1));
+        if let Some((i, v, _)) = sup.or(one) {
+            put(
+                &mut c,
+                Field::Software,
+                v,
+                &format!("entPhysicalSoftwareRev.{i}"),
+                release,
+            );
+        }
+    }
+    if let Some(v) = text(row, 2) {
+        c.description = Some(v);
+        c.sources
+            .insert("description".into(), format!("entPhysicalDescr.{idx}"));
+    }
+    Some((c, idx))
+}
+
+/// What the standard MIBs said: they tell the kind of device too.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Answered {
+    pub ups: bool,
+    pub printer: bool,
+    pub dot11: bool,
+}
+
+/// HOST-RESOURCES-MIB hrDeviceDescr.1: a printer's model, when Printer-MIB answers.
+const HR_DEVICE_DESCR: Scalar = Scalar {
+    field: Field::Model,
+    oid: "1.3.6.1.2.1.25.3.2.1.3.1",
+    name: "HOST-RESOURCES-MIB::hrDeviceDescr.1",
+    column: false,
+};
+
+/// Reads what ENTITY-MIB left empty: the vendor's scalars (with, for a device whose
+/// sysObjectID is a generic agent's, the scalars of makers known to use one) and the
+/// standard MIBs, in one GET; then the vendor's table columns and, if the model is
+/// still unknown, the IEEE 802.11 MIB, in one GETNEXT (their first rows). Nothing is
+/// sent when ENTITY-MIB gave every field. Returns what answered, and the maker a
+/// generic agent's probe found.
+pub(super) async fn read_scalars(
+    client: &mut Client,
+    target: &Target,
+    enterprise: Option<u32>,
+    rule: Option<&'static Rule>,
+    c: &mut Option<Chassis>,
+) -> (Answered, Option<u32>) {
+    let mut answered = Answered::default();
+    let mut maker = None;
+    let release = rule.and_then(|r| r.release);
+    let vendor: &[Scalar] = rule.map(|r| r.scalars).unwrap_or_default();
+    let generic = enterprise.is_none_or(|e| rules::GENERIC.contains(&e));
+    let probes = rules::GENERIC_PROBES
+        .iter()
+        .filter(|_| generic)
+        .flat_map(|(m, list)| list.iter().map(move |s| (Some(*m), s)));
+    let mut gets: Vec<(Option<u32>, &Scalar)> = vendor
+        .iter()
+        .map(|s| (None, s))
+        .chain(probes)
+        .chain(rules::STANDARD.iter().map(|s| (None, s)))
+        .filter(|(_, s)| !s.column && !has(c.as_ref(), s.field))
+        .collect();
+    if gets.is_empty() {
+        return (answered, maker);
+    }
+    if !has(c.as_ref(), Field::Model) {
+        gets.push((None, &HR_DEVICE_DESCR));
+    }
+    let list: Vec<&Scalar> = gets.iter().map(|(_, s)| *s).collect();
+    let got = read(client, target, tag::GET, &list).await;
+    let chassis = c.get_or_insert_with(Chassis::default);
+    let standard = |s: &Scalar| s.oid.starts_with("1.3.6.1.2.1.");
+    // The vendor's scalars (and a generic agent's maker's) first.
+    for (i, _, v) in &got {
+        let (m, s) = gets[*i];
+        if !standard(s) && put(chassis, s.field, v, s.name, release) {
+            maker = maker.or(m);
+        }
+    }
+    // Then its table columns (and the found maker's), and the IEEE 802.11 MIB.
+    let probe_cols = rules::GENERIC_PROBES
+        .iter()
+        .filter(|(m, _)| Some(*m) == maker)
+        .flat_map(|(_, list)| list.iter());
+    let mut cols: Vec<&Scalar> = vendor
+        .iter()
+        .chain(probe_cols)
+        .filter(|s| s.column && !has(Some(chassis), s.field))
+        .collect();
+    if chassis.model.is_none() {
+        cols.extend(rules::DOT11);
+    }
+    if !cols.is_empty() {
+        for (i, idx, v) in read(client, target, tag::GET_NEXT, &cols).await {
+            let s = cols[i];
+            if put(chassis, s.field, &v, &format!("{}.{idx}", s.name), release) {
+                answered.dot11 |= s.oid.starts_with("1.2.840.10036.");
+            }
+        }
+    }
+    // Then the standard MIBs: UPS-MIB, Printer-MIB with the printer's hrDeviceDescr.
+    let hr = got
+        .iter()
+        .find(|(i, ..)| list[*i].oid == HR_DEVICE_DESCR.oid);
+    for (i, _, v) in &got {
+        let s = gets[*i].1;
+        if !standard(s) || s.oid == HR_DEVICE_DESCR.oid {
+            continue;
+        }
+        let printer = s.oid.starts_with("1.3.6.1.2.1.43.");
+        answered.printer |= printer;
+        answered.ups |= s.oid.starts_with("1.3.6.1.2.1.33.");
+        put(chassis, s.field, v, s.name, release);
+        if printer && let Some((_, _, model)) = hr {
+            put(chassis, Field::Model, model, HR_DEVICE_DESCR.name, None);
+        }
+    }
+    if *chassis == Chassis::default() {
+        *c = None;
+    }
+    (answered, maker)
+}
+
+/// One GET (of scalars) or GETNEXT (of columns: their first rows) of `list`: for each
+/// object that answered with a string, (its position in `list`, the index arcs after
+/// it (GETNEXT), the text). Vendor objects are all strings: a number where a string
+/// belongs (an older MIB's different object at the same OID) is not taken. On SNMPv1,
+/// which fails a whole request for one missing object, the object the agent names is
+/// dropped and the rest asked again (as many times as there are objects, at most).
+async fn read(
+    client: &mut Client,
+    target: &Target,
+    kind: u8,
+    list: &[&Scalar],
+) -> Vec<(usize, String, String)> {
+    let mut ask: Vec<(usize, OidBuf)> = list
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((i, s.oid.parse().ok()?)))
+        .collect();
+    for _ in 0..=list.len() {
+        if ask.is_empty() {
+            break;
+        }
+        let oids: Vec<OidBuf> = ask.iter().map(|(_, o)| o.clone()).collect();
+        let r = client
+            .request(target, kind, 0, 0, &oids, |p| {
+                let mut out = Vec::new();
+                for (n, (o, v)) in p.varbinds.into_iter().enumerate() {
+                    let (Ok(o), Some((i, asked))) = (OidBuf::from_oid(&o), ask.get(n)) else {
+                        continue;
+                    };
+                    let Value::OctetString(b) = v else { continue };
+                    let (a, q) = (o.arcs(), asked.arcs());
+                    let idx = if kind == tag::GET {
+                        if a != q {
+                            continue;
+                        }
+                        String::new()
+                    } else {
+                        if a.len() <= q.len() || !a.starts_with(q) {
+                            continue;
+                        }
+                        a[q.len()..]
+                            .iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    };
+                    if let Some(t) = Cell::Bytes(b.to_vec()).text() {
+                        out.push((*i, idx, t));
+                    }
+                }
+                out
+            })
+            .await;
+        match r {
+            Ok(out) => return out,
+            Err(Error::Status { status: 2, index }) if index >= 1 => {
+                let at = usize::try_from(index - 1).unwrap_or(usize::MAX);
+                if at >= ask.len() {
+                    break;
+                }
+                ask.remove(at);
+            }
+            Err(_) => break,
+        }
+    }
+    Vec::new()
+}
+
+/// The word of `descr` right after `marker`.
+fn after<'a>(descr: &'a str, marker: &str) -> Option<&'a str> {
+    let mut rest = descr;
+    while let Some(at) = rest.find(marker) {
+        // The marker must start a word.
+        let before = &rest[..at];
+        let tail = &rest[at + marker.len()..];
+        if before.is_empty() || before.ends_with(sep) {
+            let w = tail.trim_start_matches(sep).split(sep).next().unwrap_or("");
+            if !w.is_empty() {
+                return Some(w);
+            }
+        }
+        rest = tail;
+    }
+    None
+}
+
+/// Where a word of sysDescr ends.
+fn sep(c: char) -> bool {
+    c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '|')
+}
+
+fn words(descr: &str) -> impl Iterator<Item = &str> {
+    descr.split(sep).filter(|w| !w.is_empty())
+}
+
+/// A version token: starts with a digit, or with `V`/`v` and a digit.
+fn version_like(w: &str) -> bool {
+    let mut ch = w.chars();
+    match ch.next() {
+        Some(c) if c.is_ascii_digit() => true,
+        Some('V' | 'v') => ch.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// The software version a sysDescr states: the version token after `Version`,
+/// `JUNOS`, `Release` or `revision` (Cisco IOS and NX-OS, Arista, IronWare, JunOS,
+/// NetApp, ProCurve).
+pub fn version_in_descr(descr: &str) -> Option<String> {
+    // Versions hold parentheses (`12.2(55)SE3`): split on spaces and commas only.
+    let ws: Vec<&str> = descr
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '|'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    ws.windows(2).find_map(|w| {
+        let key = w[0].trim_start_matches('(').trim_end_matches(':');
+        if key.eq_ignore_ascii_case("version") && hardware_before(descr, w[0]) {
+            return None;
+        }
+        let mut v = w[1].trim_start_matches('(').trim_end_matches(['.', ':']);
+        if v.ends_with(')') && v.matches(')').count() > v.matches('(').count() {
+            v = &v[..v.len() - 1];
+        }
+        rules::VERSION_MARKERS
+            .iter()
+            .any(|m| key.eq_ignore_ascii_case(m))
+            .then(|| v.to_string())
+            .filter(|v| version_like(v))
+    })
+}
+
+/// A model names a product: it holds a digit ("Aruba7010", "DES-3028", "mx960").
+fn model_like(f: Field, w: &str) -> bool {
+    f != Field::Model || w.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Whether the `Version` word (`at`, a slice of `descr`) follows "HardWare" or
+/// "BootRom" (Maipu and DCN state those versions beside the software's).
+fn hardware_before(descr: &str, at: &str) -> bool {
+    let off = at.as_ptr() as usize - descr.as_ptr() as usize;
+    let before = descr[..off].trim_end().to_ascii_lowercase();
+    ["hardware", "bootrom", "boot rom", "rom", "firmware"]
+        .iter()
+        .any(|w| before.ends_with(w))
+}
+
+/// Fills what the other sources left empty from sysDescr: the vendor's patterns, then
+/// the software version (after `Version`, else a word such as `v7.2.1.0`).
+pub(super) fn from_descr(c: &mut Option<Chassis>, descr: Option<&str>, rule: Option<&Rule>) {
+    let Some(descr) = descr.filter(|d| !d.trim().is_empty()) else {
+        return;
+    };
+    let release = rule.and_then(|r| r.release);
+    let chassis = c.get_or_insert_with(Chassis::default);
+    for p in rule.map(|r| r.descr).unwrap_or_default() {
+        let (f, v): (Field, Option<String>) = match p {
+            Pat::After(f, m) => (*f, after(descr, m).map(str::to_string)),
+            Pat::Word(f, prefix) => (
+                *f,
+                words(descr)
+                    .find(|w| w.starts_with(prefix) && w.chars().any(|c| c.is_ascii_digit()))
+                    .map(str::to_string),
+            ),
+            Pat::Two(f, first) => {
+                let ws: Vec<&str> = words(descr).collect();
+                (
+                    *f,
+                    ws.windows(2)
+                        .find(|w| w[0] == *first)
+                        .map(|w| format!("{} {}", w[0], w[1])),
+                )
+            }
+            Pat::Nth(f, first, n) => (
+                *f,
+                words(descr)
+                    .skip_while(|w| w != first)
+                    .nth(*n)
+                    .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+                    .map(str::to_string),
+            ),
+            Pat::Paren(f) => (
+                *f,
+                descr
+                    .split('(')
+                    .skip(1)
+                    .filter_map(|t| t.split(')').next())
+                    .find(|t| {
+                        !t.is_empty() && !t.contains(' ') && t.chars().any(|c| c.is_ascii_digit())
+                    })
+                    .map(str::to_string),
+            ),
+            Pat::First(f) => (
+                *f,
+                words(descr)
+                    .next()
+                    .filter(|w| {
+                        w.chars().any(|c| c.is_ascii_digit())
+                            && w.chars().any(|c| c.is_ascii_alphabetic())
+                    })
+                    .map(str::to_string),
+            ),
+        };
+        if let Some(v) = v.filter(|v| model_like(f, v)) {
+            put(
+                chassis,
+                f,
+                v.trim_end_matches(['.', ':']),
+                "sysDescr",
+                release,
+            );
+        }
+    }
+    if release.is_some() {
+        // The release token wherever sysDescr states it.
+        put(chassis, Field::Software, descr, "sysDescr", release);
+    } else if let Some(v) = version_in_descr(descr).or_else(|| version_word(descr)) {
+        put(chassis, Field::Software, &v, "sysDescr", None);
+    }
+    if *chassis == Chassis::default() {
+        *c = None;
+    }
+}
+
+/// A word of sysDescr that is a version by itself: `v7.2.1.0`, `V1.0`.
+fn version_word(descr: &str) -> Option<String> {
+    words(descr)
+        .find(|w| {
+            let mut ch = w.chars();
+            matches!(ch.next(), Some('v' | 'V'))
+                && ch.next().is_some_and(|c| c.is_ascii_digit())
+                && w.contains('.')
+        })
+        .map(|w| w.trim_end_matches(['.', ':']).to_string())
+}
+
+/// The chassis' entPhysicalName as its model (for vendors whose chassis entry names
+/// the model there), with a trailing "frame" or "chassis" cut: one GET.
+pub(super) async fn entity_name(
+    client: &mut Client,
+    target: &Target,
+    index: &str,
+    c: &mut Option<Chassis>,
+) {
+    let name = format!("1.3.6.1.2.1.47.1.1.1.1.7.{index}");
+    let Ok(oid) = name.parse::<OidBuf>() else {
+        return;
+    };
+    let mut got = None;
+    let _ = client
+        .get(target, &[oid], &mut |_, v| {
+            if let Value::OctetString(b) = v {
+                got = Cell::Bytes(b.to_vec()).text();
+            }
+        })
+        .await;
+    if let Some(v) = got {
+        let v = v
+            .trim_end_matches(" frame")
+            .trim_end_matches(" chassis")
+            .trim_end_matches(" Chassis");
+        if model_like(Field::Model, v) {
+            let chassis = c.get_or_insert_with(Chassis::default);
+            put(
+                chassis,
+                Field::Model,
+                v,
+                &format!("entPhysicalName.{index}"),
+                None,
+            );
+        }
+    }
+}
+
+/// The vendor: sysObjectID's enterprise; for a generic agent's (net-snmp), the maker
+/// sysDescr names, if any.
+pub(super) fn vendor(d: &Device, maker: Option<u32>) -> Option<Vendor> {
+    let mut e = maker.or(enterprise(d.sys_object_id.as_deref()));
+    if e.is_none_or(|e| rules::GENERIC.contains(&e))
+        && let Some(descr) = d.sys_descr.as_deref()
+        && let Some((_, maker)) = rules::MAKERS
+            .iter()
+            .find(|(w, _)| words(descr).any(|x| x.eq_ignore_ascii_case(w)))
+    {
+        e = Some(*maker);
+    }
+    let e = e?;
+    let known = enterprises::lookup(e);
+    Some(Vendor {
+        enterprise: e,
+        name: known.map(|k| k.name.to_string()),
+        short: known.map(|k| k.short.to_string()),
+    })
+}
+
+/// The kind of device and what said so: the standard MIBs it answers, the words of
+/// its sysDescr and chassis description, the vendor's rule, sysServices, and a
+/// generic agent's sysObjectID (a host).
+pub(super) fn kind(d: &Device, rule: Option<&Rule>, answered: Answered) -> Option<(Kind, String)> {
+    if answered.printer {
+        return Some((Kind::Printer, "Printer-MIB".into()));
+    }
+    if answered.ups {
+        return Some((Kind::Power, "UPS-MIB".into()));
+    }
+    if let Some(k) = rule.and_then(|r| r.kind) {
+        return Some((k, "vendor".into()));
+    }
+    let texts = [
+        ("sysDescr", d.sys_descr.as_deref()),
+        (
+            "entPhysicalDescr",
+            d.chassis.as_ref().and_then(|c| c.description.as_deref()),
+        ),
+    ];
+    for (src, t) in texts {
+        let Some(t) = t else { continue };
+        let t = t.to_ascii_lowercase();
+        let ws: Vec<&str> = words(&t).collect();
+        for (w, k) in rules::KIND_WORDS {
+            let hit = if w.contains(' ') {
+                t.contains(w)
+            } else {
+                ws.iter().any(|x| x == w)
+            };
+            if hit {
+                return Some((*k, src.into()));
+            }
+        }
+    }
+    if answered.dot11 {
+        return Some((Kind::Wireless, "IEEE802dot11-MIB".into()));
+    }
+    let e = enterprise(d.sys_object_id.as_deref());
+    if e.is_some_and(|e| rules::GENERIC.contains(&e) || e == 311) {
+        return Some((Kind::Host, "sysObjectID".into()));
+    }
+    // sysServices: layer 2 (2), layer 3 (4), end-to-end (8), applications (64).
+    // A device that bridges is a switch (most that also route are layer-3 switches;
+    // routers rarely say layer 2), one that only routes a router, one that serves
+    // only end-to-end and applications a host.
+    let s = d.sys_services?;
+    let k = if s & 0x02 != 0 {
+        Kind::Switch
+    } else if s & 0x04 != 0 {
+        Kind::Router
+    } else if s & 0x48 != 0 {
+        Kind::Host
+    } else {
+        return None;
+    };
+    Some((k, "sysServices".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tables::Row;
+    use super::*;
+
+    #[test]
+    fn words_after_markers() {
+        let apc = "APC Web/SNMP Management Card (MB:v4.1.0 PF:v6.7.2 PN:apc_hw05_aos_672.bin AF1:v6.7.2 AN1:apc_hw05_rpdu2g_672.bin MN:AP7902B HR:B2 SN: 5A1551F39430 MD:10/07/2018)";
+        assert_eq!(after(apc, "MN:"), Some("AP7902B"));
+        assert_eq!(after(apc, "SN:"), Some("5A1551F39430"));
+        assert_eq!(after(apc, "HR:"), Some("B2"));
+        // "PN:" must not be read inside "AN1:...": markers start a word.
+        assert_eq!(after("xPN:1 PN:2", "PN:"), Some("2"));
+        assert_eq!(
+            after(
+                "ArubaOS (MODEL: Aruba7010), Version 8.3.0.0 (64659)",
+                "MODEL:"
+            ),
+            Some("Aruba7010")
+        );
+        assert_eq!(after("MN:", "MN:"), None);
+    }
+
+    #[test]
+    fn placeholders_state_nothing() {
+        for p in ["", " ", "N/A", "unknown", "0", "--", "Uninitialized"] {
+            assert!(placeholder(p), "{p:?}");
+        }
+        for v in ["0A1", "V05", "FOC1408Z61U"] {
+            assert!(!placeholder(v), "{v:?}");
+        }
+    }
+
+    fn row(cells: &[(u32, Cell)]) -> Row {
+        let mut r = Row::default();
+        for (c, v) in cells {
+            r.insert(*c, v.clone());
+        }
+        r
+    }
+
+    fn b(s: &str) -> Cell {
+        Cell::Bytes(s.as_bytes().to_vec())
+    }
+
+    /// Aruba 7210 (snmpsim-data network/wifi/aruba-7210): the only roots are empty
+    /// stack entries; no chassis is better than a wrong one.
+    #[test]
+    fn an_empty_stack_placeholder_is_not_a_chassis() {
+        let mut t = Table::new();
+        t.insert(
+            vec![1000],
+            row(&[
+                (2, b("Aruba MAS Stack")),
+                (4, Cell::Int(0)),
+                (5, Cell::Int(11)),
+            ]),
+        );
+        t.insert(
+            vec![1001],
+            row(&[
+                (2, b("Aruba MAS Stack")),
+                (4, Cell::Int(1000)),
+                (5, Cell::Int(11)),
+                (13, b("")),
+            ]),
+        );
+        assert_eq!(entity_chassis(&t), None);
+    }
+
+    /// Cisco 3750 stack (network/switch/cisco-c3750): the chassis inside the stack.
+    #[test]
+    fn the_chassis_entry_wins_over_the_stack_root() {
+        let mut t = Table::new();
+        t.insert(
+            vec![1],
+            row(&[
+                (2, b("Catalyst 37xx Switch Stack")),
+                (4, Cell::Int(0)),
+                (5, Cell::Int(11)),
+            ]),
+        );
+        t.insert(
+            vec![1001],
+            row(&[
+                (2, b("WS-C3750G-12S")),
+                (4, Cell::Int(1)),
+                (5, Cell::Int(3)),
+                (10, b("12.2(50)SE5")),
+                (11, b("FDO1622Y10H")),
+                (13, b("WS-C3750G-12S-S")),
+            ]),
+        );
+        let c = entity_chassis(&t).unwrap();
+        assert_eq!(c.model.as_deref(), Some("WS-C3750G-12S-S"));
+        assert_eq!(c.serial_number.as_deref(), Some("FDO1622Y10H"));
+        assert_eq!(
+            c.sources.get("model").map(String::as_str),
+            Some("entPhysicalModelName.1001")
+        );
+    }
+
+    #[test]
+    fn sys_descr_patterns() {
+        let mut c = None;
+        from_descr(
+            &mut c,
+            Some("D-Link DES-3028 Fast Ethernet Switch"),
+            rules::rule(171),
+        );
+        assert_eq!(c.unwrap().model.as_deref(), Some("DES-3028"));
+        let mut c = None;
+        from_descr(
+            &mut c,
+            Some("NetApp Release 8.2.3 7-Mode: Thu Jan 15 21:30:45 PST 2015"),
+            rules::rule(789),
+        );
+        assert_eq!(c.unwrap().software_version.as_deref(), Some("8.2.3"));
+        let mut c = None;
+        from_descr(
+            &mut c,
+            Some(
+                "S5720-36C-EI-AC \r\nHuawei Versatile Routing Platform Software\r\n VRP (R) software,Version 5.160 (S5720 V200R007C00SPC500)",
+            ),
+            rules::rule(2011),
+        );
+        assert_eq!(c.unwrap().model.as_deref(), Some("S5720-36C-EI-AC"));
+    }
+}
