@@ -84,7 +84,7 @@ impl Expected {
     }
 }
 
-/// Reads `expected.toml` and every `expected-*.toml` of `dir` (parts not merged yet).
+/// Reads `expected.toml` (and any `expected-*.toml` part beside it) of `dir`.
 /// A file named twice is an error, as is any unknown key, a field without its OID, a
 /// kind not in the list, or an excluded device with fields.
 pub fn load_expected(dir: &Path) -> Result<Vec<Expected>, String> {
@@ -297,8 +297,12 @@ pub fn record_value(record: &serde_json::Value, field: &str) -> Option<String> {
 
 /// Values compare case-insensitively after trimming; a version also without a
 /// leading `v` before a digit ("v6.7.2" = "6.7.2": the same release, written two ways
-/// by two objects of one recording).
-fn same(field: &str, a: &str, b: &str) -> bool {
+/// by two objects of one recording), and a version is right when the record's value
+/// holds the stated one as a whole token (bounded by the ends or by characters that
+/// are neither letters, digits nor parentheses): a record that keeps a device's whole version
+/// string, "Version 5.160 V200R007C00SPC500" or "XW.ar934x.v5.6-beta4.22359", holds the
+/// release the recording states.
+fn same(field: &str, got: &str, want: &str) -> bool {
     fn norm(field: &str, s: &str) -> String {
         let s = s.trim().to_lowercase();
         if field == "version"
@@ -309,7 +313,33 @@ fn same(field: &str, a: &str, b: &str) -> bool {
         }
         s
     }
-    norm(field, a) == norm(field, b)
+    let (g, w) = (norm(field, got), norm(field, want));
+    if g == w {
+        return true;
+    }
+    if field != "version" || w.is_empty() {
+        return false;
+    }
+    let hay = got.trim().to_lowercase();
+    let needles = [want.trim().to_lowercase(), w];
+    needles.iter().any(|n| {
+        hay.match_indices(n.as_str()).any(|(at, m)| {
+            let before = hay[..at].chars().next_back();
+            let after = hay[at + m.len()..].chars().next();
+            // A `v` before the version belongs to it ("v5.27" holds "5.27").
+            let before = match before {
+                Some('v')
+                    if hay[..at].len() == 1 || !hay[..at - 1].ends_with(char::is_alphanumeric) =>
+                {
+                    None
+                }
+                b => b,
+            };
+            // Parentheses belong to versions ("12.2(55)SE3" is not "12.2").
+            let edge = |c: char| !c.is_alphanumeric() && c != '(' && c != ')';
+            before.is_none_or(edge) && after.is_none_or(edge)
+        })
+    })
 }
 
 /// Compares a device record with what its recording states (only stated fields).
@@ -590,6 +620,27 @@ impl SimLab {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn versions_are_right_as_whole_tokens_only() {
+        assert!(same(
+            "version",
+            "Version 5.160 V200R007C00SPC500",
+            "V200R007C00SPC500"
+        ));
+        assert!(same(
+            "version",
+            "XW.ar934x.v5.6-beta4.22359.140521.1836",
+            "v5.6-beta4"
+        ));
+        assert!(same("version", "v6.7.2", "6.7.2"));
+        assert!(same("version", "INV: 2.08.0011", "2.08.0011"));
+        assert!(!same("version", "12.2(55)SE3", "12.2"));
+        assert!(!same("version", "WAC3.7.5", "3.7.5"));
+        assert!(!same("version", "5.160", "V200R007C00SPC500"));
+        assert!(!same("model", "HUAWEI S5720 Routing Switch", "S5720"));
+        assert!(same("model", "mx960", "MX960"));
+    }
+
     use super::*;
 
     const DOC: &str = r#"

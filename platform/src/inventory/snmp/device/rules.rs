@@ -98,6 +98,12 @@ pub(super) struct Rule {
     /// The chassis' entPhysicalName (without a trailing "frame" or "chassis") is its
     /// model, when no other source states one.
     pub entity_name: bool,
+    /// The kind by the model's series: a word of the model that starts with the prefix
+    /// followed by a digit, `-` or nothing (Huawei's `S5720-36C-EI-AC` is a switch).
+    pub series: &'static [(&'static str, Kind)],
+    /// The kind by what answered: an object under the prefix stated a field (Huawei's
+    /// OceanStor arrays answer under 34774.4).
+    pub answers: &'static [(&'static str, Kind)],
 }
 
 const BASE: Rule = Rule {
@@ -108,6 +114,8 @@ const BASE: Rule = Rule {
     entity_skip: &[],
     release: None,
     entity_name: false,
+    series: &[],
+    answers: &[],
 };
 
 use Field::*;
@@ -387,6 +395,24 @@ pub(super) static RULES: &[Rule] = &[
         // VRP's release token: the version engineers quote.
         release: Some("V###R###*"),
         entity_name: true,
+        series: &[
+            ("S", Kind::Switch),
+            ("CE", Kind::Switch),
+            ("AR", Kind::Router),
+            ("NE", Kind::Router),
+            ("ME", Kind::Router),
+            ("CX", Kind::Router),
+            ("ACU", Kind::Wireless),
+            ("AC", Kind::Wireless),
+            ("AP", Kind::Wireless),
+            ("USG", Kind::Firewall),
+            ("Eudemon", Kind::Firewall),
+            ("UPS", Kind::Power),
+        ],
+        answers: &[
+            ("1.3.6.1.4.1.34774.4.", Kind::Storage),
+            ("1.3.6.1.4.1.2011.2.235.", Kind::Host),
+        ],
         ..BASE
     },
     Rule {
@@ -399,6 +425,15 @@ pub(super) static RULES: &[Rule] = &[
             "HH3C-ENTITY-EXT-MIB::hh3cEntityExtManuSerialNum",
         )],
         descr: &[Pat::After(Model, "Platform Software")],
+        series: &[
+            ("SR", Kind::Router),
+            ("MSR", Kind::Router),
+            ("WX", Kind::Wireless),
+            ("WA", Kind::Wireless),
+            ("LSQ1WCMD", Kind::Wireless),
+            ("S", Kind::Switch),
+            ("E", Kind::Switch),
+        ],
         ..BASE
     },
     Rule {
@@ -1389,6 +1424,13 @@ pub(super) static RULES: &[Rule] = &[
         ..BASE
     },
     Rule {
+        // Vyatta and the appliances built on it: a router OS. Its number is also
+        // GENERIC: the maker named in sysDescr is the vendor.
+        enterprises: &[30803],
+        kind: Some(Kind::Router),
+        ..BASE
+    },
+    Rule {
         // Net-SNMP on a plain host: the kernel release (`Linux NAME 3.10.0-514.el7.x86_64 ...`).
         enterprises: &[8072, 2021],
         kind: None,
@@ -1569,9 +1611,16 @@ pub(super) static MAKERS: &[(&str, u32)] = &[
     ("Netentsec", 37157),
 ];
 
+/// Numbers whose devices are another maker's when they name it (in sysDescr, or the
+/// chassis' manufacturer or model): Hikvision recorders answer with 50001, registered
+/// to Scildon; Eaton UPSes with Merlin Gerin's 705 (MGE, whose UPS business Eaton
+/// bought). (number, word, maker)
+pub(super) static BORROWED: &[(u32, &str, u32)] =
+    &[(50001, "Hikvision", 39165), (705, "Eaton", 534)];
+
 /// Enterprises of generic SNMP agents: their number says nothing of the maker (net-snmp,
-/// UCD, and Vyatta, whose number appliances built on it keep).
-pub(super) static GENERIC: &[u32] = &[8072, 2021, 30803];
+/// UCD, and Vyatta, whose number appliances built on it keep; 0 is reserved).
+pub(super) static GENERIC: &[u32] = &[0, 8072, 2021, 30803];
 
 /// Words of sysDescr (or the chassis description) that say the kind, tried in order
 /// (a "Routing Switch" is a switch; a "Wireless Switch" is wireless).
@@ -1583,7 +1632,6 @@ pub(super) static KIND_WORDS: &[(&str, Kind)] = &[
     ("access point", Kind::Wireless),
     ("switch", Kind::Switch),
     ("router", Kind::Router),
-    ("routing platform", Kind::Router),
     ("ups", Kind::Power),
     ("pdu", Kind::Power),
     ("printer", Kind::Printer),
