@@ -125,8 +125,23 @@ fn put(c: &mut Chassis, f: Field, v: &str, source: &str, release: Option<&str>) 
     true
 }
 
-/// ENTITY-MIB entPhysicalTable columns read (2 descr, 4 containedIn, 5 class, 8-13).
-pub(super) const ENTITY_COLUMNS: &[u32] = &[2, 4, 5, 8, 9, 10, 11, 12, 13];
+/// ENTITY-MIB entPhysicalTable columns read (2 descr, 5 class, 8-13); containedIn (4)
+/// only when no entry is a chassis that states something ([`needs_roots`]).
+pub(super) const ENTITY_COLUMNS: &[u32] = &[2, 5, 8, 9, 10, 11, 12, 13];
+
+/// Whether finding the chassis needs the containment tree: entries, but none of class
+/// chassis that states a model, serial or version.
+pub(super) fn needs_roots(ent: &Table) -> bool {
+    !ent.is_empty()
+        && !ent.values().any(|r| {
+            r.get(&5).and_then(Cell::int) == Some(3)
+                && [11, 13, 10, 9].iter().any(|c| {
+                    r.get(c)
+                        .and_then(Cell::text)
+                        .is_some_and(|v| !placeholder(&v))
+                })
+        })
+}
 
 /// The chassis of entPhysicalTable: the first entry of class chassis(3) that states
 /// something; else the first root of the containment tree (containedIn 0) that does.
@@ -277,7 +292,8 @@ pub(super) async fn read_scalars(
         .chain(probe_cols)
         .filter(|s| s.column && !has(Some(chassis), s.field))
         .collect();
-    if chassis.model.is_none() {
+    // The IEEE 802.11 MIB, for wireless vendors and unknown ones (not for every host).
+    if chassis.model.is_none() && rule.is_none_or(|r| r.kind == Some(Kind::Wireless)) {
         cols.extend(rules::DOT11);
     }
     if !cols.is_empty() {

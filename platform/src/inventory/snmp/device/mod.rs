@@ -139,6 +139,17 @@ pub async fn collect(
             identify::ENTITY_COLUMNS,
         )
         .await?;
+    let mut ent = ent;
+    if identify::needs_roots(&ent) {
+        let contained = w
+            .table("entPhysicalTable", "1.3.6.1.2.1.47.1.1.1.1", &[4])
+            .await?;
+        for (i, r) in contained {
+            if let (Some(row), Some(c)) = (ent.get_mut(&i), r.get(&4)) {
+                row.insert(4, c.clone());
+            }
+        }
+    }
     let enterprise = identify::enterprise(d.sys_object_id.as_deref());
     let rule = enterprise.and_then(rules::rule);
     let chassis_index = match identify::entity_chassis(&ent, rule) {
