@@ -1,8 +1,9 @@
 //! SNMP v1/v2c client (blocking, one UDP socket) and `ksocket snmp get|walk`.
 //!
-//! Walks use GetBulk on v2c and GetNext on v1, and stop at the end of the subtree, on
-//! endOfMibView, on noSuchName (v1), on a non-increasing OID (reported: the walk is
-//! incomplete) and after a bound on the number of rows. GetBulk tunes itself: on a
+//! Walks use GetBulk on v2c and GetNext on v1 (a table's columns are walked together,
+//! one varbind per column in each request: [`Client::walk_columns`]), and stop at the
+//! end of the subtree, on endOfMibView, on noSuchName (v1), on a non-increasing OID
+//! (reported: the walk is incomplete) and after a bound on the number of rows. GetBulk tunes itself: on a
 //! timeout or tooBig the max-repetitions is halved, and a device that keeps failing
 //! GetBulk is walked with GetNext. A walk that ended early says so; it never passes a
 //! partial table off as whole.
@@ -496,6 +497,189 @@ impl Client {
             }
         }
     }
+
+    /// Walks the subtrees under `roots` together (the columns of a table, as
+    /// snmptable does): each request names the next OID of every column still going,
+    /// GetBulk with max-repetitions for each (at most [`MAX_VARBINDS`] varbinds in
+    /// all), so a table costs about as many requests as its longest column. Each column ends on its own (an OID past its
+    /// root, an exception, v1 noSuchName at its error-index); rows go to `out` in the
+    /// order of the responses, interleaved. The bounds and fallbacks of [`Client::walk`]
+    /// hold across all the columns.
+    pub async fn walk_columns(
+        &mut self,
+        t: &Target,
+        roots: &[OidBuf],
+        limits: &WalkLimits,
+        out: &mut dyn FnMut(&OidBuf, &Value<'_>),
+    ) -> Result<WalkEnd, Error> {
+        let mut cols: Vec<Column> = roots
+            .iter()
+            .map(|r| Column {
+                root: r.clone(),
+                last: r.clone(),
+                done: false,
+            })
+            .collect();
+        let mut rows = 0usize;
+        let mut bytes = 0usize;
+        let mut end_of_mib = false;
+        // Repetitions of each column (halved on tooBig or a timeout).
+        let mut col_reps = i64::from(t.max_repetitions.clamp(1, 200));
+        let mut bulk = t.version == Version::V2c;
+        loop {
+            let live: Vec<usize> = (0..cols.len()).filter(|&i| !cols[i].done).collect();
+            if live.is_empty() {
+                return Ok(if end_of_mib {
+                    WalkEnd::EndOfMib
+                } else {
+                    WalkEnd::Complete
+                });
+            }
+            if rows >= limits.rows {
+                return Ok(WalkEnd::Incomplete(format!(
+                    "stopped at the limit of {} rows",
+                    limits.rows
+                )));
+            }
+            if bytes >= limits.bytes {
+                return Ok(WalkEnd::Incomplete(format!(
+                    "stopped at the limit of {} bytes",
+                    limits.bytes
+                )));
+            }
+            if limits.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(WalkEnd::Incomplete("stopped: the time limit was up".into()));
+            }
+            // snmptable's way: each column gets the repetitions a single walk gets,
+            // so a table costs about the requests of its longest column; but a
+            // request never asks for more varbinds than the largest single walk
+            // (200), so wide tables share them.
+            let width = i64::try_from(live.len()).unwrap_or(i64::MAX);
+            let reps = col_reps.min(MAX_VARBINDS / width).max(1);
+            let (kind, b) = if bulk {
+                (tag::GET_BULK, reps)
+            } else {
+                (tag::GET_NEXT, 0)
+            };
+            let asked: Vec<OidBuf> = live.iter().map(|&i| cols[i].last.clone()).collect();
+            let step = self
+                .request(t, kind, 0, b, &asked, |pdu| {
+                    columns_step(pdu, &mut cols, &live, (rows, &mut bytes), limits, out)
+                })
+                .await;
+            match step {
+                Ok(Ok(n)) => rows += n,
+                Ok(Err(why)) => return Ok(WalkEnd::Incomplete(why)),
+                // v1: noSuchName past the last object of the MIB ends the column the
+                // error-index names, and every column at or past its OID (nothing
+                // follows them either); without a usable index, every column.
+                Err(Error::Status { status: 2, index }) if !bulk => {
+                    end_of_mib = true;
+                    match usize::try_from(index - 1).ok().and_then(|k| live.get(k)) {
+                        Some(&i) => {
+                            let past = cols[i].last.clone();
+                            for c in cols.iter_mut().filter(|c| c.last >= past) {
+                                c.done = true;
+                            }
+                        }
+                        None => cols.iter_mut().for_each(|c| c.done = true),
+                    }
+                }
+                Err(Error::Status { status: 1, .. }) if bulk && reps > 1 => {
+                    col_reps = (reps / 2).max(1)
+                }
+                Err(Error::Status { status, .. }) if bulk => {
+                    log::debug!(
+                        "{}: GetBulk answered {}; walking on with GetNext",
+                        t.addr,
+                        status_name(status)
+                    );
+                    bulk = false;
+                }
+                Err(Error::Timeout) if rows == 0 => return Err(Error::Timeout),
+                Err(Error::Timeout) if bulk => {
+                    if reps > 1 {
+                        col_reps = (reps / 2).max(1);
+                    } else {
+                        bulk = false;
+                    }
+                }
+                Err(e) if rows > 0 => return Ok(WalkEnd::Incomplete(format!("{e}"))),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// The most varbinds a walk of columns asks for in one GetBulk: what the largest
+/// single walk (max-repetitions 200) asks for. (An agent truncates a GetBulk answer
+/// to its message size, RFC 3416 4.2.3; tooBig and timeouts halve the repetitions.)
+const MAX_VARBINDS: i64 = 200;
+
+/// One column of [`Client::walk_columns`]: its root, the last OID it reached, and
+/// whether it has ended.
+#[derive(Debug, Clone, PartialEq)]
+struct Column {
+    root: OidBuf,
+    last: OidBuf,
+    done: bool,
+}
+
+/// One response of a walk of columns that asked for what follows the `last` OID of
+/// each column in `live` (in that order; GetBulk interleaves the repetitions, so
+/// varbind k belongs to `live[k % live.len()]`), with `rows` handed on so far and
+/// `bytes` counted. Hands each row inside its column's root to `out`; a row past the
+/// root, or an exception, ends its column (later ones of that column are passed
+/// over); an OID that does not increase within its column stops the walk, said why
+/// (`Err`). Never hands on more than the limits allow. A response with no varbind
+/// ends every column, as in [`walk_step`]. Returns the rows handed on.
+fn columns_step(
+    pdu: &Pdu<'_>,
+    cols: &mut [Column],
+    live: &[usize],
+    (rows, bytes): (usize, &mut usize),
+    limits: &WalkLimits,
+    out: &mut dyn FnMut(&OidBuf, &Value<'_>),
+) -> Result<usize, String> {
+    let mut n = 0usize;
+    let mut any = false;
+    for (k, (o, v)) in pdu.varbinds.enumerate() {
+        any = true;
+        let Some(&i) = live.get(k % live.len().max(1)) else {
+            break;
+        };
+        let col = &mut cols[i];
+        if col.done {
+            continue;
+        }
+        if !o.starts_with(col.root.arcs()) {
+            col.done = true;
+            continue;
+        }
+        let Ok(ob) = OidBuf::from_oid(&o) else {
+            return Err("an OID longer than 128 arcs".into());
+        };
+        if rows + n >= limits.rows || *bytes >= limits.bytes {
+            return Ok(n);
+        }
+        if !v.is_exception() && ob <= col.last {
+            return Err(format!("OID not increasing at {ob}"));
+        }
+        *bytes += row_bytes(&ob, &v);
+        out(&ob, &v);
+        n += 1;
+        if v.is_exception() {
+            col.done = true;
+            continue;
+        }
+        col.last = ob;
+    }
+    if !any {
+        for &i in live {
+            cols[i].done = true;
+        }
+    }
+    Ok(n)
 }
 
 /// What one response of a walk says.
@@ -636,5 +820,170 @@ mod tests {
         let bytes = WalkLimits { bytes: 1, ..open };
         let (_, seen) = step(&three, "1.3.6.1.2.1.2", 0, bytes);
         assert_eq!(seen, 1);
+    }
+
+    /// `response`, with the values of the varbinds numbered in `ends` made
+    /// endOfMibView (the test OIDs hold no arc 5 followed by arc 0, so each `05 00`
+    /// is a NULL value).
+    fn response_ending(oids: &[&str], ends: &[usize]) -> Vec<u8> {
+        let mut msg = response(oids);
+        let nulls: Vec<usize> = (0..msg.len() - 1)
+            .filter(|&i| msg[i] == 0x05 && msg[i + 1] == 0x00)
+            .collect();
+        assert_eq!(nulls.len(), oids.len());
+        for &k in ends {
+            msg[nulls[k]] = tag::END_OF_MIB_VIEW;
+        }
+        msg
+    }
+
+    fn columns(roots: &[&str], lasts: &[&str]) -> Vec<Column> {
+        roots
+            .iter()
+            .zip(lasts)
+            .map(|(r, l)| Column {
+                root: r.parse().unwrap(),
+                last: l.parse().unwrap(),
+                done: false,
+            })
+            .collect()
+    }
+
+    /// One `columns_step` on `msg`: its result and the OIDs handed on.
+    fn col_step(
+        msg: &[u8],
+        cols: &mut [Column],
+        live: &[usize],
+        rows: usize,
+        limits: WalkLimits,
+    ) -> (Result<usize, String>, Vec<String>) {
+        let m = Message::decode(msg).unwrap();
+        let mut seen = Vec::new();
+        let mut bytes = 0;
+        let r = columns_step(
+            &m.pdu,
+            cols,
+            live,
+            (rows, &mut bytes),
+            &limits,
+            &mut |o, _| seen.push(o.to_string()),
+        );
+        (r, seen)
+    }
+
+    const C2: &str = "1.3.6.1.2.1.2.2.1.2";
+    const C3: &str = "1.3.6.1.2.1.2.2.1.3";
+    const C4: &str = "1.3.6.1.2.1.2.2.1.4";
+
+    #[test]
+    fn columns_interleaved() {
+        let open = WalkLimits::PRINTING;
+        let mut cols = columns(&[C2, C3], &[C2, C3]);
+        let msg = response(&[
+            "1.3.6.1.2.1.2.2.1.2.1",
+            "1.3.6.1.2.1.2.2.1.3.1",
+            "1.3.6.1.2.1.2.2.1.2.2",
+            "1.3.6.1.2.1.2.2.1.3.2",
+        ]);
+        let (r, seen) = col_step(&msg, &mut cols, &[0, 1], 0, open);
+        assert_eq!(r, Ok(4));
+        assert_eq!(seen.len(), 4);
+        assert_eq!(cols[0].last.to_string(), ".1.3.6.1.2.1.2.2.1.2.2");
+        assert_eq!(cols[1].last.to_string(), ".1.3.6.1.2.1.2.2.1.3.2");
+        assert!(!cols[0].done && !cols[1].done);
+        // Only the columns going are asked for: varbind k is live[k % 2].
+        let mut cols = columns(&[C2, C3, C4], &[C2, C3, C4]);
+        cols[0].done = true;
+        let msg = response(&["1.3.6.1.2.1.2.2.1.3.7", "1.3.6.1.2.1.2.2.1.4.7"]);
+        let (r, _) = col_step(&msg, &mut cols, &[1, 2], 0, open);
+        assert_eq!(r, Ok(2));
+        assert_eq!(cols[2].last.to_string(), ".1.3.6.1.2.1.2.2.1.4.7");
+        // No varbind at all ends every column going (as a single walk ends).
+        let (r, seen) = col_step(&response(&[]), &mut cols, &[1, 2], 0, open);
+        assert_eq!((r, seen.len()), (Ok(0), 0));
+        assert!(cols.iter().all(|c| c.done));
+    }
+
+    #[test]
+    fn column_ending_early_or_on_an_exception() {
+        let open = WalkLimits::PRINTING;
+        let mut cols = columns(&[C2, C3], &["1.3.6.1.2.1.2.2.1.2.2", C3]);
+        // The second column runs past its root at once; what the agent sends for it
+        // later (even back inside the root) is passed over.
+        let msg = response(&[
+            "1.3.6.1.2.1.2.2.1.2.3",
+            "1.3.6.1.2.1.2.2.1.4.1",
+            "1.3.6.1.2.1.2.2.1.2.4",
+            "1.3.6.1.2.1.2.2.1.3.9",
+        ]);
+        let (r, seen) = col_step(&msg, &mut cols, &[0, 1], 0, open);
+        assert_eq!(r, Ok(2));
+        assert_eq!(seen, [".1.3.6.1.2.1.2.2.1.2.3", ".1.3.6.1.2.1.2.2.1.2.4"]);
+        assert!(!cols[0].done && cols[1].done);
+        // An exception is handed on (as snmpbulkwalk prints it) and ends its column
+        // only; it is no OID going backwards.
+        let mut cols = columns(&[C2, C3], &["1.3.6.1.2.1.2.2.1.2.4", C3]);
+        let msg = response_ending(
+            &[
+                "1.3.6.1.2.1.2.2.1.2.4",
+                "1.3.6.1.2.1.2.2.1.3.1",
+                "1.3.6.1.2.1.2.2.1.2.4",
+                "1.3.6.1.2.1.2.2.1.3.2",
+            ],
+            &[0, 2],
+        );
+        let (r, seen) = col_step(&msg, &mut cols, &[0, 1], 0, open);
+        assert_eq!(r, Ok(3));
+        assert_eq!(seen.len(), 3);
+        assert!(cols[0].done && !cols[1].done);
+        assert_eq!(cols[1].last.to_string(), ".1.3.6.1.2.1.2.2.1.3.2");
+    }
+
+    #[test]
+    fn column_not_increasing_stops_the_walk() {
+        let open = WalkLimits::PRINTING;
+        // The first column is fine; the second goes back from .3.4 to .3.2.
+        let mut cols = columns(&[C2, C3], &[C2, "1.3.6.1.2.1.2.2.1.3.4"]);
+        let msg = response(&["1.3.6.1.2.1.2.2.1.2.1", "1.3.6.1.2.1.2.2.1.3.2"]);
+        let (r, seen) = col_step(&msg, &mut cols, &[0, 1], 0, open);
+        assert_eq!(
+            r,
+            Err("OID not increasing at .1.3.6.1.2.1.2.2.1.3.2".to_string())
+        );
+        assert_eq!(seen, [".1.3.6.1.2.1.2.2.1.2.1"]);
+        // The same OID twice within one column, in one response.
+        let mut cols = columns(&[C2, C3], &[C2, C3]);
+        let msg = response(&[
+            "1.3.6.1.2.1.2.2.1.2.1",
+            "1.3.6.1.2.1.2.2.1.3.1",
+            "1.3.6.1.2.1.2.2.1.2.1",
+            "1.3.6.1.2.1.2.2.1.3.2",
+        ]);
+        let (r, _) = col_step(&msg, &mut cols, &[0, 1], 0, open);
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn column_limits_inside_one_response() {
+        let open = WalkLimits::PRINTING;
+        let four = [
+            "1.3.6.1.2.1.2.2.1.2.1",
+            "1.3.6.1.2.1.2.2.1.3.1",
+            "1.3.6.1.2.1.2.2.1.2.2",
+            "1.3.6.1.2.1.2.2.1.3.2",
+        ];
+        let msg = response(&four);
+        // 7 rows handed on before, 10 at most: 3 of these 4.
+        let mut cols = columns(&[C2, C3], &[C2, C3]);
+        let rows = WalkLimits { rows: 10, ..open };
+        let (r, seen) = col_step(&msg, &mut cols, &[0, 1], 7, rows);
+        assert_eq!((r, seen.len()), (Ok(3), 3));
+        // What was not handed on is asked for again (were the walk to go on).
+        assert_eq!(cols[1].last.to_string(), ".1.3.6.1.2.1.2.2.1.3.1");
+        // The byte limit: the first row passes it.
+        let mut cols = columns(&[C2, C3], &[C2, C3]);
+        let bytes = WalkLimits { bytes: 1, ..open };
+        let (r, seen) = col_step(&msg, &mut cols, &[0, 1], 0, bytes);
+        assert_eq!((r, seen.len()), (Ok(1), 1));
     }
 }

@@ -55,8 +55,9 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    /// Walks the given columns of a table (`entry` is the table's entry OID), within
-    /// the table's and the record's limits.
+    /// Walks the given columns of a table (`entry` is the table's entry OID) together,
+    /// in one [`Client::walk_columns`] (a table costs about the requests of its longest
+    /// column), within the table's and the record's limits.
     async fn table(&mut self, name: &str, entry: &str, cols: &[u32]) -> Result<Table, Error> {
         let mut t = Table::new();
         if self.limits.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -71,47 +72,42 @@ impl Walker<'_> {
             ));
             return Ok(t);
         }
-        let (mut rows, mut bytes) = (0usize, 0usize);
-        for &c in cols {
-            let root: OidBuf = format!("{entry}.{c}").parse().expect("valid OID");
-            let prefix = root.arcs().len();
-            let room = self.limits.record_bytes.saturating_sub(self.used);
-            let limits = WalkLimits {
-                rows: self.limits.table_rows.saturating_sub(rows),
-                bytes: self.limits.table_bytes.saturating_sub(bytes).min(room),
-                deadline: self.limits.deadline,
-            };
-            let before = bytes;
-            let mut add = |o: &OidBuf, v: &Value<'_>| {
-                rows += 1;
-                bytes += row_bytes(o, v);
-                let arcs = o.arcs();
-                if let Some(cell) = Cell::from(v)
-                    && arcs.len() > prefix
-                {
-                    t.entry(arcs[prefix..].to_vec())
-                        .or_default()
-                        .insert(c, cell);
-                }
-            };
-            let end = self
-                .client
-                .walk(self.target, &root, &limits, &mut add)
-                .await;
-            self.used += bytes - before;
-            match end {
-                Ok(WalkEnd::Complete | WalkEnd::EndOfMib) => {}
-                Ok(WalkEnd::Incomplete(why)) => {
-                    self.incomplete.push(format!("{name}: {why}"));
-                    break;
-                }
-                // A device that answered before and stops now: say so, keep the rest.
-                Err(Error::Timeout) if !t.is_empty() => {
-                    self.incomplete.push(format!("{name}: timeout"));
-                    break;
-                }
-                Err(e) => return Err(e),
+        // All the columns in one walk: each request names every column still going.
+        let roots: Vec<OidBuf> = cols
+            .iter()
+            .map(|c| format!("{entry}.{c}").parse().expect("valid OID"))
+            .collect();
+        let prefix = entry.trim_start_matches('.').split('.').count();
+        let room = self.limits.record_bytes.saturating_sub(self.used);
+        let limits = WalkLimits {
+            rows: self.limits.table_rows,
+            bytes: self.limits.table_bytes.min(room),
+            deadline: self.limits.deadline,
+        };
+        let mut bytes = 0usize;
+        let mut add = |o: &OidBuf, v: &Value<'_>| {
+            bytes += row_bytes(o, v);
+            // Rows come only from inside a root: arcs[prefix] is the column.
+            if let ([c, index @ ..], Some(cell)) =
+                (o.arcs().get(prefix..).unwrap_or_default(), Cell::from(v))
+                && !index.is_empty()
+            {
+                t.entry(index.to_vec()).or_default().insert(*c, cell);
             }
+        };
+        let end = self
+            .client
+            .walk_columns(self.target, &roots, &limits, &mut add)
+            .await;
+        self.used += bytes;
+        match end {
+            Ok(WalkEnd::Complete | WalkEnd::EndOfMib) => {}
+            Ok(WalkEnd::Incomplete(why)) => self.incomplete.push(format!("{name}: {why}")),
+            // A device that answered before and stops now: say so, keep the rest.
+            Err(Error::Timeout) if !t.is_empty() => {
+                self.incomplete.push(format!("{name}: timeout"));
+            }
+            Err(e) => return Err(e),
         }
         Ok(t)
     }

@@ -2,9 +2,9 @@
 //! which each entry names the protocol that found it.
 //!
 //! What is walked, so that a device costs no more requests than its vendor needs:
-//! - lldpRemTable's first column; its other columns, lldpLocPortTable and
-//!   lldpRemManAddrTable only when it has rows (a device without LLDP costs one
-//!   request, not eleven);
+//! - lldpRemTable (its columns walked together, as every table's: a device without
+//!   LLDP costs one request); lldpLocPortTable and lldpRemManAddrTable only when it
+//!   has rows;
 //! - LLDP-V2-MIB's lldpV2RemTable the same way, only when LLDP-MIB gave nothing (agents
 //!   that implement V2 implement V1 too, as a rule; the V2 local port is an ifIndex, so
 //!   no local-port table is walked);
@@ -36,7 +36,9 @@ pub(super) async fn collect(
     interfaces: &[Interface],
 ) -> Result<Vec<Neighbor>, Error> {
     let mut out = Vec::new();
-    let rem = table_if_any(w, "lldpRemTable", LLDP_REM, &[5, 4, 6, 7, 8, 9, 10]).await?;
+    let rem = w
+        .table("lldpRemTable", LLDP_REM, &[5, 4, 6, 7, 8, 9, 10])
+        .await?;
     if !rem.is_empty() {
         let loc = w
             .table("lldpLocPortTable", LLDP_LOC_PORT, &[2, 3, 4])
@@ -44,14 +46,18 @@ pub(super) async fn collect(
         let man = w.table("lldpRemManAddrTable", LLDP_MAN, &[3]).await?;
         out = lldp(&rem, &loc, &man, interfaces);
     } else {
-        let rem = table_if_any(w, "lldpV2RemTable", V2_REM, &[6, 5, 7, 8, 9, 10, 11]).await?;
+        let rem = w
+            .table("lldpV2RemTable", V2_REM, &[6, 5, 7, 8, 9, 10, 11])
+            .await?;
         if !rem.is_empty() {
             let man = w.table("lldpV2RemManAddrTable", V2_MAN, &[3]).await?;
             out = lldp_v2(&rem, &man, interfaces);
         }
     }
     if enterprise(sys_object_id) == Some(CISCO) || out.is_empty() {
-        let cdp = table_if_any(w, "cdpCacheTable", CDP_CACHE, &[6, 3, 4, 5, 7, 8]).await?;
+        let cdp = w
+            .table("cdpCacheTable", CDP_CACHE, &[6, 3, 4, 5, 7, 8])
+            .await?;
         out.extend(cdp_neighbors(&cdp, interfaces));
     }
     Ok(out)
@@ -66,30 +72,6 @@ fn enterprise(sys_object_id: Option<&str>) -> Option<u32> {
         .next()?
         .parse()
         .ok()
-}
-
-/// Walks a table's first column, and its other columns only when that one has rows:
-/// an absent table costs one request, not one per column.
-async fn table_if_any(
-    w: &mut Walker<'_>,
-    name: &str,
-    entry: &str,
-    cols: &[u32],
-) -> Result<Table, Error> {
-    let Some((first, rest)) = cols.split_first() else {
-        return Ok(Table::new());
-    };
-    let mut t = w.table(name, entry, &[*first]).await?;
-    if t.is_empty() || rest.is_empty() {
-        return Ok(t);
-    }
-    for (idx, row) in w.table(name, entry, rest).await? {
-        let r = t.entry(idx).or_default();
-        for (c, cell) in row.cells() {
-            r.insert(c, cell.clone());
-        }
-    }
-    Ok(t)
 }
 
 /// The name of the interface with this ifIndex: ifName, else ifDescr.

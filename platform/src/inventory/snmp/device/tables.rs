@@ -71,10 +71,6 @@ impl Row {
         self.0.iter().find(|(c, _)| c == col).map(|(_, v)| v)
     }
 
-    pub(super) fn cells(&self) -> impl Iterator<Item = (u32, &Cell)> {
-        self.0.iter().map(|(c, v)| (*c, v))
-    }
-
     pub(super) fn insert(&mut self, col: u32, cell: Cell) {
         match self.0.iter_mut().find(|(c, _)| *c == col) {
             Some(slot) => slot.1 = cell,
