@@ -515,21 +515,11 @@ pub(super) static RULES: &[Rule] = &[
     },
     Rule {
         // Ubiquiti: airOS answers the IEEE 802.11 MIB (recording: ubiquiti-m5);
-        // UniFi APs their own (MIB only).
+        // UniFi APs their own (MIB only), some behind net-snmp's sysObjectID (see
+        // GENERIC_PROBES).
         enterprises: &[41112, 10002],
         kind: Some(Kind::Wireless),
-        scalars: &[
-            s(
-                Model,
-                "1.3.6.1.4.1.41112.1.6.3.3.0",
-                "UBNT-UniFi-MIB::unifiApSystemModel.0",
-            ),
-            s(
-                Software,
-                "1.3.6.1.4.1.41112.1.6.3.6.0",
-                "UBNT-UniFi-MIB::unifiApSystemVersion.0",
-            ),
-        ],
+        scalars: &UNIFI,
         descr: &[],
         ..BASE
     },
@@ -795,11 +785,13 @@ pub(super) static RULES: &[Rule] = &[
         ..BASE
     },
     Rule {
-        // NEC IX routers: `IX Series IX2215 ... Version 10.7.18` (sysDescr only).
+        // NEC IX routers: `IX Series IX2215 ... Version 10.7.18` (sysDescr only). NEC's
+        // number is also its QX switches': the kind by the model's series.
         enterprises: &[119],
         kind: None,
         scalars: &[],
         descr: &[Pat::After(Model, "Series")],
+        series: &[("IX", Kind::Router), ("QX", Kind::Switch)],
         ..BASE
     },
     Rule {
@@ -1020,7 +1012,8 @@ pub(super) static RULES: &[Rule] = &[
         ..BASE
     },
     Rule {
-        // Brother printers (MIB only): Printer-MIB first, then its own serial.
+        // Brother printers (MIB only): its own serial (read before the standard
+        // Printer-MIB's, as every vendor's); the model from Printer-MIB's hrDeviceDescr.
         enterprises: &[2435],
         kind: Some(Kind::Printer),
         scalars: &[s(
@@ -1458,6 +1451,19 @@ const SYNOLOGY: [Scalar; 3] = [
     ),
 ];
 
+const UNIFI: [Scalar; 2] = [
+    s(
+        Model,
+        "1.3.6.1.4.1.41112.1.6.3.3.0",
+        "UBNT-UniFi-MIB::unifiApSystemModel.0",
+    ),
+    s(
+        Software,
+        "1.3.6.1.4.1.41112.1.6.3.6.0",
+        "UBNT-UniFi-MIB::unifiApSystemVersion.0",
+    ),
+];
+
 const QNAP: [Scalar; 3] = [
     s(Model, "1.3.6.1.4.1.24681.1.2.12.0", "NAS-MIB::modelName.0"),
     col(
@@ -1477,6 +1483,8 @@ const QNAP: [Scalar; 3] = [
 /// is the vendor when one answers.
 pub(super) static GENERIC_PROBES: &[(u32, &[Scalar])] = &[
     (6574, &SYNOLOGY),
+    // UniFi APs that answer with net-snmp's sysObjectID (LibreNMS unifi.yaml; MIB only).
+    (41112, &UNIFI),
     // Hikvision cameras that give no sysObjectID (recording: hikvision).
     (
         39165,
