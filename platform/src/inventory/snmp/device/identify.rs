@@ -175,7 +175,13 @@ pub(super) fn entity_chassis(ent: &Table, rule: Option<&Rule>) -> Option<(Chassi
         (8, Field::Hardware, "entPhysicalHardwareRev"),
         (12, Field::Manufacturer, "entPhysicalMfgName"),
     ] {
-        if let Some(v) = text(row, col).filter(|_| !skip.contains(&f)) {
+        let part = |v: &String| {
+            f == Field::Model
+                && rule
+                    .and_then(|r| r.part_number)
+                    .is_some_and(|p| shaped(v.trim(), p))
+        };
+        if let Some(v) = text(row, col).filter(|v| !skip.contains(&f) && !part(v)) {
             put(&mut c, f, &v, &format!("{name}.{idx}"), release);
         }
     }

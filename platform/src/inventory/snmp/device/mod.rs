@@ -208,18 +208,36 @@ pub async fn collect(
 
 /// The system group (one GET).
 async fn system(client: &mut Client, target: &Target) -> Result<Device, Error> {
-    let sys: Vec<OidBuf> = (1..=7)
+    let mut sys: Vec<OidBuf> = (1..=7)
         .map(|i| format!("1.3.6.1.2.1.1.{i}.0").parse().expect("valid"))
         .collect();
     // system.i.0 -> value
     let mut got: BTreeMap<u32, Cell> = BTreeMap::new();
-    client
-        .get(target, &sys, &mut |o, v| {
-            if let ([1, 3, 6, 1, 2, 1, 1, i, 0], Some(c)) = (o.arcs(), Cell::from(v)) {
-                got.insert(*i, c);
+    // SNMPv1 fails the whole GET for one object the agent lacks (sysServices, say):
+    // that object is dropped and the rest asked again, once per object at most.
+    for _ in 0..7 {
+        let r = client
+            .get(target, &sys, &mut |o, v| {
+                if let ([1, 3, 6, 1, 2, 1, 1, i, 0], Some(c)) = (o.arcs(), Cell::from(v)) {
+                    got.insert(*i, c);
+                }
+            })
+            .await;
+        match r {
+            Err(Error::Status { status: 2, index })
+                if index >= 1
+                    && usize::try_from(index).is_ok_and(|i| i <= sys.len())
+                    && sys.len() > 1 =>
+            {
+                sys.remove(usize::try_from(index - 1).unwrap_or(0));
+                got.clear();
             }
-        })
-        .await?;
+            r => {
+                r?;
+                break;
+            }
+        }
+    }
     let s = |i: u32| got.get(&i).and_then(Cell::text);
     Ok(Device {
         sys_descr: s(1),

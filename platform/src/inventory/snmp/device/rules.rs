@@ -95,6 +95,9 @@ pub(super) struct Rule {
     /// one, and is that token (Huawei's `V200R007C00SPC500` out of `Version 5.160
     /// V200R007C00SPC500`).
     pub release: Option<&'static str>,
+    /// The shape of this vendor's part numbers: an ENTITY-MIB model of that shape is not
+    /// taken as the model.
+    pub part_number: Option<&'static str>,
     /// The chassis' entPhysicalName (without a trailing "frame" or "chassis") is its
     /// model, when no other source states one.
     pub entity_name: bool,
@@ -113,6 +116,7 @@ const BASE: Rule = Rule {
     descr: &[],
     entity_skip: &[],
     release: None,
+    part_number: None,
     entity_name: false,
     series: &[],
     answers: &[],
@@ -175,7 +179,9 @@ pub(super) static RULES: &[Rule] = &[
             "JUNIPER-MIB::jnxBoxSerialNo.0",
         )],
         descr: &[Pat::After(Model, "Inc.")],
-        entity_skip: &[Model],
+        // An MX's entPhysicalModelName is the midplane's part number (710-030012);
+        // an EX's is its model (EX2300-24T).
+        part_number: Some("###-######"),
         ..BASE
     },
     Rule {
