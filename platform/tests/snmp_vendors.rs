@@ -5,8 +5,7 @@
 //! objects hold, and name those objects in `chassis.sources`.
 //!
 //! The expected values follow from the MIBs (and, for the sysDescr-only vendors, from
-//! the sysDescr form), not from running ksocket. What ksocket gets wrong today is listed
-//! in [`OPEN`] and checked by the ignored test `open_findings`.
+//! the sysDescr form), not from running ksocket.
 //!
 //! Root only (skipped otherwise).
 use ksocket_lab::corpus::SimLab;
@@ -25,8 +24,7 @@ struct Want {
     /// The recording's file stem, its community.
     community: &'static str,
     enterprise: u32,
-    /// None: the kind is an open finding (see [`OPEN`]).
-    kind: Option<&'static str>,
+    kind: &'static str,
     fields: &'static [Field],
 }
 
@@ -48,7 +46,7 @@ static WANT: &[Want] = &[
     Want {
         community: "mikrotik",
         enterprise: 14988,
-        kind: Some("router"),
+        kind: "router",
         fields: &[
             f(MODEL, "RB951G-2HnD", "MIKROTIK-MIB::mtxrBoardName.0"),
             f(SERIAL, "6427061D9B2A", "MIKROTIK-MIB::mtxrSerialNumber.0"),
@@ -59,7 +57,7 @@ static WANT: &[Want] = &[
     Want {
         community: "mikrotik-noboard",
         enterprise: 14988,
-        kind: Some("router"),
+        kind: "router",
         fields: &[
             f(MODEL, "RB750GL", "sysDescr"),
             f(SERIAL, "5E3A05C1B8D2", "MIKROTIK-MIB::mtxrSerialNumber.0"),
@@ -69,7 +67,7 @@ static WANT: &[Want] = &[
     Want {
         community: "yamaha",
         enterprise: 1182,
-        kind: Some("router"),
+        kind: "router",
         fields: &[
             f(MODEL, "RTX1210", "sysDescr"),
             none(SERIAL),
@@ -79,7 +77,7 @@ static WANT: &[Want] = &[
     Want {
         community: "nec",
         enterprise: 119,
-        kind: Some("router"),
+        kind: "router",
         fields: &[
             f(MODEL, "IX2215", "sysDescr"),
             none(SERIAL),
@@ -89,7 +87,7 @@ static WANT: &[Want] = &[
     Want {
         community: "allied",
         enterprise: 207,
-        kind: Some("switch"),
+        kind: "switch",
         fields: &[
             f(MODEL, "x230-10GP", "AT-RESOURCE-MIB::rscBoardName.1.1"),
             f(
@@ -103,7 +101,7 @@ static WANT: &[Want] = &[
     Want {
         community: "zyxel",
         enterprise: 890,
-        kind: None,
+        kind: "firewall",
         fields: &[
             f(MODEL, "USG FLEX 100", "ZYXEL-ES-COMMON::sysProductModel.0"),
             f(
@@ -118,8 +116,13 @@ static WANT: &[Want] = &[
     Want {
         community: "tplink",
         enterprise: 11863,
-        kind: Some("switch"),
+        kind: "switch",
         fields: &[
+            f(
+                MODEL,
+                "T2600G-28TS",
+                "TPLINK-SYSINFO-MIB::tpSysInfoHwVersion.0",
+            ),
             f(
                 SERIAL,
                 "2175012000153",
@@ -141,8 +144,13 @@ static WANT: &[Want] = &[
         // The older MIB's object 8 is uptime (TimeTicks): no serial.
         community: "tplink-oldmib",
         enterprise: 11863,
-        kind: Some("switch"),
+        kind: "switch",
         fields: &[
+            f(
+                MODEL,
+                "T2600G-28TS",
+                "TPLINK-SYSINFO-MIB::tpSysInfoHwVersion.0",
+            ),
             none(SERIAL),
             f(
                 SW,
@@ -159,7 +167,7 @@ static WANT: &[Want] = &[
     Want {
         community: "netgear",
         enterprise: 4526,
-        kind: Some("switch"),
+        kind: "switch",
         fields: &[
             f(
                 MODEL,
@@ -182,7 +190,7 @@ static WANT: &[Want] = &[
         // sysObjectID is net-snmp's: the vendor is the maker whose MIB answered.
         community: "synology",
         enterprise: 6574,
-        kind: Some("storage"),
+        kind: "storage",
         fields: &[
             f(MODEL, "DS920+", "SYNOLOGY-SYSTEM-MIB::modelName.0"),
             f(
@@ -196,7 +204,7 @@ static WANT: &[Want] = &[
     Want {
         community: "qnap",
         enterprise: 24681,
-        kind: Some("storage"),
+        kind: "storage",
         fields: &[
             f(MODEL, "TS-453D", "NAS-MIB::modelName.0"),
             f(SERIAL, "Q203I12345", "NAS-MIB::enclosureSerialNum.1"),
@@ -207,7 +215,7 @@ static WANT: &[Want] = &[
     Want {
         community: "extreme",
         enterprise: 1916,
-        kind: Some("switch"),
+        kind: "switch",
         fields: &[
             f(MODEL, "X440G2-48p-10G4", "sysDescr"),
             f(SERIAL, "1726G-01234", "entPhysicalSerialNum.1"),
@@ -217,7 +225,7 @@ static WANT: &[Want] = &[
     Want {
         community: "dell-n",
         enterprise: 674,
-        kind: Some("switch"),
+        kind: "switch",
         fields: &[
             f(
                 MODEL,
@@ -239,7 +247,7 @@ static WANT: &[Want] = &[
     Want {
         community: "force10",
         enterprise: 6027,
-        kind: Some("switch"),
+        kind: "switch",
         fields: &[
             f(
                 MODEL,
@@ -261,7 +269,7 @@ static WANT: &[Want] = &[
     Want {
         community: "unifi",
         enterprise: 41112,
-        kind: Some("wireless"),
+        kind: "wireless",
         fields: &[
             f(MODEL, "UAP-AC-Pro", "UBNT-UniFi-MIB::unifiApSystemModel.0"),
             // UBNT-UniFi-MIB has no serial object.
@@ -273,7 +281,7 @@ static WANT: &[Want] = &[
         // A UniFi AP behind net-snmp's sysObjectID.
         community: "unifi-netsnmp",
         enterprise: 41112,
-        kind: Some("wireless"),
+        kind: "wireless",
         fields: &[
             f(MODEL, "U6-Pro", "UBNT-UniFi-MIB::unifiApSystemModel.0"),
             none(SERIAL),
@@ -283,7 +291,7 @@ static WANT: &[Want] = &[
     Want {
         community: "edgeswitch",
         enterprise: 4413,
-        kind: Some("switch"),
+        kind: "switch",
         fields: &[
             f(
                 MODEL,
@@ -305,7 +313,7 @@ static WANT: &[Want] = &[
     Want {
         community: "eaton-epdu",
         enterprise: 534,
-        kind: Some("power"),
+        kind: "power",
         fields: &[
             f(
                 MODEL,
@@ -322,7 +330,7 @@ static WANT: &[Want] = &[
         // The vendor's serial is read before Printer-MIB's (same value here).
         community: "brother",
         enterprise: 2435,
-        kind: Some("printer"),
+        kind: "printer",
         fields: &[
             f(
                 MODEL,
@@ -340,7 +348,7 @@ static WANT: &[Want] = &[
     Want {
         community: "hp-printer",
         enterprise: 11,
-        kind: Some("printer"),
+        kind: "printer",
         fields: &[
             f(
                 MODEL,
@@ -358,7 +366,7 @@ static WANT: &[Want] = &[
     Want {
         community: "ruckus-zd",
         enterprise: 25053,
-        kind: Some("wireless"),
+        kind: "wireless",
         fields: &[
             f(
                 MODEL,
@@ -377,31 +385,6 @@ static WANT: &[Want] = &[
             ),
         ],
     },
-];
-
-/// What ksocket gets wrong today: (community, field, expected value, why). Field
-/// "kind" or a chassis field; checked by the ignored test `open_findings`.
-static OPEN: &[(&str, &str, &str, &str)] = &[
-    (
-        "zyxel",
-        "kind",
-        "firewall",
-        "890.1.15 is shared by ZLD firewalls, NWA/NXC wireless and XGS/XS switches; sysDescr \
-         is the bare model, so the kind falls to sysServices (72: host)",
-    ),
-    (
-        "tplink",
-        MODEL,
-        "T2600G-28TS",
-        "tpSysInfoHwVersion (`T2600G-28TS 2.0`) is the only object naming the model; the rule \
-         reads it as the hardware version only",
-    ),
-    (
-        "tplink-oldmib",
-        MODEL,
-        "T2600G-28TS",
-        "as tplink: the model is the first word of tpSysInfoHwVersion",
-    ),
 ];
 
 fn data_dir() -> PathBuf {
@@ -457,15 +440,6 @@ fn text(v: &serde_json::Value) -> Option<&str> {
     v.as_str()
 }
 
-/// What the record says for an OPEN field.
-fn value<'a>(rec: &'a serde_json::Value, field: &str) -> Option<&'a str> {
-    if field == "kind" {
-        text(&rec["kind"])
-    } else {
-        text(&rec["chassis"][field])
-    }
-}
-
 /// The data directory holds one file per expected vendor, each a plain-text snmprec
 /// that says it is synthetic, with its lines in OID order (snmpsimd searches the file
 /// by OID: an unsorted line would silently not answer).
@@ -488,12 +462,6 @@ fn recordings_are_synthetic_sorted_and_all_checked() {
         files, wanted,
         "every recording has expectations, and only those"
     );
-    for (c, ..) in OPEN {
-        assert!(
-            wanted.iter().any(|w| w == c),
-            "OPEN names {c}, not a recording"
-        );
-    }
     for w in WANT {
         let text = String::from_utf8(read(w.community)).expect("plain text");
         assert!(
@@ -522,21 +490,11 @@ fn recordings_are_synthetic_sorted_and_all_checked() {
             }
             last = Some(arcs);
         }
-        // Every vendor states (or is expected to lack) model, serial and software,
-        // here or as an open finding.
+        // Every vendor states (or is expected to lack) model, serial and software.
         for key in [MODEL, SERIAL, SW] {
             let here = w.fields.iter().any(|(k, ..)| *k == key);
-            let open = OPEN.iter().any(|(c, k, ..)| *c == w.community && *k == key);
-            assert!(here || open, "{}: no expectation for {key}", w.community);
+            assert!(here, "{}: no expectation for {key}", w.community);
         }
-        assert!(
-            w.kind.is_some()
-                || OPEN
-                    .iter()
-                    .any(|(c, k, ..)| *c == w.community && *k == "kind"),
-            "{}: no expectation for the kind",
-            w.community
-        );
     }
 }
 
@@ -557,12 +515,10 @@ fn mib_only_vendors() {
                 w.enterprise
             ));
         }
-        if let Some(k) = w.kind
-            && text(&rec["kind"]) != Some(k)
-        {
+        if text(&rec["kind"]) != Some(w.kind) {
             fails.push(format!(
-                "{c}: kind {:?} (by {:?}), want {k}",
-                rec["kind"], rec["kindSource"]
+                "{c}: kind {:?} (by {:?}), want {}",
+                rec["kind"], rec["kindSource"], w.kind
             ));
         }
         let chassis = &rec["chassis"];
@@ -594,27 +550,4 @@ fn mib_only_vendors() {
         fails.len(),
         fails.join("\n  ")
     );
-}
-
-/// The open findings: what the MIBs say and ksocket does not state yet. Ignored until
-/// fixed (`cargo test -p ksocket --test snmp_vendors -- --ignored`).
-#[test]
-#[ignore = "open findings: ksocket does not state these yet"]
-fn open_findings() {
-    require_root!();
-    let mut names: Vec<&str> = OPEN.iter().map(|(c, ..)| *c).collect();
-    names.dedup();
-    let (sim, mut agent) = serve("mibopen", &names);
-    let mut fails = Vec::new();
-    for (c, field, want, why) in OPEN {
-        let rec = device(&sim, c);
-        let got = value(&rec, field);
-        if got != Some(*want) {
-            fails.push(format!("{c}: {field} {got:?}, want {want:?} ({why})"));
-        }
-    }
-    let _ = agent.kill();
-    let _ = agent.wait();
-    sim.lab.teardown().unwrap();
-    assert!(fails.is_empty(), "{}", fails.join("\n"));
 }

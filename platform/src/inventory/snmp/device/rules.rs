@@ -39,6 +39,9 @@ pub(super) struct Scalar {
     pub oid: &'static str,
     pub name: &'static str,
     pub column: bool,
+    /// Only the value's first word states the field (TP-Link's tpSysInfoHwVersion,
+    /// `T2600G-28TS 2.0`, names the model, then the revision).
+    pub first_word: bool,
 }
 
 const fn s(field: Field, oid: &'static str, name: &'static str) -> Scalar {
@@ -47,6 +50,18 @@ const fn s(field: Field, oid: &'static str, name: &'static str) -> Scalar {
         oid,
         name,
         column: false,
+        first_word: false,
+    }
+}
+
+/// A scalar whose first word states the field.
+const fn word(field: Field, oid: &'static str, name: &'static str) -> Scalar {
+    Scalar {
+        field,
+        oid,
+        name,
+        column: false,
+        first_word: true,
     }
 }
 
@@ -56,6 +71,7 @@ const fn col(field: Field, oid: &'static str, name: &'static str) -> Scalar {
         oid,
         name,
         column: true,
+        first_word: false,
     }
 }
 
@@ -591,6 +607,7 @@ pub(super) static RULES: &[Rule] = &[
             ),
         ],
         descr: &[],
+        answers: &[("1.3.6.1.4.1.674.10895.", Kind::Switch)],
         ..BASE
     },
     Rule {
@@ -675,6 +692,11 @@ pub(super) static RULES: &[Rule] = &[
         enterprises: &[11863],
         kind: Some(Kind::Switch),
         scalars: &[
+            word(
+                Model,
+                "1.3.6.1.4.1.11863.6.1.1.5.0",
+                "TPLINK-SYSINFO-MIB::tpSysInfoHwVersion.0",
+            ),
             s(
                 Hardware,
                 "1.3.6.1.4.1.11863.6.1.1.5.0",
@@ -721,6 +743,22 @@ pub(super) static RULES: &[Rule] = &[
             ),
         ],
         descr: &[],
+        // 890.1.15 covers ZLD firewalls, NWA/NXC wireless and XGS/XS switches; the
+        // model's series says which (LibreNMS zywall.yaml's list).
+        series: &[
+            ("USG", Kind::Firewall),
+            ("ATP", Kind::Firewall),
+            ("ZyWALL", Kind::Firewall),
+            ("VPN", Kind::Firewall),
+            ("NWA", Kind::Wireless),
+            ("WAX", Kind::Wireless),
+            ("WAC", Kind::Wireless),
+            ("NXC", Kind::Wireless),
+            ("XGS", Kind::Switch),
+            ("XS", Kind::Switch),
+            ("XMG", Kind::Switch),
+            ("GS", Kind::Switch),
+        ],
         ..BASE
     },
     Rule {
