@@ -236,6 +236,7 @@ const HR_DEVICE_DESCR: Scalar = Scalar {
     oid: "1.3.6.1.2.1.25.3.2.1.3.1",
     name: "HOST-RESOURCES-MIB::hrDeviceDescr.1",
     column: false,
+    first_word: false,
 };
 
 /// Reads what ENTITY-MIB left empty: the vendor's scalars (with, for a device whose
@@ -280,6 +281,11 @@ pub(super) async fn read_scalars(
     // The vendor's scalars (and a generic agent's maker's) first.
     for (i, _, v) in &got {
         let (m, s) = gets[*i];
+        let v = if s.first_word {
+            words(v).next().unwrap_or_default()
+        } else {
+            v
+        };
         if !standard(s) && put(chassis, s.field, v, s.name, release) {
             maker = maker.or(m);
             let by = rule.map(|r| r.answers).unwrap_or_default();

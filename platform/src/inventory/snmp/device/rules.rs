@@ -39,6 +39,9 @@ pub(super) struct Scalar {
     pub oid: &'static str,
     pub name: &'static str,
     pub column: bool,
+    /// Only the value's first word states the field (TP-Link's tpSysInfoHwVersion,
+    /// `T2600G-28TS 2.0`, names the model, then the revision).
+    pub first_word: bool,
 }
 
 const fn s(field: Field, oid: &'static str, name: &'static str) -> Scalar {
@@ -47,6 +50,18 @@ const fn s(field: Field, oid: &'static str, name: &'static str) -> Scalar {
         oid,
         name,
         column: false,
+        first_word: false,
+    }
+}
+
+/// A scalar whose first word states the field.
+const fn word(field: Field, oid: &'static str, name: &'static str) -> Scalar {
+    Scalar {
+        field,
+        oid,
+        name,
+        column: false,
+        first_word: true,
     }
 }
 
@@ -56,6 +71,7 @@ const fn col(field: Field, oid: &'static str, name: &'static str) -> Scalar {
         oid,
         name,
         column: true,
+        first_word: false,
     }
 }
 
@@ -521,21 +537,11 @@ pub(super) static RULES: &[Rule] = &[
     },
     Rule {
         // Ubiquiti: airOS answers the IEEE 802.11 MIB (recording: ubiquiti-m5);
-        // UniFi APs their own (MIB only).
+        // UniFi APs their own (MIB only), some behind net-snmp's sysObjectID (see
+        // GENERIC_PROBES).
         enterprises: &[41112, 10002],
         kind: Some(Kind::Wireless),
-        scalars: &[
-            s(
-                Model,
-                "1.3.6.1.4.1.41112.1.6.3.3.0",
-                "UBNT-UniFi-MIB::unifiApSystemModel.0",
-            ),
-            s(
-                Software,
-                "1.3.6.1.4.1.41112.1.6.3.6.0",
-                "UBNT-UniFi-MIB::unifiApSystemVersion.0",
-            ),
-        ],
+        scalars: &UNIFI,
         descr: &[],
         ..BASE
     },
@@ -601,6 +607,7 @@ pub(super) static RULES: &[Rule] = &[
             ),
         ],
         descr: &[],
+        answers: &[("1.3.6.1.4.1.674.10895.", Kind::Switch)],
         ..BASE
     },
     Rule {
@@ -685,6 +692,11 @@ pub(super) static RULES: &[Rule] = &[
         enterprises: &[11863],
         kind: Some(Kind::Switch),
         scalars: &[
+            word(
+                Model,
+                "1.3.6.1.4.1.11863.6.1.1.5.0",
+                "TPLINK-SYSINFO-MIB::tpSysInfoHwVersion.0",
+            ),
             s(
                 Hardware,
                 "1.3.6.1.4.1.11863.6.1.1.5.0",
@@ -731,6 +743,22 @@ pub(super) static RULES: &[Rule] = &[
             ),
         ],
         descr: &[],
+        // 890.1.15 covers ZLD firewalls, NWA/NXC wireless and XGS/XS switches; the
+        // model's series says which (LibreNMS zywall.yaml's list).
+        series: &[
+            ("USG", Kind::Firewall),
+            ("ATP", Kind::Firewall),
+            ("ZyWALL", Kind::Firewall),
+            ("VPN", Kind::Firewall),
+            ("NWA", Kind::Wireless),
+            ("WAX", Kind::Wireless),
+            ("WAC", Kind::Wireless),
+            ("NXC", Kind::Wireless),
+            ("XGS", Kind::Switch),
+            ("XS", Kind::Switch),
+            ("XMG", Kind::Switch),
+            ("GS", Kind::Switch),
+        ],
         ..BASE
     },
     Rule {
@@ -801,11 +829,13 @@ pub(super) static RULES: &[Rule] = &[
         ..BASE
     },
     Rule {
-        // NEC IX routers: `IX Series IX2215 ... Version 10.7.18` (sysDescr only).
+        // NEC IX routers: `IX Series IX2215 ... Version 10.7.18` (sysDescr only). NEC's
+        // number is also its QX switches': the kind by the model's series.
         enterprises: &[119],
         kind: None,
         scalars: &[],
         descr: &[Pat::After(Model, "Series")],
+        series: &[("IX", Kind::Router), ("QX", Kind::Switch)],
         ..BASE
     },
     Rule {
@@ -1026,7 +1056,8 @@ pub(super) static RULES: &[Rule] = &[
         ..BASE
     },
     Rule {
-        // Brother printers (MIB only): Printer-MIB first, then its own serial.
+        // Brother printers (MIB only): its own serial (read before the standard
+        // Printer-MIB's, as every vendor's); the model from Printer-MIB's hrDeviceDescr.
         enterprises: &[2435],
         kind: Some(Kind::Printer),
         scalars: &[s(
@@ -1464,6 +1495,19 @@ const SYNOLOGY: [Scalar; 3] = [
     ),
 ];
 
+const UNIFI: [Scalar; 2] = [
+    s(
+        Model,
+        "1.3.6.1.4.1.41112.1.6.3.3.0",
+        "UBNT-UniFi-MIB::unifiApSystemModel.0",
+    ),
+    s(
+        Software,
+        "1.3.6.1.4.1.41112.1.6.3.6.0",
+        "UBNT-UniFi-MIB::unifiApSystemVersion.0",
+    ),
+];
+
 const QNAP: [Scalar; 3] = [
     s(Model, "1.3.6.1.4.1.24681.1.2.12.0", "NAS-MIB::modelName.0"),
     col(
@@ -1483,6 +1527,8 @@ const QNAP: [Scalar; 3] = [
 /// is the vendor when one answers.
 pub(super) static GENERIC_PROBES: &[(u32, &[Scalar])] = &[
     (6574, &SYNOLOGY),
+    // UniFi APs that answer with net-snmp's sysObjectID (LibreNMS unifi.yaml; MIB only).
+    (41112, &UNIFI),
     // Hikvision cameras that give no sysObjectID (recording: hikvision).
     (
         39165,
