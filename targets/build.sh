@@ -8,11 +8,13 @@
 # It installs nothing: when something is missing it says exactly what, and how to get it.
 #
 #   --test-core   also run ksocket-core's unit tests for that target (under qemu on ARM)
-#   KSOCKET_SIZE_BUDGET   fail when a stripped binary is larger (bytes; default 4 MiB)
+#   KSOCKET_SIZE_BUDGET   fail when a stripped binary is larger (bytes; default 4 MiB for
+#                         armv7 and aarch64, the small boxes' targets; 5 MiB for x86_64,
+#                         whose code is about 30% larger for the same source)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-BUDGET="${KSOCKET_SIZE_BUDGET:-4194304}"
+BUDGET="${KSOCKET_SIZE_BUDGET:-}"
 PREFIX="${KSOCKET_CROSS_PREFIX:-/opt/ksocket-cross}"
 
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
@@ -89,7 +91,9 @@ for a in "${arch_list[@]}"; do
     case "$out" in "ksocket $VERSION ($T, release)") ;; *) die "$a: unexpected version output: $out" ;; esac
     say "$a: $size bytes, $info"
     say "$a: runs: $out"
-    [ "$size" -le "$BUDGET" ] || die "$a: $size bytes is over the size budget of $BUDGET bytes"
+    budget="$BUDGET"
+    [ -n "$budget" ] || case "$a" in x86_64) budget=5242880 ;; *) budget=4194304 ;; esac
+    [ "$size" -le "$budget" ] || die "$a: $size bytes is over the size budget of $budget bytes"
     stage=$(mktemp -d)
     name="ksocket-$VERSION-linux-$a"
     mkdir -p "$stage/$name"
