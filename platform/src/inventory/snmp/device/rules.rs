@@ -423,6 +423,7 @@ pub(super) static RULES: &[Rule] = &[
             ("AR", Kind::Router),
             ("NE", Kind::Router),
             ("ME", Kind::Router),
+            ("MultiserviceEngine", Kind::Router),
             ("CX", Kind::Router),
             ("ACU", Kind::Wireless),
             ("AC", Kind::Wireless),
@@ -970,7 +971,7 @@ pub(super) static RULES: &[Rule] = &[
     Rule {
         // Vertiv / Liebert: the managed device behind the card (recording: vertiv-power).
         enterprises: &[476],
-        kind: Some(Kind::Power),
+        kind: None,
         scalars: &[
             col(
                 Model,
@@ -989,6 +990,15 @@ pub(super) static RULES: &[Rule] = &[
             ),
         ],
         descr: &[],
+        // Liebert makes UPSes and cooling units: the series says which.
+        series: &[
+            ("PEX", Kind::Other),
+            ("CRV", Kind::Other),
+            ("DS", Kind::Other),
+            ("GXT", Kind::Power),
+            ("NX", Kind::Power),
+            ("APM", Kind::Power),
+        ],
         ..BASE
     },
     Rule {
@@ -1450,6 +1460,12 @@ pub(super) static RULES: &[Rule] = &[
         kind: Some(Kind::Power),
         scalars: &[],
         descr: &[Pat::After(Serial, "SN")],
+        ..BASE
+    },
+    Rule {
+        // MacroSAN arrays (recording: unknown-007; found by a generic agent's probe).
+        enterprises: &[35904],
+        kind: Some(Kind::Storage),
         ..BASE
     },
     Rule {
