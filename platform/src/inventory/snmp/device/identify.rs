@@ -17,6 +17,7 @@ use super::tables::{Cell, Table};
 use super::{Chassis, Device, Kind, Vendor};
 use crate::inventory::snmp::{Client, Error, Target};
 use ksocket_core::snmp::{OidBuf, Value, tag};
+use std::time::Instant;
 
 /// sysObjectID's enterprise: the arc after 1.3.6.1.4.1.
 pub(super) fn enterprise(sys_object_id: Option<&str>) -> Option<u32> {
@@ -251,6 +252,7 @@ pub(super) async fn read_scalars(
     enterprise: Option<u32>,
     rule: Option<&'static Rule>,
     c: &mut Option<Chassis>,
+    deadline: Option<Instant>,
 ) -> (Answered, Option<u32>) {
     let mut answered = Answered::default();
     let mut maker = None;
@@ -268,14 +270,18 @@ pub(super) async fn read_scalars(
         .chain(rules::STANDARD.iter().map(|s| (None, s)))
         .filter(|(_, s)| !s.column && !has(c.as_ref(), s.field))
         .collect();
-    if gets.is_empty() {
+    if deadline.is_some_and(|d| Instant::now() >= d) {
         return (answered, maker);
     }
-    if !has(c.as_ref(), Field::Model) {
+    if !gets.is_empty() && !has(c.as_ref(), Field::Model) {
         gets.push((None, &HR_DEVICE_DESCR));
     }
     let list: Vec<&Scalar> = gets.iter().map(|(_, s)| *s).collect();
-    let got = read(client, target, tag::GET, &list).await;
+    let got = if list.is_empty() {
+        Vec::new()
+    } else {
+        read(client, target, tag::GET, &list).await
+    };
     let chassis = c.get_or_insert_with(Chassis::default);
     let standard = |s: &Scalar| s.oid.starts_with("1.3.6.1.2.1.");
     // The vendor's scalars (and a generic agent's maker's) first.
@@ -308,7 +314,7 @@ pub(super) async fn read_scalars(
     if chassis.model.is_none() && rule.is_none_or(|r| r.kind == Some(Kind::Wireless)) {
         cols.extend(rules::DOT11);
     }
-    if !cols.is_empty() {
+    if !cols.is_empty() && deadline.is_none_or(|d| Instant::now() < d) {
         for (i, idx, v) in read(client, target, tag::GET_NEXT, &cols).await {
             let s = cols[i];
             if put(chassis, s.field, &v, &format!("{}.{idx}", s.name), release) {

@@ -107,6 +107,9 @@ impl Walker<'_> {
             Err(Error::Timeout) if !t.is_empty() => {
                 self.incomplete.push(format!("{name}: timeout"));
             }
+            // An error-status to this table (the system group answered before): the
+            // table is said unread, the rest of the record is kept.
+            Err(e @ Error::Status { .. }) => self.incomplete.push(format!("{name}: {e}")),
             Err(e) => return Err(e),
         }
         Ok(t)
@@ -155,13 +158,21 @@ pub async fn collect(
         }
         None => None,
     };
-    let (answered, maker) =
-        identify::read_scalars(w.client, target, enterprise, rule, &mut d.chassis).await;
+    let (answered, maker) = identify::read_scalars(
+        w.client,
+        target,
+        enterprise,
+        rule,
+        &mut d.chassis,
+        limits.deadline,
+    )
+    .await;
     let rule = maker.and_then(rules::rule).or(rule);
     identify::from_descr(&mut d.chassis, d.sys_descr.as_deref(), rule);
     if rule.is_some_and(|r| r.entity_name)
         && d.chassis.as_ref().is_none_or(|c| c.model.is_none())
         && let Some(i) = &chassis_index
+        && limits.deadline.is_none_or(|d| Instant::now() < d)
     {
         identify::entity_name(w.client, target, i, &mut d.chassis).await;
     }
