@@ -168,6 +168,9 @@ pub(super) fn addresses_by_if(
     notes: &mut Vec<String>,
 ) -> BTreeMap<u32, Vec<String>> {
     let mut by_if: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    // The addresses already listed, per interface (a set: an agent may list tens of
+    // thousands on one interface; a scan of the list for each would be quadratic).
+    let mut seen: std::collections::HashSet<(u32, [u8; 4])> = std::collections::HashSet::new();
     let (mut bad_old, mut bad_new) = (0, 0);
     for (ip, a) in addrs {
         let (Some(ifx), Some(mask)) = (
@@ -185,6 +188,7 @@ pub(super) fn addresses_by_if(
             .filter_map(|o| o.parse::<u8>().ok())
             .map(|o| o.count_ones())
             .sum();
+        seen.insert((ifx, [a1, a2, a3, a4]));
         by_if
             .entry(ifx)
             .or_default()
@@ -203,12 +207,8 @@ pub(super) fn addresses_by_if(
         };
         let bits = prefix_len(a.get(&5));
         let ip = format!("{a1}.{a2}.{a3}.{a4}");
-        let list = by_if.entry(ifx).or_default();
-        if !list
-            .iter()
-            .any(|x| x.split('/').next() == Some(ip.as_str()))
-        {
-            list.push(match bits {
+        if seen.insert((ifx, [a1, a2, a3, a4])) {
+            by_if.entry(ifx).or_default().push(match bits {
                 Some(b) => format!("{ip}/{b}"),
                 None => ip,
             });
