@@ -13,6 +13,7 @@
 //!   nothing. Other vendors that answer CISCO-CDP-MIB and run LLDP (HPE ProCurve) list
 //!   the same peers in both, so theirs is not walked.
 
+use super::identify::enterprise;
 use super::tables::{Cell, Row, Table, ipv4, lldp_id, mac, text_id};
 use super::{Error, Interface, Neighbor, Protocol, Walker};
 use std::net::Ipv6Addr;
@@ -61,17 +62,6 @@ pub(super) async fn collect(
         out.extend(cdp_neighbors(&cdp, interfaces));
     }
     Ok(out)
-}
-
-/// The enterprise arc of a sysObjectID (`1.3.6.1.4.1.N...`).
-fn enterprise(sys_object_id: Option<&str>) -> Option<u32> {
-    sys_object_id?
-        .trim_start_matches('.')
-        .strip_prefix("1.3.6.1.4.1.")?
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// The name of the interface with this ifIndex: ifName, else ifDescr.
