@@ -12,6 +12,7 @@ pub mod merge;
 pub mod plan;
 pub mod raw;
 pub mod request;
+pub mod six;
 mod unpriv;
 
 pub use request::ScanRequest;
