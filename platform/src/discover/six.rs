@@ -443,10 +443,9 @@ mod tests {
             links: vec![link(2, "eth0", true, false), link(3, "tun0", false, true)],
             ..Snapshot::default()
         };
-        let addr = |index, s: &str, prefix| Addr6 {
+        let addr = |index, s: &str, _prefix: u8| Addr6 {
             index,
             local: ip(s),
-            prefix,
         };
         let route = |dst: &str, prefix, gateway: Option<&str>, oif| NlRoute6 {
             dst: ip(dst),

@@ -241,7 +241,6 @@ fn neigh(n: &NeighbourMessage) -> Option<Neigh> {
 pub struct Addr6 {
     pub index: u32,
     pub local: Ipv6Addr,
-    pub prefix: u8,
 }
 
 /// A unicast IPv6 route of the main table (one next hop).
@@ -345,7 +344,6 @@ fn addr6(a: &AddressMessage) -> Option<Addr6> {
     Some(Addr6 {
         index: a.header.index,
         local,
-        prefix: a.header.prefix_len,
     })
 }
 

@@ -164,7 +164,7 @@ pub struct Scenario6 {
 /// One link, 198.18.30.0/24 and 2001:2::/64: the scanner at .2 / 2001:2::2; `dual`
 /// dual-stack hosts (198.18.30.10+i, 2001:2::a:i; every 4th ignores ICMPv6 echo and
 /// ARP and MLD find it); `v6only` IPv6-only hosts (2001:2::b:i); a router at
-/// 2001:2::1 (IPv6 only) to 2001:2:1::/64, where `far` hosts live (2001:2:1::10+i; odd
+/// 2001:2::1 (IPv6 only) to 2001:2:0:1::/64, where `far` hosts live (2001:2:0:1::10+i; odd
 /// ones ignore ICMPv6 echo, TCP still answers).
 pub fn ipv6_segment(lab: &mut Lab, dual: u16, v6only: u16, far: u16) -> io::Result<Scenario6> {
     let sw = lab.switch6("sw6")?;
@@ -203,7 +203,7 @@ pub fn ipv6_segment(lab: &mut Lab, dual: u16, v6only: u16, far: u16) -> io::Resu
         ],
     )?;
     lab.ip(&sw2, &["link", "set", "r", "master", "br0", "up"])?;
-    for (dev, a) in [("eth0", "2001:2::1/64"), ("eth1", "2001:2:1::1/64")] {
+    for (dev, a) in [("eth0", "2001:2::1/64"), ("eth1", "2001:2:0:1::1/64")] {
         lab.ip(&router, &["link", "set", dev, "up"])?;
         lab.add_addr6(&router, dev, a)?;
     }
@@ -239,29 +239,29 @@ pub fn ipv6_segment(lab: &mut Lab, dual: u16, v6only: u16, far: u16) -> io::Resu
         link_nodes.push((None, vec![v6]));
     }
     let scanner = lab.hosts6(&sw, &specs)?.remove(0);
-    lab.route6(&scanner, "2001:2:1::/64", "2001:2::1")?;
+    lab.route6(&scanner, "2001:2:0:1::/64", "2001:2::1")?;
     let mut far_specs = Vec::new();
     let mut routed = BTreeSet::new();
     for i in 0..far.min(200) {
-        let v6: Ipv6Addr = format!("2001:2:1::{:x}", 0x10 + i)
+        let v6: Ipv6Addr = format!("2001:2:0:1::{:x}", 0x10 + i)
             .parse()
             .expect("formatted");
         far_specs.push(Host6 {
             name: format!("f{i}"),
             cidr6: vec![format!("{v6}/64")],
-            gateway6: Some("2001:2:1::1".into()),
+            gateway6: Some("2001:2:0:1::1".into()),
             no_echo6: i % 2 == 1,
             ..Host6::default()
         });
         routed.insert(v6);
     }
-    routed.insert("2001:2:1::1".parse().expect("literal"));
+    routed.insert("2001:2:0:1::1".parse().expect("literal"));
     lab.hosts6(&sw2, &far_specs)?;
     Ok(Scenario6 {
         scanner,
         ifname: "eth0".into(),
         link_nodes,
         routed,
-        routed_target: "2001:2:1::/120".into(),
+        routed_target: "2001:2:0:1::/120".into(),
     })
 }
