@@ -6,10 +6,13 @@
 //!    without the privilege, [`unpriv`]: ICMP datagram sockets and TCP connect().
 //! 3. [`merge`]: the kernel's neighbour table and the gateway's ARP table
 //!    ([`gateway`]) add what the probes did not see.
+//! 4. [`ports`]: the live hosts' open ports (the sweep of `--ports` and UDP 161) and
+//!    their banners; with raw packet access only.
 
 pub mod gateway;
 pub mod merge;
 pub mod plan;
+pub mod ports;
 pub mod raw;
 pub mod request;
 mod unpriv;
@@ -29,6 +32,11 @@ use std::net::{IpAddr, Ipv4Addr};
 pub struct Discovery {
     pub hosts: BTreeMap<IpAddr, Host>,
     pub summary: Summary,
+    /// The TCP ports every host was swept for (empty: no sweep ran); a host's open ones
+    /// are in its `ports`.
+    pub swept: Vec<u16>,
+    /// Hosts whose UDP 161 refused the sweep's SNMP probe (ICMP port unreachable).
+    pub snmp_refused: std::collections::BTreeSet<IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,9 +69,11 @@ pub fn discover(
     cfg.key = crate::sys::random::u64();
     let started = std::time::Instant::now();
     let mut hosts = BTreeMap::new();
+    let raw_access;
     let mut summary = match raw::open_sockets(&plan).map_err(DiscoverError::Socket)? {
         Some(socks) => {
-            let st = raw::run(cfg, &plan, socks, &mut hosts, &mut |p| {
+            raw_access = true;
+            let st = raw::run(cfg.clone(), &plan, socks, &mut hosts, &mut |p| {
                 sink.progress(p);
                 !sink.cancelled()
             })
@@ -82,7 +92,10 @@ pub fn discover(
                 checks: Vec::new(),
             }
         }
-        None => unprivileged(&cfg, &plan, &mut hosts, sink)?,
+        None => {
+            raw_access = false;
+            unprivileged(&cfg, &plan, &mut hosts, sink)?
+        }
     };
     summary.discovery_seconds = started.elapsed().as_secs_f64();
     // Only adds provenance: a kernel (or emulator) that refuses the dump loses nothing.
@@ -92,6 +105,51 @@ pub fn discover(
     }
     merge::gateway_arp(&plan, &mut hosts, arp);
     summary.hosts = hosts.len() as u64;
+    let (mut swept, mut snmp_refused) = (Vec::new(), std::collections::BTreeSet::new());
+    if req.sweep && !hosts.is_empty() {
+        if raw_access {
+            let t0 = std::time::Instant::now();
+            let socks = raw::open_sockets(&plan)
+                .map_err(DiscoverError::Socket)?
+                .ok_or_else(|| {
+                    DiscoverError::Socket(std::io::ErrorKind::PermissionDenied.into())
+                })?;
+            let cancelled = || sink.cancelled();
+            let s = ports::sweep(
+                &cfg,
+                &plan,
+                socks,
+                &req.ports,
+                cfg.methods.snmp,
+                &mut hosts,
+                &cancelled,
+            )
+            .map_err(DiscoverError::Engine)?;
+            let sweep_s = t0.elapsed().as_secs_f64();
+            let banners = ports::banners::read(
+                &mut hosts,
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(2),
+            );
+            log::info!(
+                "ports swept: {} hosts, {} probes ({} retries), {} open, {} closed, {} filtered, {} hosts without a MAC, {sweep_s:.3} s; {banners} banners read, {:.3} s",
+                s.stats.hosts,
+                s.stats.sent,
+                s.stats.sent_retry,
+                s.stats.open,
+                s.stats.closed,
+                s.stats.filtered,
+                s.no_mac,
+                t0.elapsed().as_secs_f64()
+            );
+            swept.clone_from(&req.ports);
+            snmp_refused = s.snmp_refused.into_iter().map(IpAddr::V4).collect();
+        } else {
+            sink.note(Note::warn(
+                "no raw packet access: ports were not swept (no ports, no banners)",
+            ));
+        }
+    }
     for (ip, h) in &hosts {
         log::debug!(
             "host {ip} up: via {:?}, mac {:?}, rtt {:?}",
@@ -104,7 +162,12 @@ pub fn discover(
         .into_iter()
         .map(|(ip, h)| (IpAddr::V4(ip), h))
         .collect();
-    Ok(Discovery { hosts, summary })
+    Ok(Discovery {
+        hosts,
+        summary,
+        swept,
+        snmp_refused,
+    })
 }
 
 /// The fallback without raw packet access, over the targets some route reaches.
