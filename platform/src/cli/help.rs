@@ -151,7 +151,9 @@ Each step prints a line ending in OK, Skip or NG [why]; the first NG stops (exit
              (runs as root: Upstart cannot give CAP_NET_RAW alone).
   uninstall  stops, disables and removes the service (files and user are kept)
   status     prints missing, running, stopped or processing
-  start      Skip when running; stop: Skip when stopped; restart starts a stopped one\n
+  start      Skip when running; stop: Skip when stopped; restart starts a stopped one.
+             start and restart first give etc/ksocket and var back to the user ksocket
+             (files root made since, as `ksocket encrypt` or a new credential file)\n
 The service restarts the agent on failure, not on exit 3 (refused by the controller
 for good: fix the token with `ksocket config`, then `ksocket service restart`).",
     },

@@ -182,7 +182,19 @@ pub fn status(init: Init) -> Result<Status, String> {
 
 fn control(init: Init, verb: &str) -> Result<String, String> {
     match init {
-        Init::Systemd => systemctl(&[verb, UNIT]),
+        Init::Systemd => systemctl(&[verb, UNIT]).map_err(|e| {
+            // systemctl's own last line only says where to look: say what happened.
+            match systemctl(&["show", "-p", "Result,ExecMainCode,ExecMainStatus", UNIT]) {
+                Ok(s) => {
+                    let v: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+                    format!(
+                        "systemctl {verb} failed: {}; see `journalctl -u ksocket`",
+                        v.join(" ")
+                    )
+                }
+                Err(_) => e,
+            }
+        }),
         Init::Upstart => {
             let exe = initctl().ok_or("initctl not found")?;
             let exe = exe.to_string_lossy().into_owned();
@@ -436,8 +448,14 @@ fn install(s: &mut Steps, init: Init) -> Result<(), Failure> {
     let dest = installed(init);
     let r = (|| {
         // An older install in another unit directory would shadow or double this one.
+        let real = |p: &Path| {
+            p.parent()
+                .and_then(|d| std::fs::canonicalize(d).ok())
+                .map(|d| d.join(UNIT))
+        };
         for old in installed_candidates(init) {
-            if old != dest && ours(&old) {
+            // /lib is /usr/lib on merged-/usr systems: the same file by two names.
+            if real(&old) != real(&dest) && ours(&old) {
                 std::fs::remove_file(&old).map_err(|e| format!("{}: {e}", old.display()))?;
             }
         }
@@ -461,7 +479,7 @@ fn install(s: &mut Steps, init: Init) -> Result<(), Failure> {
         control(init, "restart")
             .map(|_| ("OK", String::new()))
             .map_err(|e| match init {
-                Init::Systemd => format!("{e}; see `journalctl -u ksocket`"),
+                Init::Systemd => e,
                 Init::Upstart => format!("{e}; see /var/log/upstart/ksocket.log"),
             }),
     )?;
@@ -489,7 +507,10 @@ fn uninstall(s: &mut Steps, init: Init) -> Result<(), Failure> {
     }
     let r = (|| {
         let mut removed = Vec::new();
-        for p in installed_candidates(init) {
+        // The name `install` chose first (the distribution's), then the others.
+        let mut all = vec![installed(init)];
+        all.extend(installed_candidates(init));
+        for p in all {
             if ours(&p) {
                 std::fs::remove_file(&p).map_err(|e| format!("{}: {e}", p.display()))?;
                 removed.push(p.display().to_string());
