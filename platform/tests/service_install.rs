@@ -305,6 +305,54 @@ fn ksinstall_refusals_and_skip_install() {
 }
 
 #[test]
+fn ksinstall_asks_on_a_terminal() {
+    // script(1) (util-linux) gives ksinstall a terminal; the answers go through it.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIP: no script(1) to give ksinstall a terminal");
+        return;
+    }
+    let d = scratch("tty");
+    let rel = release(&d);
+    let p = d.join("p");
+    let cmd = format!(
+        "{} --service no --prefix {}",
+        rel.join("ksinstall").display(),
+        p.display()
+    );
+    let mut c = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("KSOCKET_HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Host, port (default), scan mode, token (not echoed), then Proceed (default yes).
+    std::io::Write::write_all(
+        c.stdin.as_mut().unwrap(),
+        b"ctl.lab.example\n\naws\ntty-token-41\n\n",
+    )
+    .unwrap();
+    let o = ksocket_lab::wait_output(c, Duration::from_secs(60)).unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for q in [
+        "Controller host name",
+        "Controller port [443]",
+        "Scan mode",
+        "Ksocket token (not shown)",
+        "Proceed? [Y/n]",
+    ] {
+        assert!(out.contains(q), "no question `{q}`: {out}");
+    }
+    assert_eq!(setting(&p, "connect.host"), "ctl.lab.example");
+    assert_eq!(setting(&p, "connect.port"), "443");
+    assert_eq!(setting(&p, "operations.networksScanMode"), "aws");
+    assert_eq!(setting(&p, "connect.token"), "tty-token-41");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
 fn the_installer_scripts_pass_shellcheck() {
     let Ok(o) = Command::new("shellcheck")
         .args(["-s", "sh", "ksinstall", "ksuninstall"])

@@ -27,7 +27,12 @@ Options:
   --rate PPS             packets per second (default 10000)
   --timeout MS           initial reply timeout; adapts to measured RTTs (default 250)
   --retries N            extra probes to silent targets (default 1)
-  --ports LIST           TCP ports for routed targets (default 22,23,25,53,80,135,139,443,445,587,5985)
+  --ports LIST           TCP ports probed, or top100 (nmap's 100 most often open):
+                         every live host is swept for them (with UDP 161), open ones
+                         reported, SSH banners and HTTP Server headers read; routed
+                         targets are found with the first 16 (default
+                         22,23,25,53,80,135,139,443,445,587,5985,5986)
+  --no-ports             no port sweep: hosts only (no ports, no banners)
   --methods LIST         icmp,tcp,snmp for routed targets (default: all); on-link
                          targets on Ethernet are always found by ARP
   --interface NAME       use only this interface
@@ -146,7 +151,9 @@ Each step prints a line ending in OK, Skip or NG [why]; the first NG stops (exit
              (runs as root: Upstart cannot give CAP_NET_RAW alone).
   uninstall  stops, disables and removes the service (files and user are kept)
   status     prints missing, running, stopped or processing
-  start      Skip when running; stop: Skip when stopped; restart starts a stopped one\n
+  start      Skip when running; stop: Skip when stopped; restart starts a stopped one.
+             start and restart first give etc/ksocket and var back to the user ksocket
+             (files root made since, as `ksocket encrypt` or a new credential file)\n
 The service restarts the agent on failure, not on exit 3 (refused by the controller
 for good: fix the token with `ksocket config`, then `ksocket service restart`).",
     },

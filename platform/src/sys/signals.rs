@@ -17,7 +17,7 @@ pub fn on_termination(on_signal: impl FnOnce(i32) + Send + 'static) -> std::io::
     if r != 0 {
         return Err(std::io::Error::from_raw_os_error(r));
     }
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             let mut sig: libc::c_int = 0;
@@ -26,6 +26,12 @@ pub fn on_termination(on_signal: impl FnOnce(i32) + Send + 'static) -> std::io::
             if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
                 on_signal(sig);
             }
-        })?;
+        });
+    if let Err(e) = spawned {
+        // No thread to take them: the default action (termination) comes back.
+        // SAFETY: `set` is the valid set blocked above.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+        return Err(e);
+    }
     Ok(())
 }

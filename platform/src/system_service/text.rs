@@ -147,6 +147,22 @@ ReadWritePaths={rw_var} {rw_etc}
 # /home, /root and /run/user are invisible: keep SSH client keys under etc/ksocket.
 ProtectHome=yes
 PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+SystemCallArchitectures=native
+# IPv4/IPv6 sockets, packet sockets (ARP, NDP), netlink (routes, neighbours), unix
+# (the journal, NOTIFY_SOCKET): nothing else.
+RestrictAddressFamilies=AF_INET AF_INET6 AF_PACKET AF_NETLINK AF_UNIX
 UMask=0027
 
 [Install]
@@ -301,6 +317,10 @@ mod tests {
             "ReadWritePaths=/opt/ksocket/var /opt/ksocket/etc",
             "ProtectHome=yes",
             "PrivateTmp=yes",
+            "PrivateDevices=yes",
+            "RestrictNamespaces=yes",
+            "MemoryDenyWriteExecute=yes",
+            "RestrictAddressFamilies=AF_INET AF_INET6 AF_PACKET AF_NETLINK AF_UNIX",
             "[Install]",
             "WantedBy=multi-user.target",
         ] {
