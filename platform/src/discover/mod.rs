@@ -23,11 +23,11 @@ use ksocket_core::wire::Mac;
 use ksocket_proto::records::{Host, SCHEMA, Summary};
 use plan::{Plan, PlanError, SET_RANGES};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// The live hosts, and what it took to find them.
 pub struct Discovery {
-    pub hosts: BTreeMap<Ipv4Addr, Host>,
+    pub hosts: BTreeMap<IpAddr, Host>,
     pub summary: Summary,
 }
 
@@ -100,6 +100,10 @@ pub fn discover(
             h.rtt_ms
         );
     }
+    let hosts = hosts
+        .into_iter()
+        .map(|(ip, h)| (IpAddr::V4(ip), h))
+        .collect();
     Ok(Discovery { hosts, summary })
 }
 

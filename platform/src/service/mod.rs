@@ -341,7 +341,9 @@ mod tests {
         AgentMessage::Records {
             op: "op".into(),
             seq,
-            hosts: (0..50).map(|i| Host::new([198, 18, 1, i].into())).collect(),
+            hosts: (0..50)
+                .map(|i| Host::new(std::net::Ipv4Addr::from([198, 18, 1, i])))
+                .collect(),
         }
     }
 
