@@ -6,9 +6,12 @@
 //!    without the privilege, [`unpriv`]: ICMP datagram sockets and TCP connect().
 //! 3. [`merge`]: the kernel's neighbour table and the gateway's ARP table
 //!    ([`gateway`]) add what the probes did not see.
+//! 4. [`names`] (called by the pipeline after discovery): the hosts' names from
+//!    reverse DNS, NetBIOS and mDNS.
 
 pub mod gateway;
 pub mod merge;
+pub mod names;
 pub mod plan;
 pub mod raw;
 pub mod request;

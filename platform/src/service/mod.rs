@@ -383,6 +383,7 @@ mod tests {
             details: None,
             ports: None,
             rate: None,
+            names: None,
         };
         assert!(matches!(
             ops.receive("x", &bad, &sh, &cfg),
