@@ -10,6 +10,9 @@
 #     start their own in lab namespaces, on lab addresses only)
 #   - the service mode's peers: PostgreSQL (binaries only: no cluster is made or started;
 #     the tests make a throwaway one, scripts/pg-cluster.sh) and tinyproxy (not started)
+#   - shellcheck (the installer scripts packaging/ksinstall and ksuninstall are checked)
+#   - the systemd tests (tests/systemd/run.sh): systemd-container (systemd-nspawn) and
+#     debootstrap (the container's root, made by the test when absent)
 #   - the static cross toolchain for x86_64/aarch64/armv7 (targets/setup-cross.sh)
 #   - rustfmt and clippy for the rustup toolchain, when missing
 #   - the SNMP recordings corpus (scripts/fetch-corpus.sh: snmpsim-data from PyPI, pinned
@@ -20,7 +23,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 python3-pip bzip2 time file procps postgresql postgresql-client tinyproxy openssl openssh-server openssh-client rpm dnsmasq-base samba samba-common-bin avahi-daemon bind9-dnsutils"
+PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 python3-pip bzip2 time file procps postgresql postgresql-client tinyproxy openssl openssh-server openssh-client rpm shellcheck systemd-container debootstrap dnsmasq-base samba samba-common-bin avahi-daemon bind9-dnsutils"
 need=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
 if [ -n "$need" ]; then

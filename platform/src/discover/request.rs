@@ -3,7 +3,10 @@
 
 use crate::credentials::secret::Secret;
 use ksocket_core::addr::Range;
+use ksocket_core::engine::sweep::MAX_SWEEP_PORTS;
 use ksocket_core::engine::{self, Config, Methods};
+use ksocket_core::engine6::Range6;
+use std::net::Ipv6Addr;
 use std::time::Duration;
 
 /// What to scan and how.
@@ -12,6 +15,9 @@ pub struct ScanRequest {
     /// Named targets; empty: every attached network (up to `max_prefix`) and the
     /// default gateways.
     pub targets: Vec<Range>,
+    /// Named IPv6 targets (each at most a /112). With no target at all, every attached
+    /// link is discovered over IPv6 too.
+    pub targets6: Vec<Range6>,
     pub excludes: Vec<Range>,
     /// Only this interface.
     pub interface: Option<String>,
@@ -31,6 +37,11 @@ pub struct ScanRequest {
     /// Read the default gateway's ARP table over SNMP also when targets are named
     /// (a scan without targets always does).
     pub gateway_arp: bool,
+    /// The TCP ports of the port sweep of live hosts (`--ports`; discovery's routed
+    /// probes take the first [`engine::MAX_PORTS`] of them).
+    pub ports: Vec<u16>,
+    /// Sweep the live hosts' ports and read their banners (`--no-ports`: not).
+    pub sweep: bool,
 }
 
 /// Ranges that are never scanned: "this network" (0/8), loopback (127/8), multicast
@@ -58,6 +69,7 @@ impl Default for ScanRequest {
     fn default() -> ScanRequest {
         ScanRequest {
             targets: Vec::new(),
+            targets6: Vec::new(),
             excludes: Vec::new(),
             interface: None,
             max_prefix: 22,
@@ -67,6 +79,8 @@ impl Default for ScanRequest {
             names: true,
             limits: crate::limits::Limits::default(),
             gateway_arp: false,
+            ports: engine::DEFAULT_PORTS.to_vec(),
+            sweep: true,
         }
     }
 }
@@ -85,18 +99,35 @@ impl ScanRequest {
         Ok(())
     }
 
-    /// `--ports LIST`: TCP ports for routed targets, in order, without repeats.
+    /// `--ports LIST`: the TCP ports probed, in order, without repeats, or `top100`
+    /// (nmap's 100 most often open): the live hosts' port sweep probes all of them,
+    /// discovery's routed probes the first [`engine::MAX_PORTS`] (the order of `top100`
+    /// is by frequency, so the most telling ones).
     pub fn set_ports(&mut self, v: &str) -> Result<(), OptionError> {
-        self.engine.ports.clear();
-        for p in v.split(',').filter(|p| !p.trim().is_empty()) {
-            let n = number("ports", p, 1, 65535)? as u16;
-            if !self.engine.ports.contains(&n) {
-                self.engine
-                    .ports
-                    .push(n)
-                    .map_err(|_| bad("ports", format!("at most {} ports", engine::MAX_PORTS)))?;
+        let mut ports: Vec<u16> = Vec::new();
+        for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let add: &[u16] = if p == "top100" {
+                &engine::TOP100
+            } else {
+                &[number("ports", p, 1, 65535)? as u16]
+            };
+            for n in add {
+                if !ports.contains(n) {
+                    ports.push(*n);
+                }
             }
         }
+        if ports.is_empty() {
+            return Err(bad(
+                "ports",
+                "no port named (use --no-ports to sweep none)".into(),
+            ));
+        }
+        if ports.len() > MAX_SWEEP_PORTS {
+            return Err(bad("ports", format!("at most {MAX_SWEEP_PORTS} ports")));
+        }
+        self.engine.ports = ports.iter().copied().take(engine::MAX_PORTS).collect();
+        self.ports = ports;
         Ok(())
     }
 
@@ -129,6 +160,11 @@ impl ScanRequest {
     /// A named target (an address, a CIDR or a range): one wholly inside a range that
     /// is never scanned (loopback, multicast, ...) is refused.
     pub fn add_target(&mut self, t: &str) -> Result<(), String> {
+        if t.contains(':') {
+            let r = parse_target6(t)?;
+            self.targets6.push(r);
+            return Ok(());
+        }
         let r: Range = t.parse().map_err(|e| format!("target `{t}`: {e}"))?;
         if let Some(kind) = special(r.first).filter(|_| special(r.last) == special(r.first)) {
             return Err(format!("target `{t}` is {kind}: never scanned"));
@@ -149,6 +185,43 @@ impl ScanRequest {
     }
 }
 
+/// Widest IPv6 target range: a /112 (65,536 addresses).
+pub const MAX_PREFIX6: u8 = 112;
+
+/// An IPv6 target: an address or a network `addr/prefix` of at most [`MAX_PREFIX6`]
+/// bits of host part; link-local (it needs a zone), multicast, loopback and the
+/// unspecified address are refused.
+fn parse_target6(t: &str) -> Result<Range6, String> {
+    let (a, p) = t.split_once('/').unwrap_or((t, "128"));
+    let addr: Ipv6Addr = a
+        .parse()
+        .map_err(|_| format!("target `{t}`: not an IPv6 address"))?;
+    let prefix: u8 = p
+        .parse()
+        .ok()
+        .filter(|p| *p <= 128)
+        .ok_or_else(|| format!("target `{t}`: bad prefix length (0 to 128)"))?;
+    if prefix < MAX_PREFIX6 {
+        return Err(format!(
+            "target `{t}`: IPv6 ranges wider than /{MAX_PREFIX6} (65,536 addresses) are not scanned; \
+             name smaller ranges"
+        ));
+    }
+    let kind = if addr.is_unicast_link_local() {
+        Some("link-local (fe80::/10): found by link discovery, a scan without targets")
+    } else if addr.is_multicast() {
+        Some("multicast (ff00::/8)")
+    } else if addr.is_loopback() || addr.is_unspecified() {
+        Some("loopback or unspecified")
+    } else {
+        None
+    };
+    if let Some(k) = kind {
+        return Err(format!("target `{t}` is {k}: never scanned"));
+    }
+    Range6::cidr(addr, prefix).ok_or_else(|| format!("target `{t}`: bad prefix length"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,7 +237,22 @@ mod tests {
         );
         r.set_ports("22,80,22,443").unwrap();
         assert_eq!(r.engine.ports.as_slice(), &[22, 80, 443]);
+        assert_eq!(r.ports, [22, 80, 443]);
         assert!(r.set_ports("22,x").unwrap_err().to_string().contains("`x`"));
+        assert!(r.set_ports(",").is_err());
+        // top100: all swept, the 16 most frequent probed by discovery; repeats dropped.
+        r.set_ports("5985,top100,80").unwrap();
+        assert_eq!(r.ports.len(), 101);
+        assert_eq!(r.ports[..3], [5985, 80, 23]);
+        assert_eq!(r.engine.ports.len(), engine::MAX_PORTS);
+        assert_eq!(r.engine.ports[..2], [5985, 80]);
+        let many: Vec<String> = (1..=300).map(|p| p.to_string()).collect();
+        assert!(
+            r.set_ports(&many.join(","))
+                .unwrap_err()
+                .to_string()
+                .contains("at most")
+        );
         r.set_methods("icmp,tcp").unwrap();
         assert!(r.engine.methods.icmp && !r.engine.methods.snmp);
         assert!(r.set_methods("carrier-pigeon").is_err());
@@ -183,6 +271,18 @@ mod tests {
             );
         }
         r.add_target("0.0.0.0/0").unwrap(); // refused by the plan's size limit instead
+        r.add_target("2001:2::/112").unwrap();
+        r.add_target("2001:2:1::7").unwrap();
+        assert_eq!(r.targets6.len(), 2);
+        assert_eq!(r.targets6[0].len(), 65_536);
+        assert!(r.add_target("2001:2::/111").unwrap_err().contains("/112"));
+        for t in ["fe80::1", "ff02::1", "::1", "::"] {
+            assert!(
+                r.add_target(t).unwrap_err().contains("never scanned"),
+                "{t}"
+            );
+        }
+        assert!(r.add_target("2001:2::/129").is_err());
         assert!(r.add_target("300.1.1.1").is_err());
     }
 }
