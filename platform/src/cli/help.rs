@@ -42,6 +42,8 @@ Options:
                          default gateway's ARP table is read first (its hosts are
                          added, via \"snmp-arp\"), and found hosts are asked for details
   --no-details           do not ask found hosts for SNMP details
+  --no-names             do not look up the found hosts' names (reverse DNS through
+                         /etc/resolv.conf's nameservers, NetBIOS node status, mDNS)
   --gateway-arp          read the default gateway's ARP table also when TARGETs are
                          named (a scan without TARGET always does)
   --max-addresses N      most addresses one scan probes (default 65536, a /16);

@@ -12,9 +12,12 @@
 //!    of its MAC.
 //! 5. [`ports`]: the live IPv4 hosts' open ports (the sweep of `--ports` and UDP 161)
 //!    and their banners; with raw packet access only.
+//! 6. [`names`] (called by the pipeline after discovery): the hosts' names from
+//!    reverse DNS, NetBIOS and mDNS.
 
 pub mod gateway;
 pub mod merge;
+pub mod names;
 pub mod plan;
 pub mod ports;
 pub mod raw;
