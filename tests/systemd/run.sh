@@ -295,6 +295,15 @@ the_process() {
     pass "the agent (pid $pid) runs as ksocket (uid $uid), CapEff=CapPrm=CapAmb=CapBnd=$want ($caps), NoNewPrivs"
 }
 
+# modes: etc/ is root's and open, etc/ksocket/ and ksocket.toml the agent's and private.
+modes() {
+    local got
+    got=$(ns stat -c '%n %U:%G %a' $P/etc $P/etc/ksocket $P/etc/ksocket/ksocket.toml | tr '\n' ' ')
+    [ "$got" = "$P/etc root:root 755 $P/etc/ksocket ksocket:ksocket 700 $P/etc/ksocket/ksocket.toml ksocket:ksocket 600 " ] \
+        || fail "modes: $got"
+    pass "etc/ root:root 755, etc/ksocket ksocket 700, ksocket.toml ksocket 600"
+}
+
 # no_token_leak: the token is in no log and no file that others can read.
 no_token_leak() {
     local tok f
@@ -338,6 +347,7 @@ pass "the agent is connected to the controller ($("$CTL" agents --data "$W/ctl" 
 [ "$(ns systemctl show -p Type --value ksocket.service)" = notify ] || fail "the unit is not Type=notify"
 [ "$(ns systemctl is-enabled ksocket.service)" = enabled ] || fail "the unit is not enabled"
 the_process
+modes
 no_token_leak
 
 # ===== 2. stop, start, restart and their Skip cases =====
@@ -475,7 +485,7 @@ printf '%s\n' "$OUT"
 has "dpkg -i" 'the service is not started until it is$'
 [ "$(status)" = missing ] || fail "an unconfigured package started a service ('$(status)')"
 ns id ksocket >/dev/null || fail "no user ksocket after dpkg -i"
-[ "$(ns stat -c %U:%a $P/etc/ksocket/ksocket.toml)" = ksocket:600 ] || fail "ksocket.toml is $(ns stat -c %U:%a $P/etc/ksocket/ksocket.toml)"
+modes
 pass "dpkg -i: installed in $P, user ksocket made, etc/ksocket its own, no service until configured"
 run "configure" sh -c "$KS config connect.host 127.0.0.1 && $KS config connect.port $PORT && $KS config connect.token - </root/token && $KS service install"
 has "service install" '^Restart the service \.+ OK'
