@@ -821,7 +821,10 @@ impl<const W: usize> Engine6<W> {
         let fr = wire6::parse(f.link, frame).ok()?;
         let discover = f.discover;
         let usable = |ip: Ipv6Addr| {
-            !ip.is_unspecified() && !ip.is_multicast() && !ip.is_loopback() && !self.ours(iface, ip)
+            !ip.is_unspecified()
+                && !ip.is_multicast()
+                && !ip.is_loopback()
+                && !(0..self.ifaces.len()).any(|i| self.ours(i as u8, ip))
         };
         let (ip, link_mac, how) = match fr.packet {
             Packet6::EchoReply { src, dst, id, seq } if self.ours(iface, dst) && usable(src) => {
