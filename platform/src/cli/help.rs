@@ -12,7 +12,7 @@ pub const COMMANDS: &[Entry] = &[
     Entry {
         name: "version",
         summary: "print the version, the target triple and the build profile",
-        usage: "ksocket version\n\nPrints `ksocket VERSION (TARGET, PROFILE)`.",
+        usage: "ksocket version\n\nPrints `ksocket VERSION (TARGET, PROFILE)`, then the dates of the compiled-in\nregistries: the IEEE OUI registry (MAC vendors) and the IANA enterprise numbers\n(SNMP vendors).",
     },
     Entry {
         name: "scan",
@@ -189,6 +189,16 @@ Exit codes: 0 done (also when the reader of the output goes away, as with `| hea
   restarting cannot help, and the service unit does not restart on it.\n",
     );
     s
+}
+
+/// The dates of the registries compiled into the binary, for `ksocket version`.
+pub fn data_line() -> String {
+    format!(
+        "data: IEEE OUI registry {} ({}), IANA enterprise numbers {}",
+        crate::discover::oui::DATA_DATE,
+        crate::discover::oui::ORIGIN,
+        crate::inventory::snmp::device::enterprises::DATA_DATE
+    )
 }
 
 pub fn version_line() -> String {

@@ -9,6 +9,7 @@
 
 pub mod gateway;
 pub mod merge;
+pub mod oui;
 pub mod plan;
 pub mod raw;
 pub mod request;
