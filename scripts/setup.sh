@@ -7,6 +7,7 @@
 #     lab namespaces; no system sshd is left running) and rpm/rpmbuild (a lab rpm database)
 #   - the service mode's peers: PostgreSQL (binaries only: no cluster is made or started;
 #     the tests make a throwaway one, scripts/pg-cluster.sh) and tinyproxy (not started)
+#   - shellcheck (the installer scripts packaging/ksinstall and ksuninstall are checked)
 #   - the static cross toolchain for x86_64/aarch64/armv7 (targets/setup-cross.sh)
 #   - rustfmt and clippy for the rustup toolchain, when missing
 #   - the IEEE OUI registry (ieee-data) that scripts/refresh-oui.sh --check compares the
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 python3-pip bzip2 time file procps postgresql postgresql-client tinyproxy openssl openssh-server openssh-client rpm ieee-data"
+PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 python3-pip bzip2 time file procps postgresql postgresql-client tinyproxy openssl openssh-server openssh-client rpm shellcheck ieee-data"
 need=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
 if [ -n "$need" ]; then

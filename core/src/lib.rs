@@ -12,7 +12,10 @@
 //!   scattered order without allocation.
 //! - [`wire`]: Ethernet, ARP, IPv4, ICMPv4, TCP, UDP frames: classify what was
 //!   received, emit probes into the caller's buffer.
+//! - [`wire6`]: IPv6, ICMPv6 echo, Neighbor Discovery, MLD, TCP over IPv6.
 //! - [`engine`]: the sans-IO discovery engine.
+//! - [`engine6`]: its IPv6 counterpart: link discovery (multicast echo, MLD, Neighbor
+//!   Discovery) and routed targets.
 //! - [`snmp`]: SNMP v1/v2c/v3 messages in BER: borrowed decoding, back-to-front encoding.
 //! - [`usm`]: SNMPv3 USM keys and message authentication.
 //! - [`timing`]: the rate pacer and the round-trip estimator every prober shares.
@@ -22,7 +25,9 @@
 
 pub mod addr;
 pub mod engine;
+pub mod engine6;
 pub mod snmp;
 pub mod timing;
 pub mod usm;
 pub mod wire;
+pub mod wire6;

@@ -5,6 +5,9 @@
 //!
 //! Rust has no function names in log records: `%(funcName)s` prints the module, as
 //! `%(module)s` does. CRITICAL records are errors logged with target `critical`.
+//! A log file is capped: past [`ROTATE_BYTES`] it is renamed `ksocket.log.1` (the
+//! older ones shift up to `.5`, the oldest dropped), so that an agent that runs for
+//! years on a small appliance never fills its disk (no logrotate needed, none assumed).
 //! Secrets cannot be logged by mistake: they are `Secret`, whose Display and Debug
 //! print `***` (tests grep a DEBUG log for every secret a scan used).
 
@@ -55,9 +58,76 @@ impl Level {
     }
 }
 
+/// Size at which a log file is rotated (10 MiB).
+pub const ROTATE_BYTES: u64 = 10 << 20;
+/// Rotated files kept beside the log (`.1` newest ... `.5`).
+pub const ROTATE_KEEP: u32 = 5;
+
 enum Sink {
     Stdout,
-    File(File),
+    File(LogFile),
+}
+
+/// A log file, its size, and where it rotates.
+struct LogFile {
+    file: File,
+    path: std::path::PathBuf,
+    size: u64,
+    max: u64,
+    keep: u32,
+}
+
+impl LogFile {
+    fn open(path: &std::path::Path, create: bool, max: u64, keep: u32) -> std::io::Result<LogFile> {
+        let file = OpenOptions::new()
+            .create(create)
+            .append(true)
+            .mode(crate::sys::files::LOG_MODE)
+            .open(path)?;
+        let size = file.metadata()?.len();
+        Ok(LogFile {
+            file,
+            path: path.to_path_buf(),
+            size,
+            max,
+            keep,
+        })
+    }
+
+    fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        if self.size >= self.max {
+            self.rotate()?;
+        }
+        let r = writeln!(self.file, "{line}");
+        self.size += line.len() as u64 + 1;
+        r
+    }
+
+    /// log -> log.1 -> ... -> log.KEEP (dropped), then a new log. When another
+    /// process rotated first, the new file is just opened.
+    fn rotate(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let name = |n: u32| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(format!(".{n}"));
+            std::path::PathBuf::from(p)
+        };
+        let ours = self.file.metadata()?;
+        let same = std::fs::metadata(&self.path)
+            .is_ok_and(|m| m.ino() == ours.ino() && m.dev() == ours.dev());
+        if same {
+            for n in (1..self.keep).rev() {
+                let _ = std::fs::rename(name(n), name(n + 1));
+            }
+            if self.keep == 0 {
+                std::fs::remove_file(&self.path)?;
+            } else {
+                std::fs::rename(&self.path, name(1))?;
+            }
+        }
+        *self = LogFile::open(&self.path, true, self.max, self.keep)?;
+        Ok(())
+    }
 }
 
 struct Logger {
@@ -107,7 +177,7 @@ impl log::Log for Logger {
         if let Ok(mut s) = self.sink.lock() {
             let _ = match &mut *s {
                 Sink::Stdout => writeln!(std::io::stdout(), "{line}"),
-                Sink::File(f) => writeln!(f, "{line}"),
+                Sink::File(f) => f.write_line(&line),
             };
         }
     }
@@ -116,7 +186,7 @@ impl log::Log for Logger {
         if let Ok(mut s) = self.sink.lock()
             && let Sink::File(f) = &mut *s
         {
-            let _ = f.flush();
+            let _ = f.file.flush();
         }
     }
 }
@@ -182,11 +252,7 @@ pub fn init(
         }
         // 0640 as umask 027 makes it: the log names hosts and credential files.
         Sink::File(
-            OpenOptions::new()
-                .create(create)
-                .append(true)
-                .mode(crate::sys::files::LOG_MODE)
-                .open(p)
+            LogFile::open(p, create, ROTATE_BYTES, ROTATE_KEEP)
                 .map_err(|e| format!("log file {file}: {e}"))?,
         )
     };
@@ -227,6 +293,49 @@ mod tests {
         assert_eq!(&date[4..5], "-");
         assert_eq!(&date[19..20], ",");
         assert_eq!(rest, " WARNING ksocket::scan:scan:42 hello");
+    }
+
+    #[test]
+    fn a_full_log_rotates_and_keeps_five() {
+        let d = std::env::temp_dir().join(format!("kst-log-rotate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("ksocket.log");
+        let mut f = LogFile::open(&p, true, 1000, 5).unwrap();
+        let line = "x".repeat(99); // 100 bytes with its newline
+        for i in 0..100 {
+            f.write_line(&format!("{i:02}{}", &line[2..])).unwrap();
+        }
+        f.file.flush().unwrap();
+        let size = |s: &str| std::fs::metadata(d.join(s)).map(|m| m.len()).ok();
+        assert_eq!(size("ksocket.log"), Some(1000));
+        for n in 1..=5 {
+            assert_eq!(size(&format!("ksocket.log.{n}")), Some(1000), "{n}");
+        }
+        assert_eq!(size("ksocket.log.6"), None);
+        // The newest lines are in the log, the ones before in .1.
+        let now = std::fs::read_to_string(&p).unwrap();
+        assert!(now.starts_with("90") && now.ends_with(&format!("99{}\n", &line[2..])));
+        assert!(
+            std::fs::read_to_string(d.join("ksocket.log.1"))
+                .unwrap()
+                .starts_with("80")
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o007, 0, "{mode:o}");
+        // Another process rotated first: this one writes to the new file.
+        std::fs::rename(&p, d.join("moved")).unwrap();
+        std::fs::write(&p, "").unwrap();
+        f.size = 1000;
+        f.write_line("after").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "after\n");
+        assert!(
+            std::fs::read_to_string(d.join("moved"))
+                .unwrap()
+                .starts_with("90")
+        );
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod pipeline;
 mod service;
 #[allow(unsafe_code)]
 mod sys;
+mod system_service;
 
 fn main() -> std::process::ExitCode {
     cli::main()

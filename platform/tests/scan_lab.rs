@@ -22,7 +22,10 @@ fn parse(out: &str) -> Vec<Rec> {
             let h: ksocket_proto::records::Host =
                 serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
             Rec {
-                ip: h.ip,
+                ip: match h.ip {
+                    std::net::IpAddr::V4(v) => v,
+                    std::net::IpAddr::V6(v) => panic!("an IPv6 host in an IPv4 lab: {v}"),
+                },
                 via: h.via.iter().map(ToString::to_string).collect(),
                 mac: h.mac.map(|m| m.to_string()),
             }

@@ -292,7 +292,9 @@ mod tests {
             AgentMessage::Records {
                 op: "op-8".into(),
                 seq: 1,
-                hosts: vec![crate::records::Host::new([198, 18, 0, 7].into())],
+                hosts: vec![crate::records::Host::new(std::net::Ipv4Addr::new(
+                    198, 18, 0, 7,
+                ))],
             },
             AgentMessage::Done {
                 op: "op-8".into(),

@@ -298,9 +298,13 @@ impl Db {
             .collect::<Result<Vec<_>>>()?;
         out.sort_by_key(|h| {
             (
-                h.ip.parse::<std::net::Ipv4Addr>()
-                    .map(u32::from)
-                    .unwrap_or(u32::MAX),
+                // IPv4 in numeric order, then IPv6, then anything else.
+                h.ip.parse::<std::net::IpAddr>()
+                    .map(|a| match a {
+                        std::net::IpAddr::V4(v) => u128::from(v.to_ipv6_mapped()),
+                        std::net::IpAddr::V6(v) => u128::from(v).max(1 << 48),
+                    })
+                    .unwrap_or(u128::MAX),
                 h.ip.clone(),
             )
         });

@@ -625,7 +625,7 @@ impl Agent {
 
 /// A host record as the agent sends it.
 pub fn host(ip: [u8; 4]) -> ksocket_proto::records::Host {
-    let mut h = ksocket_proto::records::Host::new(ip.into());
+    let mut h = ksocket_proto::records::Host::new(std::net::Ipv4Addr::from(ip));
     h.seen(ksocket_proto::records::Provenance::Arp);
     h
 }

@@ -107,11 +107,20 @@ pub fn config(args: &[String]) -> Result<ExitCode, Failure> {
             }
         }
         [name, value] => {
-            config::set(&file, name, value).map_err(|e| usage(&e))?;
-            let shown = if name == "connect.token" {
-                "***"
+            // `-`: the value is the first line of standard input, so that a token
+            // never stands on a command line (visible to every user in /proc).
+            let from_stdin;
+            let value = if value == "-" {
+                from_stdin = stdin_line().map_err(|e| usage(&e))?;
+                &from_stdin
             } else {
                 value
+            };
+            config::set(&file, name, value).map_err(|e| usage(&e))?;
+            let shown = match name.as_str() {
+                "connect.token" => "***".to_string(),
+                "connect.proxy" => config::connect::redact_proxy(value),
+                _ => value.to_string(),
             };
             writeln!(out, "{name}={shown}")?;
             eprintln!(
@@ -127,6 +136,26 @@ pub fn config(args: &[String]) -> Result<ExitCode, Failure> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first line of standard input (at most 64 KiB), without its line end.
+fn stdin_line() -> Result<String, String> {
+    use std::io::Read;
+    let mut b = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(64 * 1024 + 1)
+        .read_to_end(&mut b)
+        .map_err(|e| format!("reading the value from standard input: {e}"))?;
+    if b.len() > 64 * 1024 {
+        return Err("the value on standard input is over 64 KiB".into());
+    }
+    let t = String::from_utf8(b).map_err(|_| "the value on standard input is not UTF-8")?;
+    let line = t.lines().next().unwrap_or("");
+    if line.is_empty() {
+        return Err("no value on standard input (`-` reads the first line)".into());
+    }
+    Ok(line.to_string())
 }
 
 /// Width of the dotted part of a diagnostics line.

@@ -123,7 +123,9 @@ var/log/ksocket/. Never overwrites a file. KSOCKET_CONFIG names another configur
         summary: "print or change settings of ksocket.toml",
         usage: "ksocket config              every setting as name=value
 ksocket config NAME         one value
-ksocket config NAME VALUE   set it (written to ksocket.toml; restart to apply)",
+ksocket config NAME VALUE   set it (written to ksocket.toml; restart to apply)
+ksocket config NAME -       set it to the first line of standard input (a token or a
+                            proxy password then never shows on a command line)",
     },
     Entry {
         name: "diagnostics",
@@ -133,7 +135,22 @@ ksocket config NAME VALUE   set it (written to ksocket.toml; restart to apply)",
     Entry {
         name: "service",
         summary: "install or control the system service",
-        usage: "ksocket service install|uninstall|status|start|stop|restart",
+        usage: "ksocket service install|uninstall|status|start|stop|restart [--init systemd|upstart]\n
+Runs the agent (`ksocket connect`) as a service of systemd (used when
+/run/systemd/system exists) or Upstart (initctl and /etc/init); --init names one.
+Each step prints a line ending in OK, Skip or NG [why]; the first NG stops (exit 1).\n
+  install    writes $KSOCKET_HOME/usr/lib/systemd/system/ksocket.service (hardened:
+             user ksocket, created when missing, with CAP_NET_RAW only; read-only
+             system but $KSOCKET_HOME/var and etc), copies it into the system's unit
+             directory, enables and (re)starts it. Upstart: /etc/init/ksocket.conf
+             (runs as root: Upstart cannot give CAP_NET_RAW alone).
+  uninstall  stops, disables and removes the service (files and user are kept)
+  status     prints missing, running, stopped or processing
+  start      Skip when running; stop: Skip when stopped; restart starts a stopped one.
+             start and restart first give etc/ksocket and var back to the user ksocket
+             (files root made since, as `ksocket encrypt` or a new credential file)\n
+The service restarts the agent on failure, not on exit 3 (refused by the controller
+for good: fix the token with `ksocket config`, then `ksocket service restart`).",
     },
     Entry {
         name: "encrypt",

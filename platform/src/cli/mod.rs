@@ -9,6 +9,7 @@ mod admin;
 pub mod help;
 pub mod output;
 pub mod scan;
+mod service;
 mod snmp;
 mod snmp_value;
 mod ssh;
@@ -48,6 +49,7 @@ enum Command {
     Snmp(snmp::Command),
     Ssh(Box<ssh::Args>),
     Connect,
+    Service(service::Args),
     /// A command of a later milestone: said plainly, never pretended.
     NotBuilt(&'static help::Entry),
 }
@@ -176,6 +178,7 @@ fn parse(parser: &mut lexopt::Parser) -> Result<(Global, Command), Failure> {
         "snmp" => help_of(snmp::parse(parser)?.map(Command::Snmp)),
         "ssh" => help_of(ssh::parse(parser)?.map(|a| Command::Ssh(Box::new(a)))),
         "connect" => help_of(admin::no_args(parser)?.map(|()| Command::Connect)),
+        "service" => help_of(service::parse(parser)?.map(Command::Service)),
         _ => Command::NotBuilt(entry),
     };
     Ok((global, command))
@@ -185,7 +188,11 @@ fn execute(global: &Global, command: Command) -> Result<ExitCode, Failure> {
     // The configuration, read once for every command that uses it (config and
     // diagnostics read the file themselves, step by step, to say what is wrong).
     let loaded = match command {
-        Command::Version | Command::Help(_) | Command::Init | Command::NotBuilt(_) => None,
+        Command::Version
+        | Command::Help(_)
+        | Command::Init
+        | Command::Service(_)
+        | Command::NotBuilt(_) => None,
         _ => {
             let file = config::path();
             let l = file.exists().then(|| config::load(&file));
@@ -225,6 +232,7 @@ fn execute(global: &Global, command: Command) -> Result<ExitCode, Failure> {
         Command::Snmp(snmp::Command::Sweep(a)) => return sweep::run(a),
         Command::Ssh(a) => return ssh::run(*a, loaded),
         Command::Connect => return admin::connect(loaded),
+        Command::Service(a) => return crate::system_service::run_action(a.action, a.init),
         Command::NotBuilt(c) => {
             eprintln!(
                 "ksocket: `{}` is not implemented in this build yet ({}).",

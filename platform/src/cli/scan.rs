@@ -208,8 +208,8 @@ impl Printer {
             Format::Table => {
                 writeln!(
                     self.out,
-                    "{:<16} {:<18} {:>9}  {:<8} {:<24} DETAILS (SNMP; SSH)",
-                    "IP", "MAC", "RTT(ms)", "IFACE", "VIA"
+                    "{:<16} {:<24} {:<18} {:<20} {:>9}  {:<8} {:<24} {:<20} DETAILS (SNMP; SSH)",
+                    "IP", "NAME", "MAC", "VENDOR", "RTT(ms)", "IFACE", "VIA", "PORTS"
                 )?;
                 for h in &held {
                     writeln!(self.out, "{}", table_row(h))?;
@@ -313,6 +313,32 @@ fn ssh_cell(h: &Host) -> String {
     }
 }
 
+/// `s` cut to `width` characters (the last one an ellipsis when cut), `-` when empty.
+fn cell(s: &str, width: usize) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else if s.chars().count() > width {
+        let mut c: String = s.chars().take(width.saturating_sub(1)).collect();
+        c.push('…');
+        c
+    } else {
+        s.to_string()
+    }
+}
+
+/// `22,80,udp/161`: the open ports, TCP bare, others with their protocol.
+fn ports_cell(h: &Host, sep: &str) -> String {
+    let ports: Vec<String> = h
+        .ports
+        .iter()
+        .map(|p| match p.proto {
+            ksocket_proto::records::PortProto::Tcp => p.port.to_string(),
+            ksocket_proto::records::PortProto::Udp => format!("udp/{}", p.port),
+        })
+        .collect();
+    ports.join(sep)
+}
+
 fn table_row(h: &Host) -> String {
     let via: Vec<String> = h.via.iter().map(ToString::to_string).collect();
     let details: Vec<String> = [snmp_cell(h), ssh_cell(h)]
@@ -320,17 +346,20 @@ fn table_row(h: &Host) -> String {
         .filter(|c| !c.is_empty())
         .collect();
     format!(
-        "{:<16} {:<18} {:>9}  {:<8} {:<24} {}",
+        "{:<16} {:<24} {:<18} {:<20} {:>9}  {:<8} {:<24} {:<20} {}",
         h.ip.to_string(),
+        cell(h.names.first().map_or("", |n| n.name.as_str()), 24),
         h.mac.map_or_else(|| "-".into(), |m| m.to_string()),
+        cell(h.mac_vendor.as_deref().unwrap_or(""), 20),
         h.rtt_ms.map_or_else(|| "-".into(), |r| format!("{r:.2}")),
         h.iface.as_deref().unwrap_or("-"),
         via.join(","),
+        cell(&ports_cell(h, ","), 20),
         details.join("; ")
     )
 }
 
-const CSV_HEADER: &str = "ip,mac,rttMs,iface,via,snmpCredential,sysName,model,snmpError,sshCredential,os,osVersion,packages,sshError";
+const CSV_HEADER: &str = "ip,mac,rttMs,iface,via,snmpCredential,sysName,model,snmpError,sshCredential,os,osVersion,packages,sshError,names,macVendor,ports,addresses";
 
 fn csv_row(out: &mut impl Write, h: &Host) -> io::Result<()> {
     let via: Vec<String> = h.via.iter().map(ToString::to_string).collect();
@@ -360,6 +389,18 @@ fn csv_row(out: &mut impl Write, h: &Host) -> io::Result<()> {
         })
         .unwrap_or_default(),
         h.ssh_error.clone().unwrap_or_default(),
+        h.names
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        h.mac_vendor.clone().unwrap_or_default(),
+        ports_cell(h, " "),
+        h.addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
     ];
     let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
     writeln!(out, "{}", line.join(","))

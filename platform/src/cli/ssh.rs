@@ -167,7 +167,7 @@ pub fn run(
     let mut none = Vec::new();
     for r in &a.targets {
         for ip in r.first..=r.last {
-            let ip = Ipv4Addr::from(ip);
+            let ip = std::net::IpAddr::V4(Ipv4Addr::from(ip));
             if collector.applies(ip) {
                 hosts.insert(ip, Host::new(ip));
             } else {

@@ -1,12 +1,15 @@
 //! What other sources add to the hosts the probes found: the kernel's neighbour table
-//! (hosts it confirmed recently on a scanned link) and the default gateway's ARP table.
+//! (hosts it confirmed recently on a scanned link) and the default gateway's ARP table;
+//! and the IPv6 addresses found, joined to hosts by MAC.
 
 use super::plan::Plan;
+use super::six::Found6;
 use crate::sys::netlink::Neigh;
+use ksocket_core::engine6::How;
 use ksocket_core::wire::Mac;
 use ksocket_proto::records::{self, Host, Provenance};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Adds the neighbour table's entries on scanned links: confirmed ones as hosts of
 /// their own, any usable one to a host already found (its MAC, `neigh`).
@@ -48,5 +51,138 @@ pub fn gateway_arp(
             h.mac = mac.map(records::Mac);
         }
         h.seen(Provenance::SnmpArp);
+    }
+}
+
+/// The provenance of an IPv6 answer.
+pub fn provenance6(h: How) -> Provenance {
+    match h {
+        How::Echo => Provenance::Icmp6,
+        How::Ndp | How::Router => Provenance::Ndp,
+        How::Mld => Provenance::Mld,
+        How::Tcp(p) => Provenance::Tcp(p),
+        How::Unreachable => Provenance::IcmpUnreach,
+    }
+}
+
+/// Adds the IPv6 addresses found: those with a MAC join the host of that MAC (found
+/// over IPv4, or made of every IPv6 address of the MAC, keyed by its global address,
+/// else its link-local one); those without (answers through a router) join the host
+/// that already has the address, or are hosts of their own.
+pub fn ipv6(hosts: &mut BTreeMap<IpAddr, Host>, found: BTreeMap<Ipv6Addr, Found6>) {
+    let mut by_mac: BTreeMap<Mac, Vec<(Ipv6Addr, Found6)>> = BTreeMap::new();
+    let mut lone = Vec::new();
+    for (ip, f) in found {
+        match f.mac {
+            // A group MAC or none at all names no one node.
+            Some(m) if m[0] & 1 == 0 && m != [0; 6] => by_mac.entry(m).or_default().push((ip, f)),
+            _ => lone.push((ip, f)),
+        }
+    }
+    for (mac, group) in by_mac {
+        let known = hosts
+            .iter()
+            .find(|(_, h)| h.mac == Some(records::Mac(mac)))
+            .map(|(k, _)| *k);
+        let key = match known {
+            Some(k) => k,
+            None => {
+                let mut h = Host::new(group[0].0);
+                for (ip, _) in &group {
+                    h.add_address(IpAddr::V6(*ip));
+                }
+                h.mac = Some(records::Mac(mac));
+                let k = h.ip;
+                hosts.entry(k).or_insert(h);
+                k
+            }
+        };
+        if let Some(h) = hosts.get_mut(&key) {
+            for (ip, f) in group {
+                join(h, ip, f);
+            }
+        }
+    }
+    for (ip, f) in lone {
+        let a = IpAddr::V6(ip);
+        let key = hosts
+            .iter()
+            .find(|(_, h)| h.addresses.contains(&a))
+            .map_or(a, |(k, _)| *k);
+        join(hosts.entry(key).or_insert_with(|| Host::new(a)), ip, f);
+    }
+}
+
+fn join(h: &mut Host, ip: Ipv6Addr, f: Found6) {
+    h.add_address(IpAddr::V6(ip));
+    if h.mac.is_none() {
+        h.mac = f.mac.map(records::Mac);
+    }
+    if h.iface.is_none() {
+        h.iface = f.iface;
+    }
+    if let (None, Some(r)) = (h.rtt_ms, f.rtt) {
+        h.set_rtt(r);
+    }
+    for how in f.hows {
+        h.seen(provenance6(how));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(mac: Option<Mac>, hows: &[How]) -> Found6 {
+        Found6 {
+            mac,
+            hows: hows.to_vec(),
+            rtt: None,
+            iface: Some("eth0".into()),
+        }
+    }
+
+    #[test]
+    fn ipv6_addresses_join_the_host_of_their_mac() {
+        let m1: Mac = [2, 0, 0, 0, 0, 1];
+        let m2: Mac = [2, 0, 0, 0, 0, 2];
+        let v4: IpAddr = "198.18.0.10".parse().unwrap();
+        let mut h = Host::new(v4);
+        h.mac = Some(records::Mac(m1));
+        h.seen(Provenance::Arp);
+        let mut hosts: BTreeMap<IpAddr, Host> = [(v4, h)].into_iter().collect();
+        let ip = |s: &str| -> Ipv6Addr { s.parse().unwrap() };
+        let f: BTreeMap<Ipv6Addr, Found6> = [
+            (ip("fe80::1"), found(Some(m1), &[How::Mld])),
+            (ip("2001:2::a"), found(Some(m1), &[How::Echo])),
+            (ip("fe80::2"), found(Some(m2), &[How::Echo, How::Mld])),
+            (ip("2001:2::b"), found(Some(m2), &[How::Echo])),
+            (ip("fe80::3"), found(Some([2, 0, 0, 0, 0, 3]), &[How::Ndp])),
+            (ip("2001:2:1::7"), found(None, &[How::Tcp(22)])),
+        ]
+        .into_iter()
+        .collect();
+        ipv6(&mut hosts, f);
+        assert_eq!(hosts.len(), 4, "{:?}", hosts.keys());
+        // Dual stack: the IPv4 host, its IPv6 addresses after its IPv4 one.
+        let d = &hosts[&v4];
+        assert_eq!(d.ip, v4);
+        assert_eq!(
+            d.addresses,
+            vec![v4, "2001:2::a".parse().unwrap(), "fe80::1".parse().unwrap()]
+        );
+        assert_eq!(
+            d.via,
+            vec![Provenance::Arp, Provenance::Icmp6, Provenance::Mld]
+        );
+        // IPv6 only: keyed by its global address, link-local included.
+        let g: IpAddr = "2001:2::b".parse().unwrap();
+        assert_eq!(hosts[&g].ip, g);
+        assert_eq!(hosts[&g].addresses.len(), 2);
+        assert_eq!(hosts[&g].mac, Some(records::Mac(m2)));
+        // Link-local only; routed, without a MAC.
+        assert!(hosts.contains_key(&"fe80::3".parse::<IpAddr>().unwrap()));
+        let r = &hosts[&"2001:2:1::7".parse::<IpAddr>().unwrap()];
+        assert_eq!((r.mac, r.via.clone()), (None, vec![Provenance::Tcp(22)]));
     }
 }

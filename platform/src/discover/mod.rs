@@ -6,6 +6,10 @@
 //!    without the privilege, [`unpriv`]: ICMP datagram sockets and TCP connect().
 //! 3. [`merge`]: the kernel's neighbour table and the gateway's ARP table
 //!    ([`gateway`]) add what the probes did not see.
+//! 4. [`six`]: IPv6, beside IPv4 on its own thread: link discovery (multicast echo,
+//!    MLD, Neighbor Discovery) on every attached link when no target is named, named
+//!    IPv6 targets through the routes; [`merge::ipv6`] joins each address to the host
+//!    of its MAC.
 
 pub mod gateway;
 pub mod merge;
@@ -13,6 +17,7 @@ pub mod oui;
 pub mod plan;
 pub mod raw;
 pub mod request;
+pub mod six;
 mod unpriv;
 
 pub use request::ScanRequest;
@@ -24,11 +29,11 @@ use ksocket_core::wire::Mac;
 use ksocket_proto::records::{Host, SCHEMA, Summary};
 use plan::{Plan, PlanError, SET_RANGES};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// The live hosts, and what it took to find them.
 pub struct Discovery {
-    pub hosts: BTreeMap<Ipv4Addr, Host>,
+    pub hosts: BTreeMap<IpAddr, Host>,
     pub summary: Summary,
 }
 
@@ -45,63 +50,172 @@ pub enum DiscoverError {
 }
 
 /// Finds the live hosts of `req` on the box `snap` describes; `arp`: the default
-/// gateway's ARP table (see [`gateway::arp_tables`]).
+/// gateway's ARP table (see [`gateway::arp_tables`]). IPv4 and IPv6 discovery run at
+/// once (IPv6 on a thread of its own); IPv6 addresses join the host of their MAC.
 pub fn discover(
     req: &ScanRequest,
     snap: &Snapshot,
     arp: &BTreeMap<Ipv4Addr, Option<Mac>>,
     sink: &mut dyn Sink,
 ) -> Result<Discovery, DiscoverError> {
-    let plan = plan::plan(req, snap, arp, &mut raw::gateway_mac)?;
-    for w in &plan.warnings {
-        sink.note(Note::warn(w.clone()));
+    // No target at all: every attached link, over both. Named targets: their families.
+    let want4 = !req.targets.is_empty() || req.targets6.is_empty();
+    let want6 = !req.targets6.is_empty() || req.targets.is_empty();
+    let plan6 = if want6 {
+        match netlink::Net6::read() {
+            Ok(net) => Some(six::plan6(req, snap, &net, &[], &mut six::gateway_mac6)),
+            Err(e) => {
+                sink.note(Note::warn(format!(
+                    "IPv6 is not scanned: the kernel's IPv6 state cannot be read: {e}"
+                )));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(p) = &plan6 {
+        for w in &p.warnings {
+            sink.note(Note::warn(w.clone()));
+        }
+    }
+    if !req.targets6.is_empty() && plan6.as_ref().is_none_or(|p| p.routes.is_empty()) {
+        if !want4 {
+            return Err(PlanError::NoRoute6.into());
+        }
+        sink.note(Note::warn(PlanError::NoRoute6.to_string()));
+    }
+    let plan6 = plan6.filter(|p| !p.is_empty() && (p.ranges.is_empty() || !p.routes.is_empty()));
+    let plan = if want4 {
+        match plan::plan(req, snap, arp, &mut raw::gateway_mac) {
+            Ok(p) => Some(p),
+            // An IPv6-only box (or link) scanned without targets: IPv6 alone.
+            Err(e) if req.targets.is_empty() && plan6.is_some() => {
+                sink.note(Note::warn(format!("IPv4 is not scanned: {e}")));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    if let Some(p) = &plan {
+        for w in &p.warnings {
+            sink.note(Note::warn(w.clone()));
+        }
     }
     let (_udp, _tcp, sport) = raw::reserve_port().map_err(DiscoverError::Port)?;
     let mut cfg = req.engine.clone();
     cfg.sport = sport;
     cfg.key = crate::sys::random::u64();
+    let mut cfg6 = six::config6(&cfg);
+    cfg6.key = crate::sys::random::u64();
     let started = std::time::Instant::now();
+    let (v4, v6) = std::thread::scope(|s| {
+        let v6 = plan6.as_ref().map(|p6| {
+            std::thread::Builder::new()
+                .name("discover6".into())
+                .spawn_scoped(s, move || six::run6(cfg6, p6))
+        });
+        let v4 = match &plan {
+            Some(p) => discover4(&cfg, p, arp, sink).map(Some),
+            None => Ok(None),
+        };
+        let v6 = match v6 {
+            None => Ok(None),
+            Some(Err(e)) => Err(DiscoverError::Engine(e)),
+            Some(Ok(h)) => h
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("IPv6 discovery failed")))
+                .map_err(DiscoverError::Engine),
+        };
+        (v4, v6)
+    });
+    let (hosts4, mut summary) = v4?.unwrap_or_else(|| (BTreeMap::new(), empty_summary()));
+    let mut hosts: BTreeMap<IpAddr, Host> = hosts4
+        .into_iter()
+        .map(|(ip, h)| (IpAddr::V4(ip), h))
+        .collect();
+    match v6? {
+        Some((found, st)) => {
+            summary.probed += st.started;
+            summary.sent += st.sent;
+            if let Some(r) = summary.retries.as_mut() {
+                *r += st.sent_retry;
+            }
+            summary.no_route += st.no_route;
+            merge::ipv6(&mut hosts, found);
+        }
+        None if plan6.is_some() => sink.note(Note::warn(
+            "IPv6 is not scanned: it needs raw packet access (run as root, or setcap \
+             cap_net_raw+ep on the binary)",
+        )),
+        None => {}
+    }
+    summary.discovery_seconds = started.elapsed().as_secs_f64();
+    summary.hosts = hosts.len() as u64;
+    for (ip, h) in &hosts {
+        log::debug!(
+            "host {ip} up: via {:?}, mac {:?}, addresses {:?}, rtt {:?}",
+            h.via,
+            h.mac,
+            h.addresses,
+            h.rtt_ms
+        );
+    }
+    Ok(Discovery { hosts, summary })
+}
+
+fn empty_summary() -> Summary {
+    Summary {
+        schema: SCHEMA,
+        hosts: 0,
+        probed: 0,
+        sent: 0,
+        retries: Some(0),
+        retried: 0,
+        no_route: 0,
+        unprivileged: false,
+        discovery_seconds: 0.0,
+        details: Vec::new(),
+        checks: Vec::new(),
+    }
+}
+
+/// IPv4 discovery of `plan`: the engine (or the unprivileged fallback), then the
+/// kernel's neighbour table and the gateway's ARP table.
+fn discover4(
+    cfg: &ksocket_core::engine::Config,
+    plan: &Plan,
+    arp: &BTreeMap<Ipv4Addr, Option<Mac>>,
+    sink: &mut dyn Sink,
+) -> Result<(BTreeMap<Ipv4Addr, Host>, Summary), DiscoverError> {
     let mut hosts = BTreeMap::new();
-    let mut summary = match raw::open_sockets(&plan).map_err(DiscoverError::Socket)? {
+    let summary = match raw::open_sockets(plan).map_err(DiscoverError::Socket)? {
         Some(socks) => {
-            let st = raw::run(cfg, &plan, socks, &mut hosts, &mut |p| {
+            let st = raw::run(cfg.clone(), plan, socks, &mut hosts, &mut |p| {
                 sink.progress(p);
                 !sink.cancelled()
             })
             .map_err(DiscoverError::Engine)?;
             Summary {
-                schema: SCHEMA,
-                hosts: 0,
                 probed: st.probed,
                 sent: st.sent,
                 retries: Some(st.retries),
                 retried: st.retried,
                 no_route: st.no_route,
-                unprivileged: false,
-                discovery_seconds: 0.0,
-                details: Vec::new(),
-                checks: Vec::new(),
+                ..empty_summary()
             }
         }
-        None => unprivileged(&cfg, &plan, &mut hosts, sink)?,
+        None => unprivileged(cfg, plan, &mut hosts, sink)?,
     };
-    summary.discovery_seconds = started.elapsed().as_secs_f64();
     // Only adds provenance: a kernel (or emulator) that refuses the dump loses nothing.
     match netlink::neighbours() {
-        Ok(n) => merge::neighbours(&plan, &mut hosts, &n),
+        Ok(n) => merge::neighbours(plan, &mut hosts, &n),
         Err(e) => log::warn!("neighbour table not read: {e}"),
     }
-    merge::gateway_arp(&plan, &mut hosts, arp);
-    summary.hosts = hosts.len() as u64;
-    for (ip, h) in &hosts {
-        log::debug!(
-            "host {ip} up: via {:?}, mac {:?}, rtt {:?}",
-            h.via,
-            h.mac,
-            h.rtt_ms
-        );
-    }
-    Ok(Discovery { hosts, summary })
+    merge::gateway_arp(plan, &mut hosts, arp);
+    Ok((hosts, summary))
 }
 
 /// The fallback without raw packet access, over the targets some route reaches.

@@ -57,6 +57,8 @@ pub enum PlanError {
     TooMany(u64, u64),
     #[error("no route reaches any target (see `ip route`)")]
     NoRoute,
+    #[error("no IPv6 route reaches any IPv6 target (see `ip -6 route`)")]
+    NoRoute6,
 }
 
 /// Plans a scan of `req` on the box `snap` describes. `extra`: hosts the default

@@ -148,7 +148,7 @@ async fn drive(
 
 /// Sends one frame; a full device queue is waited out a few times (bounded), then it
 /// is an error.
-async fn send(s: &Async<PacketSocket>, frame: &[u8]) -> io::Result<()> {
+pub(super) async fn send(s: &Async<PacketSocket>, frame: &[u8]) -> io::Result<()> {
     let mut tries = 0;
     loop {
         match s.get_ref().send(frame) {

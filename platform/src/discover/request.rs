@@ -4,6 +4,8 @@
 use crate::credentials::secret::Secret;
 use ksocket_core::addr::Range;
 use ksocket_core::engine::{self, Config, Methods};
+use ksocket_core::engine6::Range6;
+use std::net::Ipv6Addr;
 use std::time::Duration;
 
 /// What to scan and how.
@@ -12,6 +14,9 @@ pub struct ScanRequest {
     /// Named targets; empty: every attached network (up to `max_prefix`) and the
     /// default gateways.
     pub targets: Vec<Range>,
+    /// Named IPv6 targets (each at most a /112). With no target at all, every attached
+    /// link is discovered over IPv6 too.
+    pub targets6: Vec<Range6>,
     pub excludes: Vec<Range>,
     /// Only this interface.
     pub interface: Option<String>,
@@ -56,6 +61,7 @@ impl Default for ScanRequest {
     fn default() -> ScanRequest {
         ScanRequest {
             targets: Vec::new(),
+            targets6: Vec::new(),
             excludes: Vec::new(),
             interface: None,
             max_prefix: 22,
@@ -126,6 +132,11 @@ impl ScanRequest {
     /// A named target (an address, a CIDR or a range): one wholly inside a range that
     /// is never scanned (loopback, multicast, ...) is refused.
     pub fn add_target(&mut self, t: &str) -> Result<(), String> {
+        if t.contains(':') {
+            let r = parse_target6(t)?;
+            self.targets6.push(r);
+            return Ok(());
+        }
         let r: Range = t.parse().map_err(|e| format!("target `{t}`: {e}"))?;
         if let Some(kind) = special(r.first).filter(|_| special(r.last) == special(r.first)) {
             return Err(format!("target `{t}` is {kind}: never scanned"));
@@ -144,6 +155,43 @@ impl ScanRequest {
         }
         Ok(())
     }
+}
+
+/// Widest IPv6 target range: a /112 (65,536 addresses).
+pub const MAX_PREFIX6: u8 = 112;
+
+/// An IPv6 target: an address or a network `addr/prefix` of at most [`MAX_PREFIX6`]
+/// bits of host part; link-local (it needs a zone), multicast, loopback and the
+/// unspecified address are refused.
+fn parse_target6(t: &str) -> Result<Range6, String> {
+    let (a, p) = t.split_once('/').unwrap_or((t, "128"));
+    let addr: Ipv6Addr = a
+        .parse()
+        .map_err(|_| format!("target `{t}`: not an IPv6 address"))?;
+    let prefix: u8 = p
+        .parse()
+        .ok()
+        .filter(|p| *p <= 128)
+        .ok_or_else(|| format!("target `{t}`: bad prefix length (0 to 128)"))?;
+    if prefix < MAX_PREFIX6 {
+        return Err(format!(
+            "target `{t}`: IPv6 ranges wider than /{MAX_PREFIX6} (65,536 addresses) are not scanned; \
+             name smaller ranges"
+        ));
+    }
+    let kind = if addr.is_unicast_link_local() {
+        Some("link-local (fe80::/10): found by link discovery, a scan without targets")
+    } else if addr.is_multicast() {
+        Some("multicast (ff00::/8)")
+    } else if addr.is_loopback() || addr.is_unspecified() {
+        Some("loopback or unspecified")
+    } else {
+        None
+    };
+    if let Some(k) = kind {
+        return Err(format!("target `{t}` is {k}: never scanned"));
+    }
+    Range6::cidr(addr, prefix).ok_or_else(|| format!("target `{t}`: bad prefix length"))
 }
 
 #[cfg(test)]
@@ -180,6 +228,18 @@ mod tests {
             );
         }
         r.add_target("0.0.0.0/0").unwrap(); // refused by the plan's size limit instead
+        r.add_target("2001:2::/112").unwrap();
+        r.add_target("2001:2:1::7").unwrap();
+        assert_eq!(r.targets6.len(), 2);
+        assert_eq!(r.targets6[0].len(), 65_536);
+        assert!(r.add_target("2001:2::/111").unwrap_err().contains("/112"));
+        for t in ["fe80::1", "ff02::1", "::1", "::"] {
+            assert!(
+                r.add_target(t).unwrap_err().contains("never scanned"),
+                "{t}"
+            );
+        }
+        assert!(r.add_target("2001:2::/129").is_err());
         assert!(r.add_target("300.1.1.1").is_err());
     }
 }

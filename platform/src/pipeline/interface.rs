@@ -3,7 +3,7 @@
 //! import this file, never the pipeline that runs them.
 
 use ksocket_proto::records::{Host, Section};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 /// How far a scan has come, for a progress line.
@@ -61,12 +61,24 @@ pub trait Collector {
     /// Its name in summaries and logs (`snmp`).
     fn name(&self) -> &'static str;
     /// Whether some credential of this collector applies to `ip`.
-    fn applies(&self, ip: Ipv4Addr) -> bool;
+    fn applies(&self, ip: IpAddr) -> bool;
     /// A batch step over the hosts it applies to, before any collection; returns the
     /// hosts to collect (SNMP: those that answered a credential's sweep).
-    fn prepare<'a>(&'a self, hosts: &'a [Ipv4Addr]) -> LocalFuture<'a, Vec<Ipv4Addr>>;
+    fn prepare<'a>(&'a self, hosts: &'a [IpAddr]) -> LocalFuture<'a, Vec<IpAddr>>;
     /// Collects one host, and is done by `deadline` (with what it has then).
-    fn collect(&self, ip: Ipv4Addr, deadline: Instant) -> LocalFuture<'_, Section>;
+    fn collect(&self, ip: IpAddr, deadline: Instant) -> LocalFuture<'_, Section>;
     /// The section of a host whose collection was cut short or never started.
     fn timed_out(&self, why: String) -> Section;
+}
+
+/// The IPv4 addresses among `hosts`: the SNMP and SSH collectors read IPv4 hosts only
+/// (an IPv6-only host is listed with what discovery found).
+pub fn ipv4_only(hosts: &[IpAddr]) -> Vec<Ipv4Addr> {
+    hosts
+        .iter()
+        .filter_map(|h| match h {
+            IpAddr::V4(v) => Some(*v),
+            IpAddr::V6(_) => None,
+        })
+        .collect()
 }

@@ -18,7 +18,7 @@ use crate::limits::Limits;
 use ksocket_proto::records::{DetailsSummary, Host, Section, Summary};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub mod interface;
@@ -94,7 +94,7 @@ pub fn ssh_collector(ctx: &Context) -> SshCollector {
 /// `limits.host_timeout`, and the whole phase `limits.details_timeout` (hosts not
 /// collected by then say so).
 pub fn collect(
-    hosts: BTreeMap<Ipv4Addr, Host>,
+    hosts: BTreeMap<IpAddr, Host>,
     collectors: &[&dyn Collector],
     limits: &Limits,
     workers: usize,
@@ -102,8 +102,8 @@ pub fn collect(
 ) -> std::io::Result<Vec<DetailsSummary>> {
     let t0 = Instant::now();
     let phase_end = t0 + limits.details_timeout;
-    let ips: Vec<Ipv4Addr> = hosts.keys().copied().collect();
-    let matched: Vec<Vec<Ipv4Addr>> = collectors
+    let ips: Vec<IpAddr> = hosts.keys().copied().collect();
+    let matched: Vec<Vec<IpAddr>> = collectors
         .iter()
         .map(|c| ips.iter().copied().filter(|ip| c.applies(*ip)).collect())
         .collect();
@@ -202,9 +202,9 @@ pub fn collect(
 /// The hosts of a details phase: those still waiting for collectors, and the sink
 /// they go to when done.
 struct Details<'s> {
-    hosts: BTreeMap<Ipv4Addr, Host>,
+    hosts: BTreeMap<IpAddr, Host>,
     /// Collectors still to finish, per host.
-    pending: BTreeMap<Ipv4Addr, usize>,
+    pending: BTreeMap<IpAddr, usize>,
     /// Sections read, per collector.
     read: Vec<u64>,
     sink: &'s mut dyn Sink,
@@ -214,7 +214,7 @@ struct Details<'s> {
 
 impl Details<'_> {
     /// Counts what each host waits for; hosts with nothing to collect are complete.
-    fn start(&mut self, ips: &[Ipv4Addr], queue: &[(Ipv4Addr, usize)]) {
+    fn start(&mut self, ips: &[IpAddr], queue: &[(IpAddr, usize)]) {
         for (ip, _) in queue.iter().filter(|(ip, _)| self.hosts.contains_key(ip)) {
             *self.pending.entry(*ip).or_default() += 1;
         }
@@ -227,7 +227,7 @@ impl Details<'_> {
         }
     }
 
-    fn done(&mut self, ip: Ipv4Addr, k: usize, section: Section) {
+    fn done(&mut self, ip: IpAddr, k: usize, section: Section) {
         let Some(h) = self.hosts.get_mut(&ip) else {
             return;
         };
@@ -258,6 +258,14 @@ mod tests {
     use super::interface::LocalFuture;
     use super::*;
     use ksocket_proto::records::snmp::Device;
+    use std::net::Ipv4Addr;
+
+    fn last(ip: IpAddr) -> u8 {
+        match ip {
+            IpAddr::V4(v) => v.octets()[3],
+            IpAddr::V6(v) => v.octets()[15],
+        }
+    }
 
     /// A collector that applies to every host but .1, takes `slow` for .2 and 10 ms
     /// for the others.
@@ -269,10 +277,10 @@ mod tests {
         fn name(&self) -> &'static str {
             "fake"
         }
-        fn applies(&self, ip: Ipv4Addr) -> bool {
-            ip.octets()[3] != 1
+        fn applies(&self, ip: IpAddr) -> bool {
+            last(ip) != 1
         }
-        fn prepare<'a>(&'a self, hosts: &'a [Ipv4Addr]) -> LocalFuture<'a, Vec<Ipv4Addr>> {
+        fn prepare<'a>(&'a self, hosts: &'a [IpAddr]) -> LocalFuture<'a, Vec<IpAddr>> {
             Box::pin(async { hosts.to_vec() })
         }
         fn timed_out(&self, why: String) -> Section {
@@ -284,8 +292,8 @@ mod tests {
                 }),
             }
         }
-        fn collect(&self, ip: Ipv4Addr, _deadline: Instant) -> LocalFuture<'_, Section> {
-            let d = if ip.octets()[3] == 2 {
+        fn collect(&self, ip: IpAddr, _deadline: Instant) -> LocalFuture<'_, Section> {
+            let d = if last(ip) == 2 {
                 self.slow
             } else {
                 Duration::from_millis(10)
@@ -318,9 +326,9 @@ mod tests {
 
     #[test]
     fn records_stream_out_as_hosts_complete_and_a_slow_host_holds_back_only_itself() {
-        let hosts: BTreeMap<Ipv4Addr, Host> = (1..=20)
+        let hosts: BTreeMap<IpAddr, Host> = (1..=20)
             .map(|i| {
-                let ip = Ipv4Addr::new(198, 18, 0, i);
+                let ip = IpAddr::V4(Ipv4Addr::new(198, 18, 0, i));
                 (ip, Host::new(ip))
             })
             .collect();

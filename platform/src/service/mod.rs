@@ -169,6 +169,24 @@ pub fn backoff(n: u32, plateau: u32) -> Duration {
 /// `ksocket connect`: serves the controller until a permanent refusal or
 /// `connect.resumeRetries` failed attempts.
 pub fn run(config: &Config) -> Exit {
+    use crate::system_service::notify;
+    // Before any other thread exists: SIGTERM (systemctl stop) and SIGINT are taken by
+    // a thread that tells the service manager, then ends the process (the spool is
+    // safe at any point: it survives kill -9).
+    if let Err(e) = crate::sys::signals::on_termination(|sig| {
+        notify::say("STOPPING=1");
+        log::info!("ksocket connect: stopping (signal {sig})");
+        log::logger().flush();
+        std::process::exit(if sig == libc::SIGINT { 130 } else { 0 });
+    }) {
+        log::warn!("cannot take termination signals: {e}");
+    }
+    let exit = serve(config);
+    notify::say("STOPPING=1");
+    exit
+}
+
+fn serve(config: &Config) -> Exit {
     let k = &config.connect;
     let ep = match Endpoint::of(k) {
         Ok(e) => e,
@@ -221,6 +239,8 @@ pub fn run(config: &Config) -> Exit {
     } else {
         None
     };
+    // The configuration is loaded, the spool open: ready (systemd's Type=notify).
+    crate::system_service::notify::say("READY=1");
     let (tx, rx) = smol::channel::unbounded();
     let shared = Arc::new(Shared {
         spool: Mutex::new(spool),
@@ -341,7 +361,9 @@ mod tests {
         AgentMessage::Records {
             op: "op".into(),
             seq,
-            hosts: (0..50).map(|i| Host::new([198, 18, 1, i].into())).collect(),
+            hosts: (0..50)
+                .map(|i| Host::new(std::net::Ipv4Addr::from([198, 18, 1, i])))
+                .collect(),
         }
     }
 

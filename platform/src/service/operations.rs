@@ -333,7 +333,10 @@ fn collect(
         r.community.as_ref(),
         r.limits,
     );
-    let hosts: BTreeMap<Ipv4Addr, Host> = ips.iter().map(|ip| (*ip, Host::new(*ip))).collect();
+    let hosts: BTreeMap<std::net::IpAddr, Host> = ips
+        .iter()
+        .map(|ip| (std::net::IpAddr::V4(*ip), Host::new(*ip)))
+        .collect();
     let n = hosts.len() as u64;
     let ssh = pipeline::ssh_collector(ctx);
     let details = pipeline::collect(hosts, &[&snmp, &ssh], &r.limits, pipeline::WORKERS, sink)

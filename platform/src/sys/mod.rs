@@ -8,3 +8,4 @@ pub mod packet;
 pub mod ping;
 pub mod probe;
 pub mod random;
+pub mod signals;

@@ -1,6 +1,7 @@
 //! What the kernel knows of this box's networks, read over rtnetlink (synchronous
 //! dumps with `netlink-sys` and `netlink-packet-route`): interfaces, IPv4 addresses,
-//! the main routing table and the neighbour (ARP) table.
+//! the main routing table and the neighbour (ARP) table; and the same for IPv6
+//! ([`Net6::read`]).
 
 use netlink_packet_core::{
     NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
@@ -14,7 +15,7 @@ use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, Ro
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A network interface.
 #[derive(Clone, Debug)]
@@ -231,6 +232,175 @@ fn neigh(n: &NeighbourMessage) -> Option<Neigh> {
         ip: ip?,
         mac,
         confirmed,
+        usable: usable && mac.is_some(),
+    })
+}
+
+/// An IPv6 address of an interface.
+#[derive(Clone, Copy, Debug)]
+pub struct Addr6 {
+    pub index: u32,
+    pub local: Ipv6Addr,
+}
+
+/// A unicast IPv6 route of the main table (one next hop).
+#[derive(Clone, Copy, Debug)]
+pub struct Route6 {
+    pub dst: Ipv6Addr,
+    pub prefix: u8,
+    pub gateway: Option<Ipv6Addr>,
+    pub oif: u32,
+    pub metric: u32,
+}
+
+/// An IPv6 neighbour table entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Neigh6 {
+    pub index: u32,
+    pub ip: Ipv6Addr,
+    pub mac: Option<[u8; 6]>,
+    /// Any usable entry (REACHABLE, DELAY, PROBE, STALE, PERMANENT) with a MAC.
+    pub usable: bool,
+}
+
+/// What the kernel knows of IPv6 here: addresses, main-table routes, neighbours.
+#[derive(Clone, Debug, Default)]
+pub struct Net6 {
+    pub addrs: Vec<Addr6>,
+    pub routes: Vec<Route6>,
+    /// Empty when the kernel refuses the neighbour dump (see [`Snapshot`]).
+    pub neighs: Vec<Neigh6>,
+}
+
+impl Net6 {
+    pub fn read() -> io::Result<Net6> {
+        let mut nl = Netlink::open()?;
+        let mut n = Net6::default();
+        let mut am = AddressMessage::default();
+        am.header.family = AddressFamily::Inet6;
+        for m in nl.dump(RouteNetlinkMessage::GetAddress(am))? {
+            if let RouteNetlinkMessage::NewAddress(a) = m
+                && let Some(a) = addr6(&a)
+            {
+                n.addrs.push(a);
+            }
+        }
+        let mut rm = RouteMessage::default();
+        rm.header.address_family = AddressFamily::Inet6;
+        for m in nl.dump(RouteNetlinkMessage::GetRoute(rm))? {
+            if let RouteNetlinkMessage::NewRoute(r) = m
+                && let Some(r) = route6(&r)
+            {
+                n.routes.push(r);
+            }
+        }
+        let mut nm = NeighbourMessage::default();
+        nm.header.family = AddressFamily::Inet6;
+        match nl.dump(RouteNetlinkMessage::GetNeighbour(nm)) {
+            Ok(ms) => {
+                for m in ms {
+                    if let RouteNetlinkMessage::NewNeighbour(x) = m
+                        && let Some(x) = neigh6(&x)
+                    {
+                        n.neighs.push(x);
+                    }
+                }
+            }
+            Err(e) => log::warn!("IPv6 neighbour table not read: {e}"),
+        }
+        Ok(n)
+    }
+
+    /// The link-local address of an interface.
+    pub fn link_local(&self, index: u32) -> Option<Ipv6Addr> {
+        self.addrs
+            .iter()
+            .find(|a| a.index == index && a.local.is_unicast_link_local())
+            .map(|a| a.local)
+    }
+
+    /// The global (not link-local) addresses of an interface.
+    pub fn globals(&self, index: u32) -> impl Iterator<Item = &Addr6> {
+        self.addrs
+            .iter()
+            .filter(move |a| a.index == index && !a.local.is_unicast_link_local())
+    }
+}
+
+fn addr6(a: &AddressMessage) -> Option<Addr6> {
+    let mut local = None;
+    let mut address = None;
+    for at in &a.attributes {
+        match at {
+            AddressAttribute::Local(IpAddr::V6(v)) => local = Some(*v),
+            AddressAttribute::Address(IpAddr::V6(v)) => address = Some(*v),
+            _ => {}
+        }
+    }
+    let local = local.or(address)?;
+    if local.is_loopback() || local.is_multicast() || local.is_unspecified() {
+        return None;
+    }
+    Some(Addr6 {
+        index: a.header.index,
+        local,
+    })
+}
+
+fn route6(r: &RouteMessage) -> Option<Route6> {
+    if r.header.address_family != AddressFamily::Inet6 || r.header.kind != RouteType::Unicast {
+        return None;
+    }
+    let mut table = u32::from(r.header.table);
+    let (mut dst, mut gateway, mut oif, mut metric) = (Ipv6Addr::UNSPECIFIED, None, None, 0);
+    for a in &r.attributes {
+        match a {
+            RouteAttribute::Destination(RouteAddress::Inet6(v)) => dst = *v,
+            RouteAttribute::Gateway(RouteAddress::Inet6(v)) => gateway = Some(*v),
+            RouteAttribute::Oif(i) => oif = Some(*i),
+            RouteAttribute::Priority(p) => metric = *p,
+            RouteAttribute::Table(t) => table = *t,
+            _ => {}
+        }
+    }
+    if table != 254 {
+        return None;
+    }
+    Some(Route6 {
+        dst,
+        prefix: r.header.destination_prefix_length,
+        gateway,
+        oif: oif?,
+        metric,
+    })
+}
+
+fn neigh6(n: &NeighbourMessage) -> Option<Neigh6> {
+    let mut ip = None;
+    let mut mac = None;
+    for a in &n.attributes {
+        match a {
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v)) => ip = Some(*v),
+            NeighbourAttribute::LinkLayerAddress(v) => mac = mac6(v),
+            _ => {}
+        }
+    }
+    let ip = ip?;
+    if ip.is_multicast() || ip.is_unspecified() {
+        return None;
+    }
+    let usable = matches!(
+        n.header.state,
+        NeighbourState::Reachable
+            | NeighbourState::Delay
+            | NeighbourState::Probe
+            | NeighbourState::Stale
+            | NeighbourState::Permanent
+    );
+    Some(Neigh6 {
+        index: n.header.ifindex,
+        ip,
+        mac,
         usable: usable && mac.is_some(),
     })
 }

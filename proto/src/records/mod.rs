@@ -10,7 +10,7 @@ pub mod ssh;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 /// The version of the record layout this crate writes.
@@ -22,9 +22,24 @@ pub const SCHEMA: u32 = 1;
 #[serde(rename_all = "camelCase")]
 pub struct Host {
     pub schema: u32,
-    pub ip: Ipv4Addr,
+    /// The primary address: its IPv4 address if it has one, else its global IPv6
+    /// address (else its link-local one).
+    pub ip: IpAddr,
+    /// Every address the host was seen at, IPv4 first, the primary one included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpAddr>,
+    /// Its names, each with where it came from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<HostName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<Mac>,
+    /// Who made its network interface (the IEEE registry's organisation for the MAC's
+    /// prefix), or what kind of MAC it is (locally administered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_vendor: Option<String>,
+    /// Its open ports among those probed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<OpenPort>,
     /// Every way the host was seen, in the order first seen.
     pub via: Vec<Provenance>,
     /// Round-trip time of its first answer, in milliseconds (three decimals).
@@ -61,11 +76,16 @@ pub struct Host {
 
 impl Host {
     /// A host seen at `ip`, with nothing else known yet.
-    pub fn new(ip: Ipv4Addr) -> Host {
+    pub fn new(ip: impl Into<IpAddr>) -> Host {
+        let ip = ip.into();
         Host {
             schema: SCHEMA,
             ip,
+            addresses: vec![ip],
+            names: Vec::new(),
             mac: None,
+            mac_vendor: None,
+            ports: Vec::new(),
             via: Vec::new(),
             rtt_ms: None,
             iface: None,
@@ -85,6 +105,35 @@ impl Host {
     pub fn seen(&mut self, p: Provenance) {
         if !self.via.contains(&p) {
             self.via.push(p);
+        }
+    }
+
+    /// Adds an address, once: IPv4 addresses before IPv6 ones, the order of finding
+    /// otherwise. The primary address becomes the IPv4 one when the host has one, else
+    /// the first global IPv6 address.
+    pub fn add_address(&mut self, a: IpAddr) {
+        if self.addresses.contains(&a) {
+            return;
+        }
+        let at = match a {
+            IpAddr::V4(_) => self.addresses.iter().take_while(|x| x.is_ipv4()).count(),
+            IpAddr::V6(_) => self.addresses.len(),
+        };
+        self.addresses.insert(at, a);
+        self.ip = primary(&self.addresses).unwrap_or(self.ip);
+    }
+
+    /// Adds a name, once per name and source.
+    pub fn add_name(&mut self, name: &str, source: NameSource) {
+        if !self
+            .names
+            .iter()
+            .any(|n| n.source == source && n.name.eq_ignore_ascii_case(name))
+        {
+            self.names.push(HostName {
+                name: name.to_string(),
+                source,
+            });
         }
     }
 
@@ -135,6 +184,62 @@ impl Host {
             (None, None) => None,
         }
     }
+}
+
+/// The primary address among `addresses`: the first IPv4 one, else the first global
+/// IPv6 one, else the first.
+pub fn primary(addresses: &[IpAddr]) -> Option<IpAddr> {
+    let global6 = |a: &&IpAddr| match a {
+        IpAddr::V6(v) => !v.is_unicast_link_local() && !v.is_loopback(),
+        IpAddr::V4(_) => false,
+    };
+    addresses
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addresses.iter().find(global6))
+        .or(addresses.first())
+        .copied()
+}
+
+/// A name of a host and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostName {
+    pub name: String,
+    pub source: NameSource,
+}
+
+/// Where a host's name came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NameSource {
+    /// Reverse DNS (a PTR record) from the system's resolvers.
+    Ptr,
+    /// NetBIOS node status (UDP 137).
+    Netbios,
+    /// Multicast DNS (a reverse lookup answered by the host).
+    Mdns,
+}
+
+/// An open port of a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenPort {
+    pub proto: PortProto,
+    pub port: u16,
+    /// The SSH identification line, when the port speaks SSH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banner: Option<String>,
+    /// The HTTP `Server` header, when the port speaks HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+}
+
+/// The transport of a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortProto {
+    Tcp,
+    Udp,
 }
 
 /// What one collector read from one host: its section of the host record.
@@ -221,6 +326,14 @@ pub enum Provenance {
     Neigh,
     /// The default gateway's ARP table, read over SNMP.
     SnmpArp,
+    /// An IPv6 Neighbor Advertisement answering our solicitation.
+    Ndp,
+    /// An ICMPv6 echo reply.
+    Icmp6,
+    /// An MLD report (the host said which multicast groups it listens to).
+    Mld,
+    /// The default gateway's IPv6 neighbour table (ipNetToPhysicalTable), over SNMP.
+    SnmpNd,
 }
 
 impl fmt::Display for Provenance {
@@ -233,6 +346,10 @@ impl fmt::Display for Provenance {
             Provenance::IcmpUnreach => f.write_str("icmp-unreach"),
             Provenance::Neigh => f.write_str("neigh"),
             Provenance::SnmpArp => f.write_str("snmp-arp"),
+            Provenance::Ndp => f.write_str("ndp"),
+            Provenance::Icmp6 => f.write_str("icmp6"),
+            Provenance::Mld => f.write_str("mld"),
+            Provenance::SnmpNd => f.write_str("snmp-nd"),
         }
     }
 }
@@ -247,6 +364,10 @@ impl FromStr for Provenance {
             "icmp-unreach" => Provenance::IcmpUnreach,
             "neigh" => Provenance::Neigh,
             "snmp-arp" => Provenance::SnmpArp,
+            "ndp" => Provenance::Ndp,
+            "icmp6" => Provenance::Icmp6,
+            "mld" => Provenance::Mld,
+            "snmp-nd" => Provenance::SnmpNd,
             _ => match s.strip_prefix("tcp/").map(str::parse) {
                 Some(Ok(p)) => Provenance::Tcp(p),
                 _ => return Err(format!("unknown provenance `{s}`")),
@@ -376,7 +497,7 @@ mod tests {
 
     #[test]
     fn a_host_round_trips_with_todays_field_names() {
-        let mut h = Host::new(Ipv4Addr::new(198, 18, 0, 7));
+        let mut h = Host::new(std::net::Ipv4Addr::new(198, 18, 0, 7));
         h.mac = Some(Mac([0, 0x1b, 0x21, 0xaa, 0xbb, 0xcc]));
         h.seen(Provenance::Arp);
         h.seen(Provenance::Tcp(22));
@@ -393,7 +514,7 @@ mod tests {
         let j = serde_json::to_string(&h).unwrap();
         assert_eq!(
             j,
-            "{\"schema\":1,\"ip\":\"198.18.0.7\",\"mac\":\"00:1b:21:aa:bb:cc\",\"via\":[\"arp\",\"tcp/22\"],\
+            "{\"schema\":1,\"ip\":\"198.18.0.7\",\"addresses\":[\"198.18.0.7\"],\"mac\":\"00:1b:21:aa:bb:cc\",\"via\":[\"arp\",\"tcp/22\"],\
              \"rttMs\":1.234,\"iface\":\"eth0\",\"snmpCredential\":\"snmp/10-v3.toml\",\
              \"snmpError\":\"wrong authentication password (wrong digest)\",\"snmpErrorKind\":\"auth\"}"
         );
@@ -403,6 +524,33 @@ mod tests {
             back.snmp_result().unwrap().unwrap_err().kind,
             ErrorKind::Auth
         );
+    }
+
+    #[test]
+    fn the_primary_address_is_the_ipv4_one_else_a_global_ipv6_one() {
+        let ll: IpAddr = "fe80::1".parse().unwrap();
+        let g: IpAddr = "2001:2::7".parse().unwrap();
+        let v4: IpAddr = "198.18.0.7".parse().unwrap();
+        let mut h = Host::new(ll);
+        assert_eq!(h.ip, ll);
+        h.add_address(g);
+        assert_eq!(h.ip, g);
+        h.add_address(v4);
+        h.add_address(g);
+        assert_eq!(h.ip, v4);
+        assert_eq!(h.addresses, [v4, ll, g]);
+        h.add_name("printer.lab", NameSource::Mdns);
+        h.add_name("PRINTER.lab", NameSource::Mdns);
+        h.add_name("printer.lab", NameSource::Ptr);
+        assert_eq!(h.names.len(), 2);
+        let j = serde_json::to_string(&h.names).unwrap();
+        assert_eq!(
+            j,
+            r#"[{"name":"printer.lab","source":"mdns"},{"name":"printer.lab","source":"ptr"}]"#
+        );
+        for p in ["ndp", "icmp6", "mld", "snmp-nd"] {
+            assert_eq!(p.parse::<Provenance>().unwrap().to_string(), p);
+        }
     }
 
     #[test]
@@ -429,7 +577,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_of_later_schemas_are_ignored() {
-        let j = "{\"schema\":2,\"ip\":\"198.18.0.1\",\"via\":[\"icmp\"],\"names\":[\"a\"]}";
+        let j = "{\"schema\":2,\"ip\":\"198.18.0.1\",\"via\":[\"icmp\"],\"aliases\":[\"a\"]}";
         let h: Host = serde_json::from_str(j).unwrap();
         assert_eq!((h.schema, h.via.as_slice()), (2, &[Provenance::Icmp][..]));
     }

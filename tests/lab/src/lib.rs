@@ -2,7 +2,8 @@
 //!
 //! Safety rules, enforced here and not left to each test:
 //! - every address given to the lab (interface addresses, routes, next hops) must lie in
-//!   the benchmarking range 198.18.0.0/15, or the call fails;
+//!   the benchmarking range 198.18.0.0/15 (IPv6: 2001:2::/48, see [`v6`]), or the call
+//!   fails;
 //! - nothing of the lab touches the root namespace: switches are bridges inside their
 //!   own namespace, and veth pairs are created from inside the switch namespace
 //!   directly into the host namespace;
@@ -28,6 +29,7 @@ pub mod scenario;
 pub mod snmpsim;
 pub mod sshd;
 mod tun;
+pub mod v6;
 
 /// Every namespace of every lab starts with this.
 pub const PREFIX: &str = "kst-";
@@ -193,6 +195,10 @@ impl Lab {
     /// Creates a switch: a namespace holding bridge `br0`, up.
     pub fn switch(&mut self, name: &str) -> io::Result<Ns> {
         let ns = self.ns(name)?;
+        // A switch is no host: without this its bridge would have an IPv6 link-local
+        // address and answer on every link it carries.
+        self.sysctl(&ns, "net.ipv6.conf.all.disable_ipv6", "1")?;
+        self.sysctl(&ns, "net.ipv6.conf.default.disable_ipv6", "1")?;
         self.ip(&ns, &["link", "add", "br0", "type", "bridge"])?;
         // No STP delay, no multicast snooping surprises; forward at once.
         self.ip(

@@ -21,7 +21,7 @@ use ksocket_core::snmp::Version;
 use ksocket_proto::records::{CollectError, ErrorKind, Section};
 use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -186,16 +186,32 @@ impl Collector for SnmpCollector {
         "snmp"
     }
 
-    fn applies(&self, ip: Ipv4Addr) -> bool {
-        self.matching(ip).next().is_some()
+    fn applies(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(v) => self.matching(v).next().is_some(),
+            IpAddr::V6(_) => false,
+        }
     }
 
-    fn prepare<'a>(&'a self, hosts: &'a [Ipv4Addr]) -> LocalFuture<'a, Vec<Ipv4Addr>> {
-        Box::pin(self.sweep_all(hosts))
+    fn prepare<'a>(&'a self, hosts: &'a [IpAddr]) -> LocalFuture<'a, Vec<IpAddr>> {
+        Box::pin(async move {
+            let v4 = crate::pipeline::interface::ipv4_only(hosts);
+            self.sweep_all(&v4)
+                .await
+                .into_iter()
+                .map(IpAddr::V4)
+                .collect()
+        })
     }
 
-    fn collect(&self, ip: Ipv4Addr, deadline: Instant) -> LocalFuture<'_, Section> {
-        Box::pin(self.collect_host(ip, deadline))
+    fn collect(&self, ip: IpAddr, deadline: Instant) -> LocalFuture<'_, Section> {
+        match ip {
+            IpAddr::V4(v) => Box::pin(self.collect_host(v, deadline)),
+            IpAddr::V6(_) => {
+                let s = self.timed_out("IPv6 hosts are not collected".into());
+                Box::pin(async move { s })
+            }
+        }
     }
 
     fn timed_out(&self, why: String) -> Section {

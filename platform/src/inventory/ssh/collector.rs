@@ -19,7 +19,7 @@ use crate::pipeline::interface::{Collector, LocalFuture};
 use ksocket_proto::records::ssh::{Attempt, Inventory};
 use ksocket_proto::records::{CollectError, ErrorKind, Section};
 use ksocket_ssh::keys::PrivateKey;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::rc::Rc;
@@ -590,16 +590,32 @@ impl Collector for SshCollector {
         "ssh"
     }
 
-    fn applies(&self, ip: Ipv4Addr) -> bool {
-        self.matching(ip).next().is_some()
+    fn applies(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(v) => self.matching(v).next().is_some(),
+            IpAddr::V6(_) => false,
+        }
     }
 
-    fn prepare<'a>(&'a self, hosts: &'a [Ipv4Addr]) -> LocalFuture<'a, Vec<Ipv4Addr>> {
-        Box::pin(self.reachable(hosts))
+    fn prepare<'a>(&'a self, hosts: &'a [IpAddr]) -> LocalFuture<'a, Vec<IpAddr>> {
+        Box::pin(async move {
+            let v4 = crate::pipeline::interface::ipv4_only(hosts);
+            self.reachable(&v4)
+                .await
+                .into_iter()
+                .map(IpAddr::V4)
+                .collect()
+        })
     }
 
-    fn collect(&self, ip: Ipv4Addr, deadline: Instant) -> LocalFuture<'_, Section> {
-        Box::pin(self.collect_host(ip, deadline))
+    fn collect(&self, ip: IpAddr, deadline: Instant) -> LocalFuture<'_, Section> {
+        match ip {
+            IpAddr::V4(v) => Box::pin(self.collect_host(v, deadline)),
+            IpAddr::V6(_) => {
+                let s = self.timed_out("IPv6 hosts are not collected".into());
+                Box::pin(async move { s })
+            }
+        }
     }
 
     fn timed_out(&self, why: String) -> Section {

@@ -11,7 +11,9 @@ fn chunk(op: &str, seq: u64, n: u8) -> AgentMessage {
     AgentMessage::Records {
         op: op.into(),
         seq,
-        hosts: (0..n).map(|i| Host::new([198, 18, 0, i].into())).collect(),
+        hosts: (0..n)
+            .map(|i| Host::new(std::net::Ipv4Addr::from([198, 18, 0, i])))
+            .collect(),
     }
 }
 
