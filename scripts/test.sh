@@ -40,9 +40,15 @@ fi
 step "cargo test (unit, integration, lab; the controller on SQLite and PostgreSQL)"
 cargo test -q --workspace 2>&1 | tee /tmp/ksocket-test.log | grep -vE '^$'
 
-# The debug build (several GB) is not used again; on a CI machine free it for
-# the fuzz and cross builds that follow.
-if [ -n "${CI:-}" ]; then rm -rf target/debug; fi
+# The debug build (several GB) is not used again but for the controller the systemd
+# tests connect their agent to; on a CI machine free it for the fuzz and cross builds.
+ctl_bin=target/debug/ksocket-controller
+if [ -n "${CI:-}" ]; then
+    mkdir -p target/keep
+    if [ -x "$ctl_bin" ]; then cp "$ctl_bin" target/keep/; fi
+    ctl_bin=target/keep/ksocket-controller
+    rm -rf target/debug
+fi
 
 step "no-alloc core"
 scripts/check-core.sh
@@ -67,6 +73,12 @@ if [ "${KSOCKET_SKIP_CROSS:-0}" != 1 ]; then
         ref=target/x86_64-unknown-linux-musl/release/ksocket
         target/release/kst-lab compare "$ref" qemu-arm-static target/armv7-unknown-linux-musleabihf/release/ksocket
         target/release/kst-lab compare "$ref" qemu-aarch64-static target/aarch64-unknown-linux-musl/release/ksocket
+    fi
+    step "release packages (scripts/dist.sh: tarballs, Debian packages, SHA256SUMS)"
+    scripts/dist.sh all
+    if [ "$(id -u)" = 0 ]; then
+        step "the packages under a real systemd (tests/systemd/run.sh: booted container)"
+        tests/systemd/run.sh --dist dist --controller "$ctl_bin"
     fi
 fi
 

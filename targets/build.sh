@@ -3,8 +3,10 @@
 #
 # Builds static release binaries of ksocket with Debian's rustc-web + -Zbuild-std and
 # the musl cross linkers (installed by targets/setup-cross.sh, as root), checks they
-# are static and run (under qemu-user for ARM), and writes
-#   dist/ksocket-<version>-linux-<arch>.tar.gz   (binary, README.md, LICENSE, example config)
+# are static, run (under qemu-user for ARM) and fit the size budget, and prints one
+# line per target on standard output: ARCH<TAB>SIZE<TAB>BINARY, the binary being
+#   $CARGO_TARGET_DIR/<triple>/release/ksocket   (target/ when the variable is unset)
+# scripts/dist.sh makes the release tarballs and Debian packages from them.
 # It installs nothing: when something is missing it says exactly what, and how to get it.
 #
 #   --test-core   also run ksocket-core's unit tests for that target (under qemu on ARM)
@@ -75,15 +77,19 @@ rv=$(/usr/bin/rustc -V | awk '{print $2}')
 dpkg --compare-versions "${rv%%-*}" ge 1.89 2>/dev/null || die "/usr/bin/rustc is $rv; need >= 1.89 (sudo targets/setup-cross.sh)"
 
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-mkdir -p dist
 export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
 xcargo() { /usr/bin/cargo --config "targets/$T.toml" -Zbuild-std=std,panic_abort "$@"; }
+# Where cargo puts its output: CARGO_TARGET_DIR (relative to this directory, as cargo
+# reads it), CARGO_BUILD_TARGET_DIR or build.target-dir, else target/. Cargo says.
+TARGET_DIR=$(/usr/bin/cargo metadata -q --no-deps --format-version 1 \
+    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+[ -n "$TARGET_DIR" ] || die "cargo metadata did not give the target directory"
 
 for a in "${arch_list[@]}"; do
     T=$(triple "$a")
     say "$a: cargo build --release --target $T (Debian $(/usr/bin/rustc -V | awk '{print $2}'), build-std)"
     xcargo build -q --release --target "$T" -p ksocket
-    bin="target/$T/release/ksocket"
+    bin="$TARGET_DIR/$T/release/ksocket"
     info=$(file -b "$bin")
     size=$(stat -c %s "$bin")
     case "$info" in *"statically linked"*|*"static-pie linked"*) ;; *) die "$a: $bin is not static: $info" ;; esac
@@ -94,15 +100,7 @@ for a in "${arch_list[@]}"; do
     budget="$BUDGET"
     [ -n "$budget" ] || case "$a" in x86_64) budget=5242880 ;; *) budget=4194304 ;; esac
     [ "$size" -le "$budget" ] || die "$a: $size bytes is over the size budget of $budget bytes"
-    stage=$(mktemp -d)
-    name="ksocket-$VERSION-linux-$a"
-    mkdir -p "$stage/$name"
-    cp "$bin" README.md LICENSE "$stage/$name/"
-    cp etc/ksocket.toml.example "$stage/$name/"
-    tar -C "$stage" -czf "dist/$name.tar.gz" "$name"
-    rm -rf "$stage"
-    say "$a: dist/$name.tar.gz"
-    printf '%s\t%s\t%s\n' "$a" "$size" "dist/$name.tar.gz"
+    printf '%s\t%s\t%s\n' "$a" "$size" "$bin"
     if [ $test_core = 1 ]; then
         say "$a: ksocket-core tests (runner: $(runner "$a"))"
         xcargo test -q --target "$T" -p ksocket-core

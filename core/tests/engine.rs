@@ -618,9 +618,9 @@ fn routed_targets_are_never_arped_and_go_through_the_gateway() {
         assert_eq!(&f[0..6], &GW_MAC, "routed frame not sent to the gateway");
         assert_eq!(&f[12..14], &[0x08, 0x00]);
     }
-    // A silent host gets every probe (icmp + 11 tcp + snmp), then a retry round of
+    // A silent host gets every probe (icmp + 12 tcp + snmp), then a retry round of
     // icmp, 4 tcp ports and snmp; a host that answered stops getting probes.
-    let per_round: u32 = 1 + 11 + 1;
+    let per_round: u32 = 1 + DEFAULT_PORTS.len() as u32 + 1;
     assert_eq!(
         net.sent_to[&Ipv4Addr::new(198, 19, 0, 14)],
         per_round + 1 + RETRY_PORTS as u32 + 1
@@ -815,8 +815,8 @@ fn the_retry_round_reprobes_the_preferred_ports() {
         );
     }
     let mut net = Net::new(hosts);
-    // The whole first round (13 probes) is lost.
-    net.drop = Box::new(|_, k| k < 13);
+    // The whole first round (icmp, 12 ports, snmp: 14 probes) is lost.
+    net.drop = Box::new(|_, k| k < 14);
     let mut set: AddrSet<4> = AddrSet::new();
     set.insert("198.19.0.20-198.19.0.21".parse().unwrap())
         .unwrap();
@@ -836,6 +836,6 @@ fn the_retry_round_reprobes_the_preferred_ports() {
         o.replies
             .contains(&(Ipv4Addr::new(198, 19, 0, 20), Method::Tcp(443), None))
     );
-    // 13 + 6 to the silent one.
-    assert_eq!(net.sent_to[&Ipv4Addr::new(198, 19, 0, 21)], 13 + 6);
+    // 14 + 6 to the silent one.
+    assert_eq!(net.sent_to[&Ipv4Addr::new(198, 19, 0, 21)], 14 + 6);
 }

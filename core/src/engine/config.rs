@@ -13,14 +13,29 @@ use core::time::Duration;
 pub const MAX_IFACES: usize = 8;
 /// Most routes one engine knows.
 pub const MAX_ROUTES: usize = 32;
-/// Most TCP ports probed per routed target.
+/// Most TCP ports probed per routed target by discovery (the first of the scan's
+/// port list; the port sweep of live hosts probes all of them, see
+/// [`sweep`](super::sweep)).
 pub const MAX_PORTS: usize = 16;
 /// Capacity of the event queue; drain it after every call.
 pub const EVENT_QUEUE: usize = 64;
 
 /// The default TCP ports (spec §6): SSH, Telnet, SMTP, DNS, HTTP, MS-RPC, NetBIOS,
-/// HTTPS, SMB, submission, WinRM.
-pub const DEFAULT_PORTS: [u16; 11] = [22, 23, 25, 53, 80, 135, 139, 443, 445, 587, 5985];
+/// HTTPS, SMB, submission, WinRM over HTTP and HTTPS.
+pub const DEFAULT_PORTS: [u16; 12] = [22, 23, 25, 53, 80, 135, 139, 443, 445, 587, 5985, 5986];
+
+/// nmap's 100 most frequently open TCP ports, most frequent first (nmap 7.93's
+/// `nmap-services`; the same set `nmap --top-ports 100` probes). Generated with:
+/// `grep -v '^#' /usr/share/nmap/nmap-services | awk '$2 ~ /\/tcp$/ {split($2,a,"/");
+/// print $3, a[1]}' | sort -k1,1gr -k2,2n | head -100 | awk '{print $2}' | paste -sd,`
+pub const TOP100: [u16; 100] = [
+    80, 23, 443, 21, 22, 25, 3389, 110, 445, 139, 143, 53, 135, 3306, 8080, 1723, 111, 995, 993,
+    5900, 1025, 587, 8888, 199, 1720, 465, 548, 113, 81, 6001, 10000, 514, 5060, 179, 1026, 2000,
+    8443, 8000, 32768, 554, 26, 1433, 49152, 2001, 515, 8008, 49154, 1027, 5666, 646, 5000, 5631,
+    631, 49153, 8081, 2049, 88, 79, 5800, 106, 2121, 1110, 49155, 6000, 513, 990, 5357, 427, 49156,
+    543, 544, 5101, 144, 7, 389, 8009, 3128, 444, 9999, 5009, 7070, 5190, 3000, 5432, 1900, 3986,
+    13, 1029, 9, 5051, 6646, 49157, 1028, 873, 1755, 2717, 4899, 9100, 119, 37,
+];
 
 /// TCP ports a retry round re-probes, at most [`RETRY_PORTS`] of them: these first
 /// (the services most often left open by host firewalls), then the configured ports in

@@ -26,15 +26,19 @@
 //! answered, and a target that answers gets no further probes.
 //!
 //! Files: `config.rs` the settings, `tx.rs` sending, `rx.rs` receiving; this one the
-//! events out, the engine's state and its timers (retries, retirement).
+//! events out, the engine's state and its timers (retries, retirement). `sweep.rs`:
+//! the port sweep of the live hosts discovery found (every port of the scan's list,
+//! where discovery's routed probes carry at most [`MAX_PORTS`] of them and stop at the
+//! first answer), built from the same cookie, pacer and RTT pieces.
 
 mod config;
 mod rx;
+pub mod sweep;
 mod tx;
 
 pub use config::{
     Config, ConfigError, DEFAULT_PORTS, EVENT_QUEUE, Iface, MAX_IFACES, MAX_PORTS, MAX_ROUTES,
-    Methods, RETRY_PORTS, RETRY_PREFERENCE, Route, Via,
+    Methods, RETRY_PORTS, RETRY_PREFERENCE, Route, TOP100, Via,
 };
 
 use crate::addr::{AddrSet, Permutation};
@@ -426,7 +430,15 @@ impl<const T: usize, const W: usize> Engine<T, W> {
 
     /// The reply cookie of target `ip` for probe kind `kind` (0 ICMP, else the port).
     fn cookie(&self, ip: u32, kind: u16) -> u32 {
-        let x = crate::addr::mix(self.cfg.key ^ (u64::from(ip) << 16) ^ u64::from(kind));
-        (x ^ (x >> 32)) as u32
+        cookie(self.cfg.key, ip, kind)
     }
+}
+
+/// The reply cookie under `key` of target `ip` for probe kind `kind` (0 ICMP, else the
+/// port): the ICMP id/sequence, the TCP sequence number, the SNMP request-id (31 bits).
+/// The discovery engine and the port sweep share it, so a late answer to one is still
+/// recognised by the other.
+pub(crate) fn cookie(key: u64, ip: u32, kind: u16) -> u32 {
+    let x = crate::addr::mix(key ^ (u64::from(ip) << 16) ^ u64::from(kind));
+    (x ^ (x >> 32)) as u32
 }

@@ -27,7 +27,12 @@ Options:
   --rate PPS             packets per second (default 10000)
   --timeout MS           initial reply timeout; adapts to measured RTTs (default 250)
   --retries N            extra probes to silent targets (default 1)
-  --ports LIST           TCP ports for routed targets (default 22,23,25,53,80,135,139,443,445,587,5985)
+  --ports LIST           TCP ports probed, or top100 (nmap's 100 most often open):
+                         every live host is swept for them (with UDP 161), open ones
+                         reported, SSH banners and HTTP Server headers read; routed
+                         targets are found with the first 16 (default
+                         22,23,25,53,80,135,139,443,445,587,5985,5986)
+  --no-ports             no port sweep: hosts only (no ports, no banners)
   --methods LIST         icmp,tcp,snmp for routed targets (default: all); on-link
                          targets on Ethernet are always found by ARP
   --interface NAME       use only this interface
@@ -37,6 +42,8 @@ Options:
                          default gateway's ARP table is read first (its hosts are
                          added, via \"snmp-arp\"), and found hosts are asked for details
   --no-details           do not ask found hosts for SNMP details
+  --no-names             do not look up the found hosts' names (reverse DNS through
+                         /etc/resolv.conf's nameservers, NetBIOS node status, mDNS)
   --gateway-arp          read the default gateway's ARP table also when TARGETs are
                          named (a scan without TARGET always does)
   --max-addresses N      most addresses one scan probes (default 65536, a /16);

@@ -10,11 +10,17 @@
 //!    MLD, Neighbor Discovery) on every attached link when no target is named, named
 //!    IPv6 targets through the routes; [`merge::ipv6`] joins each address to the host
 //!    of its MAC.
+//! 5. [`ports`]: the live IPv4 hosts' open ports (the sweep of `--ports` and UDP 161)
+//!    and their banners; with raw packet access only.
+//! 6. [`names`] (called by the pipeline after discovery): the hosts' names from
+//!    reverse DNS, NetBIOS and mDNS.
 
 pub mod gateway;
 pub mod merge;
+pub mod names;
 pub mod oui;
 pub mod plan;
+pub mod ports;
 pub mod raw;
 pub mod request;
 pub mod six;
@@ -28,13 +34,25 @@ use ksocket_core::addr::{AddrSet, Range};
 use ksocket_core::wire::Mac;
 use ksocket_proto::records::{Host, SCHEMA, Summary};
 use plan::{Plan, PlanError, SET_RANGES};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The live hosts, and what it took to find them.
 pub struct Discovery {
     pub hosts: BTreeMap<IpAddr, Host>,
     pub summary: Summary,
+    /// The TCP ports every IPv4 host was swept for (empty: no sweep ran); a host's
+    /// open ones are in its `ports`.
+    pub swept: Vec<u16>,
+    /// Hosts whose UDP 161 refused the sweep's SNMP probe (ICMP port unreachable).
+    pub snmp_refused: BTreeSet<IpAddr>,
+}
+
+/// What the port sweep of the IPv4 hosts adds beside their records.
+#[derive(Default)]
+struct Swept4 {
+    ports: Vec<u16>,
+    snmp_refused: BTreeSet<Ipv4Addr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +136,7 @@ pub fn discover(
                 .spawn_scoped(s, move || six::run6(cfg6, p6))
         });
         let v4 = match &plan {
-            Some(p) => discover4(&cfg, p, arp, sink).map(Some),
+            Some(p) => discover4(req, &cfg, p, arp, sink).map(Some),
             None => Ok(None),
         };
         let v6 = match v6 {
@@ -131,7 +149,8 @@ pub fn discover(
         };
         (v4, v6)
     });
-    let (hosts4, mut summary) = v4?.unwrap_or_else(|| (BTreeMap::new(), empty_summary()));
+    let (hosts4, mut summary, swept) =
+        v4?.unwrap_or_else(|| (BTreeMap::new(), empty_summary(), Swept4::default()));
     let mut hosts: BTreeMap<IpAddr, Host> = hosts4
         .into_iter()
         .map(|(ip, h)| (IpAddr::V4(ip), h))
@@ -163,7 +182,12 @@ pub fn discover(
             h.rtt_ms
         );
     }
-    Ok(Discovery { hosts, summary })
+    Ok(Discovery {
+        hosts,
+        summary,
+        swept: swept.ports,
+        snmp_refused: swept.snmp_refused.into_iter().map(IpAddr::V4).collect(),
+    })
 }
 
 fn empty_summary() -> Summary {
@@ -183,16 +207,20 @@ fn empty_summary() -> Summary {
 }
 
 /// IPv4 discovery of `plan`: the engine (or the unprivileged fallback), then the
-/// kernel's neighbour table and the gateway's ARP table.
+/// kernel's neighbour table and the gateway's ARP table; then the port sweep of the
+/// hosts found (unless `--no-ports`).
 fn discover4(
+    req: &ScanRequest,
     cfg: &ksocket_core::engine::Config,
     plan: &Plan,
     arp: &BTreeMap<Ipv4Addr, Option<Mac>>,
     sink: &mut dyn Sink,
-) -> Result<(BTreeMap<Ipv4Addr, Host>, Summary), DiscoverError> {
+) -> Result<(BTreeMap<Ipv4Addr, Host>, Summary, Swept4), DiscoverError> {
     let mut hosts = BTreeMap::new();
+    let mut raw_access = false;
     let summary = match raw::open_sockets(plan).map_err(DiscoverError::Socket)? {
         Some(socks) => {
+            raw_access = true;
             let st = raw::run(cfg.clone(), plan, socks, &mut hosts, &mut |p| {
                 sink.progress(p);
                 !sink.cancelled()
@@ -215,7 +243,64 @@ fn discover4(
         Err(e) => log::warn!("neighbour table not read: {e}"),
     }
     merge::gateway_arp(plan, &mut hosts, arp);
-    Ok((hosts, summary))
+    let mut swept = Swept4::default();
+    if req.sweep && !hosts.is_empty() {
+        if raw_access {
+            swept = sweep_ports(req, cfg, plan, &mut hosts, sink)?;
+        } else {
+            sink.note(Note::warn(
+                "no raw packet access: ports were not swept (no ports, no banners)",
+            ));
+        }
+    }
+    Ok((hosts, summary, swept))
+}
+
+/// The port sweep of `hosts` (see [`ports`]), then their banners.
+fn sweep_ports(
+    req: &ScanRequest,
+    cfg: &ksocket_core::engine::Config,
+    plan: &Plan,
+    hosts: &mut BTreeMap<Ipv4Addr, Host>,
+    sink: &mut dyn Sink,
+) -> Result<Swept4, DiscoverError> {
+    let t0 = std::time::Instant::now();
+    let socks = raw::open_sockets(plan)
+        .map_err(DiscoverError::Socket)?
+        .ok_or_else(|| DiscoverError::Socket(std::io::ErrorKind::PermissionDenied.into()))?;
+    let cancelled = || sink.cancelled();
+    let s = ports::sweep(
+        cfg,
+        plan,
+        socks,
+        &req.ports,
+        cfg.methods.snmp,
+        hosts,
+        &cancelled,
+    )
+    .map_err(DiscoverError::Engine)?;
+    let sweep_s = t0.elapsed().as_secs_f64();
+    let banners = ports::banners::read(
+        hosts,
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(2),
+    );
+    log::info!(
+        "ports swept: {} hosts, {} probes ({} retries), {} open, {} closed, {} filtered, \
+         {} hosts without a MAC, {sweep_s:.3} s; {banners} banners read, {:.3} s in all",
+        s.stats.hosts,
+        s.stats.sent,
+        s.stats.sent_retry,
+        s.stats.open,
+        s.stats.closed,
+        s.stats.filtered,
+        s.no_mac,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(Swept4 {
+        ports: req.ports.clone(),
+        snmp_refused: s.snmp_refused,
+    })
 }
 
 /// The fallback without raw packet access, over the targets some route reaches.

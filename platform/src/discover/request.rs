@@ -3,6 +3,7 @@
 
 use crate::credentials::secret::Secret;
 use ksocket_core::addr::Range;
+use ksocket_core::engine::sweep::MAX_SWEEP_PORTS;
 use ksocket_core::engine::{self, Config, Methods};
 use ksocket_core::engine6::Range6;
 use std::net::Ipv6Addr;
@@ -29,11 +30,18 @@ pub struct ScanRequest {
     pub community: Option<Secret>,
     /// Ask found hosts for their details (SNMP device records).
     pub details: bool,
+    /// Look up the found hosts' names (reverse DNS, NetBIOS, mDNS: `--no-names` off).
+    pub names: bool,
     /// The bounds of the scan's work (addresses, per host, per table, details).
     pub limits: crate::limits::Limits,
     /// Read the default gateway's ARP table over SNMP also when targets are named
     /// (a scan without targets always does).
     pub gateway_arp: bool,
+    /// The TCP ports of the port sweep of live hosts (`--ports`; discovery's routed
+    /// probes take the first [`engine::MAX_PORTS`] of them).
+    pub ports: Vec<u16>,
+    /// Sweep the live hosts' ports and read their banners (`--no-ports`: not).
+    pub sweep: bool,
 }
 
 /// Ranges that are never scanned: "this network" (0/8), loopback (127/8), multicast
@@ -68,8 +76,11 @@ impl Default for ScanRequest {
             engine: Config::default(),
             community: None,
             details: true,
+            names: true,
             limits: crate::limits::Limits::default(),
             gateway_arp: false,
+            ports: engine::DEFAULT_PORTS.to_vec(),
+            sweep: true,
         }
     }
 }
@@ -88,18 +99,35 @@ impl ScanRequest {
         Ok(())
     }
 
-    /// `--ports LIST`: TCP ports for routed targets, in order, without repeats.
+    /// `--ports LIST`: the TCP ports probed, in order, without repeats, or `top100`
+    /// (nmap's 100 most often open): the live hosts' port sweep probes all of them,
+    /// discovery's routed probes the first [`engine::MAX_PORTS`] (the order of `top100`
+    /// is by frequency, so the most telling ones).
     pub fn set_ports(&mut self, v: &str) -> Result<(), OptionError> {
-        self.engine.ports.clear();
-        for p in v.split(',').filter(|p| !p.trim().is_empty()) {
-            let n = number("ports", p, 1, 65535)? as u16;
-            if !self.engine.ports.contains(&n) {
-                self.engine
-                    .ports
-                    .push(n)
-                    .map_err(|_| bad("ports", format!("at most {} ports", engine::MAX_PORTS)))?;
+        let mut ports: Vec<u16> = Vec::new();
+        for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let add: &[u16] = if p == "top100" {
+                &engine::TOP100
+            } else {
+                &[number("ports", p, 1, 65535)? as u16]
+            };
+            for n in add {
+                if !ports.contains(n) {
+                    ports.push(*n);
+                }
             }
         }
+        if ports.is_empty() {
+            return Err(bad(
+                "ports",
+                "no port named (use --no-ports to sweep none)".into(),
+            ));
+        }
+        if ports.len() > MAX_SWEEP_PORTS {
+            return Err(bad("ports", format!("at most {MAX_SWEEP_PORTS} ports")));
+        }
+        self.engine.ports = ports.iter().copied().take(engine::MAX_PORTS).collect();
+        self.ports = ports;
         Ok(())
     }
 
@@ -209,7 +237,22 @@ mod tests {
         );
         r.set_ports("22,80,22,443").unwrap();
         assert_eq!(r.engine.ports.as_slice(), &[22, 80, 443]);
+        assert_eq!(r.ports, [22, 80, 443]);
         assert!(r.set_ports("22,x").unwrap_err().to_string().contains("`x`"));
+        assert!(r.set_ports(",").is_err());
+        // top100: all swept, the 16 most frequent probed by discovery; repeats dropped.
+        r.set_ports("5985,top100,80").unwrap();
+        assert_eq!(r.ports.len(), 101);
+        assert_eq!(r.ports[..3], [5985, 80, 23]);
+        assert_eq!(r.engine.ports.len(), engine::MAX_PORTS);
+        assert_eq!(r.engine.ports[..2], [5985, 80]);
+        let many: Vec<String> = (1..=300).map(|p| p.to_string()).collect();
+        assert!(
+            r.set_ports(&many.join(","))
+                .unwrap_err()
+                .to_string()
+                .contains("at most")
+        );
         r.set_methods("icmp,tcp").unwrap();
         assert!(r.engine.methods.icmp && !r.engine.methods.snmp);
         assert!(r.set_methods("carrier-pigeon").is_err());

@@ -1,7 +1,8 @@
 //! The scan pipeline, one for every front end (the command line today, the service
 //! mode's operations next):
 //!
-//! validated [`ScanRequest`] → plan (pure) → discover (the engine driver) → match
+//! validated [`ScanRequest`] → plan (pure) → discover (the engine driver) → host names
+//! ([`discover::names`]) → match
 //! credentials → collect details → records handed to a [`Sink`] as each host completes.
 //!
 //! Collectors share one small interface ([`Collector`]): which hosts they apply to, a
@@ -15,7 +16,7 @@ use crate::discover::{self, ScanRequest};
 use crate::inventory::snmp::collector::SnmpCollector;
 use crate::inventory::ssh::collector::{MAX_AUTH_FAILURES, SshCollector};
 use crate::limits::Limits;
-use ksocket_proto::records::{DetailsSummary, Host, Section, Summary};
+use ksocket_proto::records::{DetailsSummary, Host, PortProto, Section, Summary};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -62,9 +63,39 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
     } else {
         BTreeMap::new()
     };
-    let found = discover::discover(req, &snap, &arp, sink)?;
+    let mut found = discover::discover(req, &snap, &arp, sink)?;
+    // Names of every live host at once, in a bounded time (discover::names).
+    if req.names
+        && !sink.cancelled()
+        && let Err(e) = discover::names::name_hosts(&mut found.hosts, &snap, req.engine.rate)
+    {
+        sink.note(Note::warn(format!("host names not looked up: {e}")));
+    }
     let mut summary = found.summary;
-    let ssh = ssh_collector(ctx);
+    let mut ssh = ssh_collector(ctx);
+    if !found.swept.is_empty() {
+        // SSH only where the sweep found its port open (ports it did not sweep are
+        // still probed by the collector).
+        let open = found
+            .hosts
+            .iter()
+            .filter_map(|(ip, h)| match ip {
+                IpAddr::V4(v) => {
+                    let tcp = h.ports.iter().filter(|p| p.proto == PortProto::Tcp);
+                    Some((*v, tcp.map(|p| p.port).collect()))
+                }
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        ssh = ssh.swept(found.swept.clone(), open);
+    }
+    // SNMP skips the hosts whose UDP 161 refused the sweep's probe (ICMP port
+    // unreachable); silence proves nothing (an agent with another community than the
+    // probe's `public` does not answer it), so silent hosts are still asked.
+    let snmp = Skipping {
+        inner: &snmp,
+        skip: found.snmp_refused,
+    };
     let collectors: Vec<&dyn Collector> = if req.details {
         vec![&snmp, &ssh]
     } else {
@@ -80,6 +111,30 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
         summary.discovery_seconds
     );
     Ok(summary)
+}
+
+/// A collector that does not apply to some hosts.
+struct Skipping<'a> {
+    inner: &'a dyn Collector,
+    skip: std::collections::BTreeSet<IpAddr>,
+}
+
+impl Collector for Skipping<'_> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn applies(&self, ip: IpAddr) -> bool {
+        !self.skip.contains(&ip) && self.inner.applies(ip)
+    }
+    fn prepare<'a>(&'a self, hosts: &'a [IpAddr]) -> interface::LocalFuture<'a, Vec<IpAddr>> {
+        self.inner.prepare(hosts)
+    }
+    fn collect(&self, ip: IpAddr, deadline: Instant) -> interface::LocalFuture<'_, Section> {
+        self.inner.collect(ip, deadline)
+    }
+    fn timed_out(&self, why: String) -> Section {
+        self.inner.timed_out(why)
+    }
 }
 
 /// The SSH collector of a scan or a service-mode `collect`: every ssh credential file,

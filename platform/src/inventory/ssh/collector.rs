@@ -92,7 +92,14 @@ pub struct SshCollector {
     max_auth_failures: u32,
     /// In scans: only hosts whose SSH port accepts a connection are collected.
     probe: bool,
+    /// The scan's port sweep: the TCP ports swept, and each host's open ones. A
+    /// credential's port among those swept is not probed again: open or not, the sweep
+    /// said.
+    swept: Option<(Vec<u16>, OpenPorts)>,
 }
+
+/// Each host's open TCP ports, from the scan's port sweep.
+pub type OpenPorts = std::collections::HashMap<Ipv4Addr, Vec<u16>>;
 
 /// Connection probes in flight at once (`prepare` in scans).
 const PROBES_AT_ONCE: usize = 64;
@@ -163,6 +170,7 @@ impl SshCollector {
             known: known::Store::open(crate::config::home().join("var/known_hosts")),
             max_auth_failures,
             probe: false,
+            swept: None,
         }
     }
 
@@ -173,9 +181,26 @@ impl SshCollector {
         self
     }
 
+    /// What the scan's port sweep found: `ports` were swept on every host, and
+    /// `open` has each host's open ones. A credential whose port was swept then
+    /// applies only where it is open, without a probe of its own.
+    pub fn swept(mut self, ports: Vec<u16>, open: OpenPorts) -> SshCollector {
+        self.swept = Some((ports, open));
+        self
+    }
+
+    /// Whether the sweep decided `port` of `ip`: `Some(open)`.
+    fn swept_open(&self, ip: Ipv4Addr, port: u16) -> Option<bool> {
+        let (ports, open) = self.swept.as_ref()?;
+        ports
+            .contains(&port)
+            .then(|| open.get(&ip).is_some_and(|o| o.contains(&port)))
+    }
+
     /// The hosts worth a login: those reached through a jump host (their port cannot
-    /// be probed from here), and those whose port of a matching file accepts a TCP
-    /// connection within that file's timeout (at most 3 s).
+    /// be probed from here), and those whose port of a matching file is open in the
+    /// port sweep or, when not swept, accepts a TCP connection within that file's
+    /// timeout (at most 3 s).
     async fn reachable(&self, hosts: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
         if !self.probe {
             return hosts.to_vec();
@@ -186,14 +211,15 @@ impl SshCollector {
             let tasks: Vec<_> = batch
                 .iter()
                 .map(|&ip| {
-                    let probes: Vec<(u16, Duration)> = self
-                        .matching(ip)
-                        .filter(|c| c.tunnels.is_empty())
+                    let direct = || self.matching(ip).filter(|c| c.tunnels.is_empty());
+                    let open = direct().any(|c| self.swept_open(ip, c.port) == Some(true));
+                    let probes: Vec<(u16, Duration)> = direct()
+                        .filter(|c| self.swept_open(ip, c.port).is_none())
                         .map(|c| (c.port, c.timeout.min(Duration::from_secs(3))))
                         .collect();
                     let tunnelled = self.matching(ip).any(|c| !c.tunnels.is_empty());
                     ex.spawn(async move {
-                        if tunnelled {
+                        if tunnelled || open {
                             return Some(ip);
                         }
                         let mut tried = Vec::new();
