@@ -171,6 +171,7 @@ pub fn discover(
         )),
         None => {}
     }
+    oui::fill(hosts.values_mut());
     summary.discovery_seconds = started.elapsed().as_secs_f64();
     summary.hosts = hosts.len() as u64;
     for (ip, h) in &hosts {

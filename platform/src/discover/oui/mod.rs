@@ -8,13 +8,12 @@
 //! its at most 512 entries. The longest match wins: MA-S and IAB (36 bits) over MA-M (28)
 //! over MA-L (24).
 
-// Until the discovery merge fills Host.mac_vendor (after the record refactor).
-#![allow(dead_code)]
-
 #[allow(dead_code)]
 mod data;
 
 pub use data::{DATA_DATE, ORIGIN};
+
+use ksocket_proto::records::{Host, Mac};
 use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
 
@@ -151,7 +150,26 @@ impl Table {
     }
 }
 
-/// The vendor of `mac` (a table of its own: for many lookups, keep one [`Table`]).
+/// Fills `mac_vendor` of every host with a MAC address (one [`Table`]; the hosts taken
+/// in MAC order, so that those of one vendor, or of neighbouring prefixes, share a block).
+pub fn fill<'a>(hosts: impl IntoIterator<Item = &'a mut Host>) {
+    let mut with: Vec<(Mac, &mut Host)> = hosts
+        .into_iter()
+        .filter_map(|h| Some((h.mac?, h)))
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    with.sort_by_key(|(m, _)| m.0);
+    let mut table = Table::new();
+    for (m, h) in with {
+        h.mac_vendor = table.lookup(m.0).for_record();
+    }
+}
+
+/// The vendor of `mac` (a table of its own: for many lookups, keep one [`Table`]). The
+/// scan fills its hosts through [`fill`]; this one is for single lookups (tests, tools).
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn lookup(mac: [u8; 6]) -> MacVendor {
     Table::new().lookup(mac)
 }
