@@ -58,12 +58,12 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
     }
     // The default gateway's ARP table over SNMP (spec §6): its hosts become targets of
     // a scan without named targets; with named ones, only when asked for.
-    let arp = if req.targets.is_empty() || req.gateway_arp {
+    let gw = if req.targets.is_empty() && req.targets6.is_empty() || req.gateway_arp {
         discover::gateway::arp_tables(req, &snap, &snmp, sink)
     } else {
-        BTreeMap::new()
+        discover::gateway::GatewayTables::default()
     };
-    let mut found = discover::discover(req, &snap, &arp, sink)?;
+    let mut found = discover::discover(req, &snap, &gw, sink)?;
     // Names of every live host at once, in a bounded time (discover::names).
     if req.names
         && !sink.cancelled()
