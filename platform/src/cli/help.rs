@@ -18,8 +18,10 @@ pub const COMMANDS: &[Entry] = &[
         name: "scan",
         summary: "discover the live hosts of the attached networks (standalone)",
         usage: "ksocket scan [OPTIONS] [TARGET...]\n
-TARGET is an address, a CIDR (198.18.0.0/24) or a range (198.18.0.10-20).
-Without TARGET: every attached network (up to --max-prefix) and the default gateway.\n
+TARGET is an address, a CIDR (198.18.0.0/24) or a range (198.18.0.10-20); or an
+IPv6 address or network of at most a /112 (2001:db8::/120).
+Without TARGET: every attached network (up to --max-prefix) and the default gateway,
+and every attached link over IPv6 (multicast echo, MLD, Neighbor Discovery).\n
 Options:
   --format FORMAT        table, jsonl (a record a line, as hosts complete), json (one
                          document with a summary) or csv (default: table on a

@@ -1,7 +1,8 @@
 //! Name servers in lab namespaces, for the host-name lookups (issue 15): a DNS server
-//! with PTR records (dnsmasq), a NetBIOS name server (Samba's nmbd) and an mDNS
-//! responder (avahi-daemon), each with its own scratch files, listening only on its
-//! lab interface, stopped with the lab; and the scanner namespace's `resolv.conf`
+//! with PTR records (dnsmasq), a NetBIOS name server (Samba's nmbd), an mDNS
+//! responder (avahi-daemon) and a DNS-SD-only responder (`mdns_sd.py`), each with its
+//! own scratch files, in a lab namespace (on its lab interface only), stopped with the
+//! lab; and the scanner namespace's `resolv.conf`
 //! (`/etc/netns/NS/resolv.conf`, which `ip netns exec` mounts over
 //! `/etc/resolv.conf`), removed when dropped.
 use crate::{Lab, Ns, err, lab_addr};
@@ -180,6 +181,36 @@ pub fn avahi(
         "avahi-daemon (apt-get install avahi-daemon)",
     )?;
     lab.pidfiles.push(run.join("avahi-daemon").join("pid"));
+    Ok(())
+}
+
+/// Starts a DNS-SD-only mDNS responder in `ns` (`mdns_sd.py`, python3's standard
+/// library only): it answers `_services._dns-sd._udp.local` with `service_type`, and
+/// that type with an instance on `host` (PTR, SRV, and `host`'s A record: `addr`), as
+/// media players and IoT devices do; it answers no reverse lookup.
+pub fn mdns_sd(
+    lab: &mut Lab,
+    ns: &Ns,
+    addr: &str,
+    host: &str,
+    service_type: &str,
+    instance: &str,
+) -> io::Result<()> {
+    lab_addr(addr)?;
+    lab.own(ns)?;
+    let dir = lab.scratch_dir("mdns-sd")?;
+    let script = dir.join("mdns_sd.py");
+    std::fs::write(&script, include_str!("mdns_sd.py"))?;
+    let pid = dir.join("mdns_sd.pid");
+    let (sc, pf) = (script.display().to_string(), pid.display().to_string());
+    daemon(
+        lab,
+        ns,
+        &["python3", &sc, addr, host, service_type, instance, &pf],
+        &dir,
+        "python3 mdns_sd.py",
+    )?;
+    lab.pidfiles.push(pid);
     Ok(())
 }
 
