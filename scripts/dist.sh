@@ -127,8 +127,11 @@ for a in "${arch_list[@]}"; do
     cp LICENSE "$root/usr/share/doc/ksocket/copyright"
     cp README.md "$root/usr/share/doc/ksocket/README.md"
     cp packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm "$root/DEBIAN/"
-    # Modes as ksocket init made them (0600 files, 0700 directories under etc/ksocket).
+    # Modes as ksocket init made them (0600 files, 0700 directories under etc/ksocket),
+    # but etc/ itself 0755: the user ksocket passes through it to etc/ksocket, its own
+    # (as `ksocket service install` leaves a tarball's install).
     chmod go-w -R "$root"
+    chmod 755 "$home/etc"
     chmod 755 "$home/bin/ksocket" "$root/DEBIAN/postinst" "$root/DEBIAN/prerm" "$root/DEBIAN/postrm"
     (cd "$root" && find opt/ksocket/etc -type f | sort | sed 's|^|/|') >"$root/DEBIAN/conffiles"
     (cd "$root" && find opt usr -type f | LC_ALL=C sort | xargs md5sum) >"$root/DEBIAN/md5sums"

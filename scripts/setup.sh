@@ -5,6 +5,9 @@
 #     masscan, net-snmp (snmpd, snmp), lldpd, snmpsim (pysnmp: 3DES and AES peers), onesixtyone, GNU time
 #   - the SSH lab's peers: OpenSSH's server and client (the tests start their own sshd in
 #     lab namespaces; no system sshd is left running) and rpm/rpmbuild (a lab rpm database)
+#   - the name lab's servers: dnsmasq (dnsmasq-base: no system service), Samba's nmbd
+#     and nmblookup, avahi-daemon, dig (bind9-dnsutils); none is started here (the tests
+#     start their own in lab namespaces, on lab addresses only)
 #   - the service mode's peers: PostgreSQL (binaries only: no cluster is made or started;
 #     the tests make a throwaway one, scripts/pg-cluster.sh) and tinyproxy (not started)
 #   - shellcheck (the installer scripts packaging/ksinstall and ksuninstall are checked)
@@ -12,6 +15,8 @@
 #     debootstrap (the container's root, made by the test when absent)
 #   - the static cross toolchain for x86_64/aarch64/armv7 (targets/setup-cross.sh)
 #   - rustfmt and clippy for the rustup toolchain, when missing
+#   - the IEEE OUI registry (ieee-data) that scripts/refresh-oui.sh --check compares the
+#     compiled MAC vendor table with
 #   - the SNMP recordings corpus (scripts/fetch-corpus.sh: snmpsim-data from PyPI, pinned
 #     by SHA-256, into /var/cache/ksocket-corpus) for the corpus test and bench
 set -euo pipefail
@@ -20,7 +25,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 python3-pip bzip2 time file procps postgresql postgresql-client tinyproxy openssl openssh-server openssh-client rpm shellcheck systemd-container debootstrap"
+PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 python3-pip bzip2 time file procps postgresql postgresql-client tinyproxy openssl openssh-server openssh-client rpm shellcheck systemd-container debootstrap dnsmasq-base samba samba-common-bin avahi-daemon bind9-dnsutils ieee-data"
 need=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
 if [ -n "$need" ]; then
@@ -55,6 +60,17 @@ if [ -n "$need" ]; then
         fi
         ;;
     esac
+    # Samba's and avahi's system services stay off too (they would answer on every
+    # interface): the name tests run their own nmbd and avahi-daemon in lab namespaces.
+    for svc in smbd nmbd samba-ad-dc avahi-daemon; do
+        case " $need " in *" samba "*|*" avahi-daemon "*) ;; *) continue ;; esac
+        if [ -d /run/systemd/system ]; then
+            systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+            [ "$svc" = avahi-daemon ] && { systemctl disable --now avahi-daemon.socket >/dev/null 2>&1 || true; }
+        else
+            update-rc.d "$svc" disable >/dev/null 2>&1 || true
+        fi
+    done
 fi
 # sshd's privilege separation directory (its path is built in); the SSH lab tests
 # make it too.

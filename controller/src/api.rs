@@ -143,6 +143,8 @@ pub struct ScanRequest {
     ports: Option<Vec<u16>>,
     #[serde(default)]
     rate: Option<u32>,
+    #[serde(default)]
+    names: Option<bool>,
 }
 
 pub async fn scan(
@@ -165,6 +167,7 @@ pub async fn scan(
         details: req.details,
         ports: req.ports,
         rate: req.rate,
+        names: req.names,
     };
     match queue(&app.db, &req.agent, &op, None).await {
         Ok(id) => {

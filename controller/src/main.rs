@@ -337,6 +337,7 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
                 details: details.then_some(true),
                 ports: None,
                 rate: None,
+                names: None,
             };
             if let Some(code) = queue(&db, agent, &op, wait.then_some(*timeout)).await? {
                 return Ok(code);
@@ -426,6 +427,7 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
                     details: details.then_some(true),
                     ports: None,
                     rate: None,
+                    names: None,
                 };
                 api::check_operation(&op).map_err(|e| anyhow::anyhow!(e))?;
                 match db.token_by_name(agent).await? {

@@ -226,6 +226,7 @@ async fn scan_results_are_stored_exactly_once(b: Backend) {
             details: Some(true),
             ports: None,
             rate: None,
+            names: None,
         }
     );
     assert_eq!(env.operation(&id).await["state"], "sent");
@@ -617,7 +618,8 @@ async fn schedules_queue_scans(b: Backend) {
             excludes: vec![],
             details: Some(true),
             ports: None,
-            rate: None
+            rate: None,
+            names: None
         }
     );
     assert_eq!(env.operation(&id).await["schedule"], sid.as_str());

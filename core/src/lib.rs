@@ -18,14 +18,18 @@
 //!   Discovery) and routed targets.
 //! - [`snmp`]: SNMP v1/v2c/v3 messages in BER: borrowed decoding, back-to-front encoding.
 //! - [`usm`]: SNMPv3 USM keys and message authentication.
+//! - [`dns`]: DNS and mDNS queries (reverse PTR, DNS-SD enumeration) and a bounded reader.
+//! - [`netbios`]: the NetBIOS node status request and its name table.
 //! - [`timing`]: the rate pacer and the round-trip estimator every prober shares.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(clippy::std_instead_of_core, missing_docs)]
 
 pub mod addr;
+pub mod dns;
 pub mod engine;
 pub mod engine6;
+pub mod netbios;
 pub mod snmp;
 pub mod timing;
 pub mod usm;

@@ -150,3 +150,107 @@ fn routed_ipv6_targets_are_found_through_the_router_and_wide_ranges_refused() {
     assert!(!e.contains("panicked"), "{e}");
     lab.teardown().unwrap();
 }
+
+#[test]
+fn the_gateways_ipv6_neighbours_over_snmp_add_hosts_behind_it() {
+    require_root!();
+    use ksocket_lab::v6::Host6;
+    let mut lab = Lab::new("v6nd").unwrap();
+    let sw = lab.switch6("sw").unwrap();
+    let sw2 = lab.switch6("sw2").unwrap();
+    let router = lab.ns("router").unwrap();
+    lab.no_dad(&router).unwrap();
+    lab.attach(&sw, "r", &router, "eth0", "198.18.31.1/24")
+        .unwrap();
+    lab.add_addr6(&router, "eth0", "2001:2::1/64").unwrap();
+    lab.ip(
+        &sw2,
+        &[
+            "link",
+            "add",
+            "r",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth1",
+            "netns",
+            &router.name,
+        ],
+    )
+    .unwrap();
+    lab.ip(&sw2, &["link", "set", "r", "master", "br0", "up"])
+        .unwrap();
+    lab.ip(&router, &["link", "set", "eth1", "up"]).unwrap();
+    lab.add_addr6(&router, "eth1", "2001:2:0:1::1/64").unwrap();
+    lab.sysctl(&router, "net.ipv6.conf.all.forwarding", "1")
+        .unwrap();
+    let scanner = lab
+        .hosts6(
+            &sw,
+            &[Host6 {
+                name: "scanner".into(),
+                cidr4: Some("198.18.31.2/24".into()),
+                cidr6: vec!["2001:2::2/64".into()],
+                ..Host6::default()
+            }],
+        )
+        .unwrap()
+        .remove(0);
+    lab.route(&scanner, "default", "198.18.31.1").unwrap();
+    // Behind the router, IPv6 only: only its neighbour cache knows them.
+    let far: Vec<Ipv6Addr> = (0..3)
+        .map(|i| format!("2001:2:0:1::{:x}", 0x10 + i).parse().unwrap())
+        .collect();
+    let specs: Vec<Host6> = far
+        .iter()
+        .enumerate()
+        .map(|(i, a)| Host6 {
+            name: format!("f{i}"),
+            cidr6: vec![format!("{a}/64")],
+            gateway6: Some("2001:2:0:1::1".into()),
+            ..Host6::default()
+        })
+        .collect();
+    lab.hosts6(&sw2, &specs).unwrap();
+    for a in &far {
+        let _ = lab.exec(
+            &router,
+            &["ping", "-6", "-c", "1", "-W", "1", &a.to_string()],
+            Duration::from_secs(5),
+        );
+    }
+    lab.snmpd(
+        &router,
+        "198.18.31.1",
+        "rocommunity nd-c0mmunity 198.18.0.0/15",
+    )
+    .unwrap();
+    let (hosts, err) = scan(
+        &lab,
+        &scanner,
+        &["--verbose", "--no-details", "--community", "nd-c0mmunity"],
+    );
+    assert!(err.contains("IPv6 neighbours"), "{err}");
+    for a in &far {
+        let h = hosts
+            .iter()
+            .find(|h| h.addresses.contains(&IpAddr::V6(*a)))
+            .unwrap_or_else(|| panic!("{a} not found: {err}\n{hosts:#?}"));
+        assert!(via(h).contains(&"snmp-nd".to_string()), "{h:?}");
+    }
+    // The router: its IPv4 host (ARP) holds its IPv6 addresses too, by MAC.
+    let r = hosts
+        .iter()
+        .find(|h| h.ip == IpAddr::V4("198.18.31.1".parse().unwrap()))
+        .unwrap();
+    assert!(r.addresses.contains(&"2001:2::1".parse().unwrap()), "{r:?}");
+    // Never ourselves.
+    assert!(
+        !hosts
+            .iter()
+            .any(|h| h.addresses.contains(&"2001:2::2".parse().unwrap())),
+        "{hosts:#?}"
+    );
+    lab.teardown().unwrap();
+}

@@ -146,6 +146,9 @@ pub enum Operation {
         ports: Option<Vec<u16>>,
         #[serde(default)]
         rate: Option<u32>,
+        /// Look up host names (default: yes); `false` is `--no-names`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        names: Option<bool>,
     },
     /// Details of named hosts with the named protocols (`snmp`, later `ssh`, ...).
     #[serde(rename_all = "camelCase")]
@@ -324,6 +327,7 @@ mod tests {
                     details: Some(true),
                     ports: None,
                     rate: None,
+                    names: Some(false),
                 },
             },
             ControllerMessage::Operation {

@@ -195,6 +195,8 @@ run() {
     local d=$1; shift
     OUT=$(ns "$@" 2>&1) || { printf '%s\n' "$OUT" >&2; fail "$d: \`$*\` exited non-zero"; }
 }
+# show: prints $OUT.
+show() { printf '%s\n' "$OUT"; }
 # has DESC PATTERN: $OUT matches the extended regex PATTERN (one line of it).
 has() { grep -qE -- "$2" <<<"$OUT" || { printf '%s\n' "$OUT" >&2; fail "$1: no line matches /$2/"; }; }
 
@@ -253,7 +255,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 "$CTL" serve --listen "127.0.0.1:$PORT" --data "$W/ctl" --tls-cert "$W/pki/server.pem" \
     --tls-key "$W/pki/server.key" >"$W/controller.log" 2>&1 &
 CTL_PID=$!
-for _ in $(seq 100); do grep -q "listening on" "$W/controller.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs "listening on" "$W/controller.log" && break; sleep 0.1; done
 grep -q "listening on" "$W/controller.log" || { cat "$W/controller.log" >&2; die "the controller did not start"; }
 AGENT=box1
 "$CTL" token create "$AGENT" --data "$W/ctl" | tail -1 >"$W/token"
@@ -293,6 +295,15 @@ the_process() {
         has "$c" "^$c:[[:space:]]+$want$"
     done
     pass "the agent (pid $pid) runs as ksocket (uid $uid), CapEff=CapPrm=CapAmb=CapBnd=$want ($caps), NoNewPrivs"
+}
+
+# modes: etc/ is root's and open, etc/ksocket/ and ksocket.toml the agent's and private.
+modes() {
+    local got
+    got=$(ns stat -c '%n %U:%G %a' $P/etc $P/etc/ksocket $P/etc/ksocket/ksocket.toml | tr '\n' ' ')
+    [ "$got" = "$P/etc root:root 755 $P/etc/ksocket ksocket:ksocket 700 $P/etc/ksocket/ksocket.toml ksocket:ksocket 600 " ] \
+        || fail "modes: $got"
+    pass "etc/ root:root 755, etc/ksocket ksocket 700, ksocket.toml ksocket 600"
 }
 
 # no_token_leak: the token is in no log and no file that others can read.
@@ -338,33 +349,41 @@ pass "the agent is connected to the controller ($("$CTL" agents --data "$W/ctl" 
 [ "$(ns systemctl show -p Type --value ksocket.service)" = notify ] || fail "the unit is not Type=notify"
 [ "$(ns systemctl is-enabled ksocket.service)" = enabled ] || fail "the unit is not enabled"
 the_process
+modes
 no_token_leak
 
 # ===== 2. stop, start, restart and their Skip cases =====
 run "stop" "$KS" service stop
+show
 has "stop" '^Stop the service \.+ OK'
 [ "$(status)" = stopped ] || fail "status '$(status)' after stop"
 pass "service stop: OK, status stopped"
 run "stop again" "$KS" service stop
+show
 has "stop again" '^Stop the service \.+ Skip'
 pass "service stop of a stopped service: Skip (exit 0)"
 run "start" "$KS" service start
+show
 has "start" '^Start the service \.+ OK'
 [ "$(status)" = running ] || fail "status '$(status)' after start"
 wait_connected 2
 pass "service start: OK, running, connected again"
 run "start again" "$KS" service start
+show
 has "start again" '^Start the service \.+ Skip'
 pass "service start of a running service: Skip (exit 0)"
 pid1=$(main_pid)
 run "restart" "$KS" service restart
+show
 has "restart" '^Restart the service \.+ OK'
 pid2=$(main_pid)
 [ "$(status)" = running ] && [ "$pid2" != "$pid1" ] || fail "restart: status '$(status)', pid $pid1 -> $pid2"
 wait_connected 3
 pass "service restart: a new process ($pid1 -> $pid2), connected again"
 run "stop" "$KS" service stop
+show
 run "restart of a stopped service" "$KS" service restart
+show
 has "restart of a stopped service" '^Restart the service \.+ OK'
 [ "$(status)" = running ] || fail "restart of a stopped service: status '$(status)'"
 wait_connected 4
@@ -397,6 +416,7 @@ printf '\nksocket-upgrade-marker\n' >>"$W/up/$NAME/bin/ksocket"
 tar -C "$W/up" -czf "$W/dist/upgrade/$TB" "$NAME"
 new_sum=$(sha256sum <"$W/up/$NAME/bin/ksocket" | cut -d' ' -f1)
 run "restart" "$KS" service restart
+show
 wait_connected 6
 etc_before=$(files_sum $P/etc/ksocket)
 ksinstall_from /opt/dist/upgrade --batch
@@ -434,12 +454,23 @@ wait_status running 30
 wait_connected 8
 pass "failed upgrade (exit $RC): the old binary is back, running and connected; etc/ksocket untouched"
 
-# ===== 6. the uninstall =====
+# ===== 6. a revoked token: the agent stops for good (exit 3) and is not restarted =====
+"$CTL" token revoke "$AGENT" --data "$W/ctl" >/dev/null
+wait_status stopped 30
+[ "$(ns systemctl show -p ExecMainStatus --value ksocket.service)" = 3 ] \
+    || fail "the agent refused for good exited $(ns systemctl show -p ExecMainStatus --value ksocket.service), not 3"
+restarts=$(ns systemctl show -p NRestarts --value ksocket.service)
+sleep 3 # longer than RestartSec
+[ "$(status)" = stopped ] && [ "$(ns systemctl show -p NRestarts --value ksocket.service)" = "$restarts" ] \
+    || fail "the agent was restarted after a permanent refusal"
+pass "a revoked token: the agent exits 3 and stays stopped (RestartPreventExitStatus)"
+
+# ===== 7. the uninstall =====
 rc=0
 OUT=$(ns "$P/ksuninstall" </dev/null 2>&1) || rc=$?
-[ "$rc" != 0 ] && ns test -x "$KS" && [ "$(status)" = running ] \
+[ "$rc" != 0 ] && ns test -x "$KS" && [ "$(status)" = stopped ] \
     || fail "ksuninstall without -y and without a terminal (exit $rc) removed something"
-pass "ksuninstall without -y, not on a terminal: refuses (exit $rc), nothing removed, still running"
+pass "ksuninstall without -y, not on a terminal: refuses (exit $rc), nothing removed"
 run "ksuninstall -y" "$P/ksuninstall" -y
 printf '%s\n' "$OUT"
 has "the reminder" 'etc/ksocket'
@@ -451,34 +482,39 @@ left=$(upper_leftovers "$W/upper1")
 pass "ksuninstall -y: no unit, no process, no file, no user: nothing named ksocket left in the container"
 stop_container
 
-# ===== 7. the Debian package: dpkg -i, configure, dpkg -i again, dpkg -r, dpkg -P =====
+# ===== 8. the Debian package: dpkg -i, configure, dpkg -i again, dpkg -r, dpkg -P =====
 DEBN=$(basename "$DEB")
 boot "$W/upper2"
 pass "a fresh container booted"
 trust
+AGENT=box2
+"$CTL" token create "$AGENT" --data "$W/ctl" | tail -1 >"$W/token"
 put_token
 run "dpkg -i" dpkg -i "/opt/dist/$DEBN"
 printf '%s\n' "$OUT"
 has "dpkg -i" 'the service is not started until it is$'
 [ "$(status)" = missing ] || fail "an unconfigured package started a service ('$(status)')"
 ns id ksocket >/dev/null || fail "no user ksocket after dpkg -i"
-[ "$(ns stat -c %U:%a $P/etc/ksocket/ksocket.toml)" = ksocket:600 ] || fail "ksocket.toml is $(ns stat -c %U:%a $P/etc/ksocket/ksocket.toml)"
+modes
 pass "dpkg -i: installed in $P, user ksocket made, etc/ksocket its own, no service until configured"
 run "configure" sh -c "$KS config connect.host 127.0.0.1 && $KS config connect.port $PORT && $KS config connect.token - </root/token && $KS service install"
+show
 has "service install" '^Restart the service \.+ OK'
 wait_status running 30
-wait_connected 9
+wait_connected 1
 the_process
 pass "configured (ksocket config, service install): running and connected"
 pid1=$(main_pid)
 run "dpkg -i again" dpkg -i "/opt/dist/$DEBN"
+show
 wait_status running 30
-wait_connected 10
+wait_connected 2
 [ "$(main_pid)" != "$pid1" ] || fail "dpkg -i over a running install did not restart the agent"
 run "config" "$KS" config connect.host
 [ "$OUT" = 127.0.0.1 ] || fail "dpkg -i again lost the configuration (connect.host '$OUT')"
 pass "dpkg -i over the install: configuration kept (a changed conffile), the agent restarted and connected"
 run "dpkg -r" dpkg -r ksocket
+show
 [ "$(ns systemctl show -p LoadState --value ksocket.service)" = not-found ] || fail "dpkg -r left the unit"
 ns test ! -e "$KS" || fail "dpkg -r left the binary"
 ns test -f $P/etc/ksocket/ksocket.toml || fail "dpkg -r removed the conffiles"
@@ -486,6 +522,7 @@ run "dpkg -s" dpkg -s ksocket
 has "dpkg -s" '^Status: deinstall ok config-files'
 pass "dpkg -r: service and binary gone; etc/ksocket kept (config-files)"
 run "dpkg -P" dpkg -P ksocket
+show
 left=$(upper_leftovers "$W/upper2")
 [ -z "$left" ] || { printf '%s\n' "$left" >&2; fail "dpkg -P left these behind"; }
 pass "dpkg -P: nothing named ksocket left, no user"

@@ -57,6 +57,7 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, String> {
                 r.community = Some(crate::credentials::secret::Secret::new(val(parser)?))
             }
             Long("no-details") => r.details = false,
+            Long("no-names") => r.names = false,
             Long("no-ports") => r.sweep = false,
             Long(
                 name @ ("host-timeout" | "table-rows" | "table-bytes" | "details-timeout"

@@ -113,6 +113,64 @@ pub fn ipv6(hosts: &mut BTreeMap<IpAddr, Host>, found: BTreeMap<Ipv6Addr, Found6
     }
 }
 
+/// The hosts keyed by their primary address; two hosts with one primary address
+/// become one (addresses and provenance joined).
+pub fn rekey(hosts: BTreeMap<IpAddr, Host>) -> BTreeMap<IpAddr, Host> {
+    let mut out: BTreeMap<IpAddr, Host> = BTreeMap::new();
+    for h in hosts.into_values() {
+        match out.get_mut(&h.ip) {
+            Some(x) => {
+                for a in h.addresses {
+                    x.add_address(a);
+                }
+                for p in h.via {
+                    x.seen(p);
+                }
+            }
+            None => {
+                out.insert(h.ip, h);
+            }
+        }
+    }
+    out
+}
+
+/// Adds the gateway's IPv6 neighbours (`snmp-nd`) but our own addresses: to the host
+/// with the address or the MAC, else as hosts of their own; with named IPv6 targets,
+/// only those inside.
+pub fn gateway_nd(
+    req: &super::ScanRequest,
+    hosts: &mut BTreeMap<IpAddr, Host>,
+    nd: &BTreeMap<Ipv6Addr, Mac>,
+    own: &[Ipv6Addr],
+) {
+    for (ip, mac) in nd.iter().filter(|(ip, _)| !own.contains(ip)) {
+        let named = !req.targets6.is_empty() || !req.targets.is_empty();
+        if named && !req.targets6.iter().any(|r| r.contains(*ip)) {
+            continue;
+        }
+        let a = IpAddr::V6(*ip);
+        let m = Some(records::Mac(*mac));
+        let key = hosts
+            .iter()
+            .find(|(_, h)| h.addresses.contains(&a))
+            .or_else(|| hosts.iter().find(|(_, h)| h.mac == m))
+            .map(|(k, _)| *k);
+        let h = match key {
+            Some(k) => hosts.get_mut(&k),
+            None => {
+                let mut h = Host::new(a);
+                h.mac = m;
+                Some(hosts.entry(a).or_insert(h))
+            }
+        };
+        if let Some(h) = h {
+            h.add_address(a);
+            h.seen(Provenance::SnmpNd);
+        }
+    }
+}
+
 fn join(h: &mut Host, ip: Ipv6Addr, f: Found6) {
     h.add_address(IpAddr::V6(ip));
     if h.mac.is_none() {

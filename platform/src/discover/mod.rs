@@ -12,9 +12,13 @@
 //!    of its MAC.
 //! 5. [`ports`]: the live IPv4 hosts' open ports (the sweep of `--ports` and UDP 161)
 //!    and their banners; with raw packet access only.
+//! 6. [`names`] (called by the pipeline after discovery): the hosts' names from
+//!    reverse DNS, NetBIOS and mDNS.
 
 pub mod gateway;
 pub mod merge;
+pub mod names;
+pub mod oui;
 pub mod plan;
 pub mod ports;
 pub mod raw;
@@ -63,21 +67,28 @@ pub enum DiscoverError {
     Engine(std::io::Error),
 }
 
-/// Finds the live hosts of `req` on the box `snap` describes; `arp`: the default
-/// gateway's ARP table (see [`gateway::arp_tables`]). IPv4 and IPv6 discovery run at
+/// Finds the live hosts of `req` on the box `snap` describes; `gw`: the default
+/// gateway's ARP table and IPv6 neighbour cache (see [`gateway::arp_tables`]). IPv4 and IPv6 discovery run at
 /// once (IPv6 on a thread of its own); IPv6 addresses join the host of their MAC.
 pub fn discover(
     req: &ScanRequest,
     snap: &Snapshot,
-    arp: &BTreeMap<Ipv4Addr, Option<Mac>>,
+    gw: &gateway::GatewayTables,
     sink: &mut dyn Sink,
 ) -> Result<Discovery, DiscoverError> {
+    let arp = &gw.arp;
+    let nd: Vec<std::net::Ipv6Addr> = gw.nd.keys().copied().collect();
     // No target at all: every attached link, over both. Named targets: their families.
     let want4 = !req.targets.is_empty() || req.targets6.is_empty();
     let want6 = !req.targets6.is_empty() || req.targets.is_empty();
+    let net6 = netlink::Net6::read();
+    let own6: Vec<std::net::Ipv6Addr> = net6
+        .as_ref()
+        .map(|n| n.addrs.iter().map(|a| a.local).collect())
+        .unwrap_or_default();
     let plan6 = if want6 {
-        match netlink::Net6::read() {
-            Ok(net) => Some(six::plan6(req, snap, &net, &[], &mut six::gateway_mac6)),
+        match &net6 {
+            Ok(net) => Some(six::plan6(req, snap, net, &nd, &mut six::gateway_mac6)),
             Err(e) => {
                 sink.note(Note::warn(format!(
                     "IPv6 is not scanned: the kernel's IPv6 state cannot be read: {e}"
@@ -167,6 +178,11 @@ pub fn discover(
         )),
         None => {}
     }
+    merge::gateway_nd(req, &mut hosts, &gw.nd, &own6);
+    // Keyed by the primary address, which a merge may have changed (a global address
+    // found after the link-local one).
+    let mut hosts = merge::rekey(hosts);
+    oui::fill(hosts.values_mut());
     summary.discovery_seconds = started.elapsed().as_secs_f64();
     summary.hosts = hosts.len() as u64;
     for (ip, h) in &hosts {

@@ -30,6 +30,8 @@ pub struct ScanRequest {
     pub community: Option<Secret>,
     /// Ask found hosts for their details (SNMP device records).
     pub details: bool,
+    /// Look up the found hosts' names (reverse DNS, NetBIOS, mDNS: `--no-names` off).
+    pub names: bool,
     /// The bounds of the scan's work (addresses, per host, per table, details).
     pub limits: crate::limits::Limits,
     /// Read the default gateway's ARP table over SNMP also when targets are named
@@ -74,6 +76,7 @@ impl Default for ScanRequest {
             engine: Config::default(),
             community: None,
             details: true,
+            names: true,
             limits: crate::limits::Limits::default(),
             gateway_arp: false,
             ports: engine::DEFAULT_PORTS.to_vec(),

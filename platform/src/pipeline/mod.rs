@@ -1,7 +1,8 @@
 //! The scan pipeline, one for every front end (the command line today, the service
 //! mode's operations next):
 //!
-//! validated [`ScanRequest`] → plan (pure) → discover (the engine driver) → match
+//! validated [`ScanRequest`] → plan (pure) → discover (the engine driver) → host names
+//! ([`discover::names`]) → match
 //! credentials → collect details → records handed to a [`Sink`] as each host completes.
 //!
 //! Collectors share one small interface ([`Collector`]): which hosts they apply to, a
@@ -57,12 +58,19 @@ pub fn scan(ctx: &Context, req: &ScanRequest, sink: &mut dyn Sink) -> Result<Sum
     }
     // The default gateway's ARP table over SNMP (spec §6): its hosts become targets of
     // a scan without named targets; with named ones, only when asked for.
-    let arp = if req.targets.is_empty() || req.gateway_arp {
+    let gw = if req.targets.is_empty() && req.targets6.is_empty() || req.gateway_arp {
         discover::gateway::arp_tables(req, &snap, &snmp, sink)
     } else {
-        BTreeMap::new()
+        discover::gateway::GatewayTables::default()
     };
-    let found = discover::discover(req, &snap, &arp, sink)?;
+    let mut found = discover::discover(req, &snap, &gw, sink)?;
+    // Names of every live host at once, in a bounded time (discover::names).
+    if req.names
+        && !sink.cancelled()
+        && let Err(e) = discover::names::name_hosts(&mut found.hosts, &snap, req.engine.rate)
+    {
+        sink.note(Note::warn(format!("host names not looked up: {e}")));
+    }
     let mut summary = found.summary;
     let mut ssh = ssh_collector(ctx);
     if !found.swept.is_empty() {

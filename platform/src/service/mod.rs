@@ -403,6 +403,7 @@ mod tests {
             details: None,
             ports: None,
             rate: None,
+            names: None,
         };
         assert!(matches!(
             ops.receive("x", &bad, &sh, &cfg),

@@ -62,6 +62,7 @@ pub fn validate(op: &Operation, config: &Config) -> Result<Work, CollectError> {
             details,
             ports,
             rate,
+            names,
         } => {
             for t in targets {
                 r.add_target(t).map_err(failed)?;
@@ -72,6 +73,9 @@ pub fn validate(op: &Operation, config: &Config) -> Result<Work, CollectError> {
             }
             if let Some(d) = details {
                 r.details = *d;
+            }
+            if let Some(n) = names {
+                r.names = *n;
             }
             if let Some(p) = ports {
                 let v: Vec<String> = p.iter().map(u16::to_string).collect();

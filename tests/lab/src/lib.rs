@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod corpus;
+pub mod names;
 pub mod scenario;
 pub mod snmpsim;
 pub mod sshd;

@@ -12,6 +12,10 @@
 //!   with `RUNNER BIN` (say `qemu-arm-static target/armv7-.../ksocket`: the static ARM
 //!   binary under emulation) in lab namespaces, and fails unless both find the same
 //!   hosts and print the same walk lines (volatile values masked).
+//! - `kst-lab hold-names SECONDS`: the names benchmark's /24
+//!   ([`ksocket_lab::names::names_segment`], 200 hosts with a DNS server, nmbd and
+//!   avahi); prints the scanner's namespace once every daemon answers, then sleeps at
+//!   most SECONDS.
 //! - `kst-lab hold TAG HOSTS SECONDS`: a switch with HOSTS hosts on 198.18.0.0/24
 //!   (198.18.0.10 upward), prints the lab's prefix, then sleeps at most SECONDS.
 //!   The lab is removed when it ends, or when it is killed (the lab tests kill it).
@@ -27,6 +31,7 @@ fn main() {
         .as_slice()
     {
         ["hold", tag, hosts, secs] => hold(tag, hosts, secs),
+        ["hold-names", secs] => hold_names(secs),
         ["compare", reference, runner, bin] => match compare(reference, runner, bin) {
             Ok(c) => c,
             Err(e) => {
@@ -56,6 +61,59 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+fn hold_names(secs: &str) -> i32 {
+    let Ok(secs) = secs.parse::<u64>() else {
+        eprintln!("kst-lab: SECONDS is a number");
+        return 2;
+    };
+    let run = || -> std::io::Result<(Lab, ksocket_lab::names::ResolvConf, String)> {
+        let mut lab = Lab::new("bnames")?;
+        let (sc, resolv) = ksocket_lab::names::names_segment(&mut lab, 200)?;
+        // Ready when each daemon answers (at most 20 s).
+        let t0 = std::time::Instant::now();
+        let checks: [&[&str]; 3] = [
+            &["dig", "+short", "+time=1", "-x", "198.18.0.21"],
+            &["nmblookup", "-A", "198.18.0.21"],
+            &[
+                "dig",
+                "+short",
+                "+time=1",
+                "-p",
+                "5353",
+                "@198.18.0.22",
+                "-x",
+                "198.18.0.22",
+            ],
+        ];
+        for c in checks {
+            loop {
+                let o = lab.exec(&sc.scanner, c, Duration::from_secs(10))?;
+                let out = String::from_utf8_lossy(&o.stdout);
+                if out.contains("host-") || out.contains("HOST-21") {
+                    break;
+                }
+                if t0.elapsed() > Duration::from_secs(20) {
+                    return Err(std::io::Error::other(format!("{c:?} never answered")));
+                }
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        }
+        let name = sc.scanner.name.clone();
+        Ok((lab, resolv, name))
+    };
+    match run() {
+        Ok((_lab, _resolv, scanner)) => {
+            println!("{scanner}");
+            std::thread::sleep(Duration::from_secs(secs.min(3600)));
+            0
+        }
+        Err(e) => {
+            eprintln!("kst-lab: {e}");
+            1
+        }
+    }
 }
 
 fn hold(tag: &str, hosts: &str, secs: &str) -> i32 {
