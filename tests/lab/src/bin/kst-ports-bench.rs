@@ -7,7 +7,8 @@
 //! kinds, each kind with its own open ports (OpenSSH, http.server, plain listeners;
 //! one kind drops TCP 23: filtered). Pairs: `ksocket scan` (default ports) against
 //! `nmap -sS -R -p <the same list>`; `ksocket scan --ports top100` against
-//! `nmap -sS -R --top-ports 100`; `ksocket scan --no-ports` against `nmap -sn -R`.
+//! `nmap -sS -R --top-ports 100` (and again with ksocket at `--rate 20000`: the top-100
+//! sweep is bound by the rate); `ksocket scan --no-ports` against `nmap -sn -R`.
 //! Per tool: min / median / max wall time of RUNS runs (default 5), recall of hosts
 //! and of open ports (against the lab's truth, the ports probed), names found, peak
 //! RSS (`/usr/bin/time`), and the wall-time ratio to ksocket. The lab has no DNS: the
@@ -161,6 +162,21 @@ fn main() {
             Tool {
                 name: "ksocket scan --ports top100".into(),
                 argv: k(&["--ports", "top100"]),
+                ksocket: true,
+                ports: top100.clone(),
+            },
+            Tool {
+                name: "nmap -sS -R --top-ports 100".into(),
+                argv: n(&["-sS", "-R", "--top-ports", "100"]),
+                ksocket: false,
+                ports: top100.clone(),
+            },
+        ),
+        (
+            "top 100 ports, ksocket at 20000 pps",
+            Tool {
+                name: "ksocket scan --ports top100 --rate 20000".into(),
+                argv: k(&["--ports", "top100", "--rate", "20000"]),
                 ksocket: true,
                 ports: top100.clone(),
             },
