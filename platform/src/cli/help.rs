@@ -12,14 +12,16 @@ pub const COMMANDS: &[Entry] = &[
     Entry {
         name: "version",
         summary: "print the version, the target triple and the build profile",
-        usage: "ksocket version\n\nPrints `ksocket VERSION (TARGET, PROFILE)`.",
+        usage: "ksocket version\n\nPrints `ksocket VERSION (TARGET, PROFILE)`, then the dates of the compiled-in\nregistries: the IEEE OUI registry (MAC vendors) and the IANA enterprise numbers\n(SNMP vendors).",
     },
     Entry {
         name: "scan",
         summary: "discover the live hosts of the attached networks (standalone)",
         usage: "ksocket scan [OPTIONS] [TARGET...]\n
-TARGET is an address, a CIDR (198.18.0.0/24) or a range (198.18.0.10-20).
-Without TARGET: every attached network (up to --max-prefix) and the default gateway.\n
+TARGET is an address, a CIDR (198.18.0.0/24) or a range (198.18.0.10-20); or an
+IPv6 address or network of at most a /112 (2001:db8::/120).
+Without TARGET: every attached network (up to --max-prefix) and the default gateway,
+and every attached link over IPv6 (multicast echo, MLD, Neighbor Discovery).\n
 Options:
   --format FORMAT        table, jsonl (a record a line, as hosts complete), json (one
                          document with a summary) or csv (default: table on a
@@ -213,6 +215,16 @@ Exit codes: 0 done (also when the reader of the output goes away, as with `| hea
   restarting cannot help, and the service unit does not restart on it.\n",
     );
     s
+}
+
+/// The dates of the registries compiled into the binary, for `ksocket version`.
+pub fn data_line() -> String {
+    format!(
+        "data: IEEE OUI registry {} ({}), IANA enterprise numbers {}",
+        crate::discover::oui::DATA_DATE,
+        crate::discover::oui::ORIGIN,
+        crate::inventory::snmp::device::enterprises::DATA_DATE
+    )
 }
 
 pub fn version_line() -> String {
