@@ -236,6 +236,7 @@ impl ResolvConf {
         }
         let mut made = Vec::new();
         let top = PathBuf::from("/etc/netns");
+        sweep_resolv_confs(&top);
         let dir = top.join(&ns.name);
         for d in [&top, &dir] {
             if !d.exists() {
@@ -247,6 +248,23 @@ impl ResolvConf {
         let r = ResolvConf { file, made };
         std::fs::write(&r.file, text)?;
         Ok(r)
+    }
+}
+
+/// Removes what [`ResolvConf`]s of labs killed before their drop left behind: the
+/// `kst-*` directories of `/etc/netns` whose namespace no longer exists.
+fn sweep_resolv_confs(top: &std::path::Path) {
+    let Ok(dir) = std::fs::read_dir(top) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with(crate::PREFIX)
+            && !std::path::Path::new("/run/netns").join(&name).exists()
+        {
+            let _ = std::fs::remove_file(e.path().join("resolv.conf"));
+            let _ = std::fs::remove_dir(e.path());
+        }
     }
 }
 
