@@ -253,7 +253,7 @@ impl ResolvConf {
 
 /// Removes what [`ResolvConf`]s of labs killed before their drop left behind: the
 /// `kst-*` directories of `/etc/netns` whose namespace no longer exists.
-fn sweep_resolv_confs(top: &std::path::Path) {
+pub(crate) fn sweep_resolv_confs(top: &std::path::Path) {
     let Ok(dir) = std::fs::read_dir(top) else {
         return;
     };
@@ -270,6 +270,11 @@ fn sweep_resolv_confs(top: &std::path::Path) {
 
 impl Drop for ResolvConf {
     fn drop(&mut self) {
+        if self.made.is_empty() {
+            // The lab's own directory: back to the lab's resolv.conf, never the machine's.
+            let _ = std::fs::write(&self.file, crate::NO_RESOLVER);
+            return;
+        }
         let _ = std::fs::remove_file(&self.file);
         for d in self.made.iter().rev() {
             // Only if empty: another lab may have put its own beside.
