@@ -26,7 +26,8 @@ Options:
   --format FORMAT        table, jsonl (a record a line, as hosts complete), json (one
                          document with a summary) or csv (default: table on a
                          terminal, jsonl otherwise)
-  --rate PPS             packets per second (default 10000)
+  --rate PPS             packets per second (default 10000; the port sweep of live
+                         hosts 25000)
   --timeout MS           initial reply timeout; adapts to measured RTTs (default 250)
   --retries N            extra probes to silent targets (default 1)
   --ports LIST           TCP ports probed, or top100 (nmap's 100 most often open):

@@ -281,8 +281,10 @@ fn sweep_ports(
         .map_err(DiscoverError::Socket)?
         .ok_or_else(|| DiscoverError::Socket(std::io::ErrorKind::PermissionDenied.into()))?;
     let cancelled = || sink.cancelled();
+    let mut cfg = cfg.clone();
+    cfg.rate = req.sweep_rate;
     let s = ports::sweep(
-        cfg,
+        &cfg,
         plan,
         socks,
         &req.ports,

@@ -236,6 +236,7 @@ impl ResolvConf {
         }
         let mut made = Vec::new();
         let top = PathBuf::from("/etc/netns");
+        sweep_resolv_confs(&top);
         let dir = top.join(&ns.name);
         for d in [&top, &dir] {
             if !d.exists() {
@@ -250,8 +251,30 @@ impl ResolvConf {
     }
 }
 
+/// Removes what [`ResolvConf`]s of labs killed before their drop left behind: the
+/// `kst-*` directories of `/etc/netns` whose namespace no longer exists.
+pub(crate) fn sweep_resolv_confs(top: &std::path::Path) {
+    let Ok(dir) = std::fs::read_dir(top) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with(crate::PREFIX)
+            && !std::path::Path::new("/run/netns").join(&name).exists()
+        {
+            let _ = std::fs::remove_file(e.path().join("resolv.conf"));
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+}
+
 impl Drop for ResolvConf {
     fn drop(&mut self) {
+        if self.made.is_empty() {
+            // The lab's own directory: back to the lab's resolv.conf, never the machine's.
+            let _ = std::fs::write(&self.file, crate::NO_RESOLVER);
+            return;
+        }
         let _ = std::fs::remove_file(&self.file);
         for d in self.made.iter().rev() {
             // Only if empty: another lab may have put its own beside.
