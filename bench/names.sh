@@ -15,7 +15,18 @@ runs="${RUNS:-10}"
 out="$(mktemp -d)"
 target/release/kst-lab hold-names 900 >"$out/ns" 2>"$out/lab.err" &
 lab=$!
-trap 'kill $lab 2>/dev/null; wait $lab 2>/dev/null; rm -rf "$out"' EXIT
+ns=""
+# Killed, the lab leaves its scanner's /etc/netns/NS (the lab's next start sweeps it too).
+cleanup() {
+    set +e
+    kill "$lab" 2>/dev/null
+    wait "$lab" 2>/dev/null
+    rm -rf "$out"
+    [ -n "$ns" ] && rm -rf "/etc/netns/$ns"
+    rmdir /etc/netns 2>/dev/null
+    return 0
+}
+trap cleanup EXIT
 for _ in $(seq 300); do [ -s "$out/ns" ] && break; kill -0 $lab 2>/dev/null || break; sleep 0.1; done
 ns="$(head -1 "$out/ns")"
 [ -n "$ns" ] || { cat "$out/lab.err" >&2; exit 1; }

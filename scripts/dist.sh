@@ -98,6 +98,7 @@ for a in "${arch_list[@]}"; do
         via=("$r")
     fi
     out=$(env -i "${via[@]}" "$bin" version) || die "$a: $bin version failed"
+    out=${out%%$'\n'*}     # the first line (the second one: the data dates)
     case "$out" in "ksocket $VERSION ($T, release)") ;; *) die "$a: $bin says '$out', not ksocket $VERSION ($T, release): rebuild it (targets/build.sh $a)" ;; esac
 
     # --- the tarball ---------------------------------------------------------

@@ -15,6 +15,8 @@
 #     debootstrap (the container's root, made by the test when absent)
 #   - the static cross toolchain for x86_64/aarch64/armv7 (targets/setup-cross.sh)
 #   - rustfmt and clippy for the rustup toolchain, when missing
+#   - the IEEE OUI registry (ieee-data) that scripts/refresh-oui.sh --check compares the
+#     compiled MAC vendor table with
 #   - the SNMP recordings corpus (scripts/fetch-corpus.sh: snmpsim-data from PyPI, pinned
 #     by SHA-256, into /var/cache/ksocket-corpus) for the corpus test and bench
 set -euo pipefail
@@ -23,7 +25,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 python3-pip bzip2 time file procps postgresql postgresql-client tinyproxy openssl openssh-server openssh-client rpm shellcheck systemd-container debootstrap dnsmasq-base samba samba-common-bin avahi-daemon bind9-dnsutils"
+PKGS="iproute2 nftables iputils-ping tcpdump arp-scan nmap fping masscan snmpd snmp lldpd snmpsim onesixtyone python3 python3-pip bzip2 time file procps postgresql postgresql-client tinyproxy openssl openssh-server openssh-client rpm shellcheck systemd-container debootstrap dnsmasq-base samba samba-common-bin avahi-daemon bind9-dnsutils ieee-data"
 need=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
 if [ -n "$need" ]; then

@@ -53,6 +53,11 @@ fi
 step "no-alloc core"
 scripts/check-core.sh
 
+if [ "$(id -u)" = 0 ]; then
+    step "the MAC vendor table is what scripts/refresh-oui.sh makes of ieee-data"
+    scripts/refresh-oui.sh --check
+fi
+
 if [ "${KSOCKET_FUZZ_SECONDS:-30}" != 0 ]; then
     step "fuzz the core's parsers and the engine (${KSOCKET_FUZZ_SECONDS:-30} s per target)"
     scripts/fuzz.sh "${KSOCKET_FUZZ_SECONDS:-30}"

@@ -94,6 +94,7 @@ for a in "${arch_list[@]}"; do
     size=$(stat -c %s "$bin")
     case "$info" in *"statically linked"*|*"static-pie linked"*) ;; *) die "$a: $bin is not static: $info" ;; esac
     out=$(env -i QEMU_LD_PREFIX=/nonexistent $(runner "$a") "$bin" version) || die "$a: $bin version failed"
+    out=${out%%$'\n'*}     # the first line (the second one: the data dates)
     case "$out" in "ksocket $VERSION ($T, release)") ;; *) die "$a: unexpected version output: $out" ;; esac
     say "$a: $size bytes, $info"
     say "$a: runs: $out"

@@ -47,6 +47,8 @@ fn version_and_help_list_every_command() {
         out.starts_with(&format!("ksocket {} (", env!("CARGO_PKG_VERSION"))),
         "{out}"
     );
+    // The second line: the dates of the compiled-in registries.
+    assert!(out.contains("\ndata: IEEE OUI registry 20"), "{out}");
     let (out, _) = text(&h.run(&["--help"]));
     for c in [
         "version",

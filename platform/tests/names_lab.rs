@@ -1,10 +1,11 @@
 //! Host names in a lab (issue 15; root only, skipped otherwise): a DNS server
-//! (dnsmasq) with PTR records, a Samba nmbd and an avahi-daemon, each in its own lab
-//! namespace; the scanner's `/etc/resolv.conf` is the lab's (`/etc/netns/NS/`), so no
+//! (dnsmasq) with PTR records, a Samba nmbd, an avahi-daemon and a device that
+//! answers DNS-SD only (`mdns_sd.py`), each in its own lab namespace; the scanner's `/etc/resolv.conf` is the lab's (`/etc/netns/NS/`), so no
 //! query leaves the lab. `ksocket scan` must find each name with its source, and the
 //! same names the reference tools find in the same lab: `dig -x` (through the same
-//! resolv.conf), `nmblookup -A`, and `dig -p 5353 @HOST -x` (the legacy unicast mDNS
-//! query avahi answers). `--no-names` finds none.
+//! resolv.conf), `nmblookup -A`, `dig -p 5353 @HOST -x` (the legacy unicast mDNS
+//! query avahi answers) and `dig -p 5353 @HOST TYPE PTR` (the DNS-SD device's A
+//! record). `--no-names` finds none.
 use ksocket_lab::{HostSpec, Lab, Ns, Role, names, require_root};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -88,6 +89,7 @@ fn names_from_ptr_netbios_and_mdns_each_with_its_source() {
                 spec("smb", "198.18.60.10"),
                 spec("printer", "198.18.60.11"),
                 spec("plain", "198.18.60.12"),
+                spec("tv", "198.18.60.13"),
             ],
         )
         .unwrap();
@@ -105,6 +107,16 @@ fn names_from_ptr_netbios_and_mdns_each_with_its_source() {
     .unwrap();
     names::nmbd(&mut lab, &ns[2], "eth0", "FILESRV-7", "LABGROUP").unwrap();
     names::avahi(&mut lab, &ns[3], "eth0", "printer-3", &[("_ipp._tcp", 631)]).unwrap();
+    // A device that answers DNS-SD only (no reverse lookup, no PTR in the DNS).
+    names::mdns_sd(
+        &mut lab,
+        &ns[5],
+        "198.18.60.13",
+        "tv-5.local",
+        "_googlecast._tcp.local",
+        "Living Room TV",
+    )
+    .unwrap();
     let _resolv =
         names::ResolvConf::new(&lab, &ns[0], &["198.18.60.53"], "timeout:1 attempts:2").unwrap();
     let scanner = &ns[0];
@@ -159,13 +171,41 @@ fn names_from_ptr_netbios_and_mdns_each_with_its_source() {
     want.entry(IpAddr::V4(ip(11)))
         .or_default()
         .insert((md, "mdns".into()));
+    // The DNS-SD device: the A record of its service's answer, asked unicast.
+    let out = reference(
+        &lab,
+        scanner,
+        &[
+            "dig",
+            "+noall",
+            "+answer",
+            "+time=1",
+            "-p",
+            "5353",
+            "@198.18.60.13",
+            "_googlecast._tcp.local",
+            "PTR",
+        ],
+        |o| o.contains("198.18.60.13"),
+    );
+    let tv = out
+        .lines()
+        .find(|l| l.split_whitespace().last() == Some("198.18.60.13"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .trim_end_matches('.')
+        .to_string();
+    assert_eq!(tv, "tv-5.local");
+    want.entry(IpAddr::V4(ip(13)))
+        .or_default()
+        .insert((tv, "mdns".into()));
     assert_eq!(
         want[&IpAddr::V4(ip(10))],
         set(&[("filesrv.lab.example", "ptr"), ("FILESRV-7", "netbios")])
     );
 
     let (got, err) = scan(&lab, scanner, &["198.18.60.0/24"]);
-    for d in [10, 11, 12] {
+    for d in [10, 11, 12, 13] {
         let k = IpAddr::V4(ip(d));
         assert_eq!(got.get(&k), want.get(&k), "{k}: {err}");
     }
@@ -178,7 +218,7 @@ fn names_from_ptr_netbios_and_mdns_each_with_its_source() {
     assert!(!err.contains("panicked"), "{err}");
 
     let (got, err) = scan(&lab, scanner, &["--no-names", "198.18.60.0/24"]);
-    assert_eq!(got.len(), 4, "{err}");
+    assert_eq!(got.len(), 5, "{err}");
     assert!(got.values().all(BTreeSet::is_empty), "{got:?}");
     drop(_resolv);
     lab.teardown().unwrap();

@@ -12,6 +12,7 @@ struct Rec {
     ip: Ipv4Addr,
     via: Vec<String>,
     mac: Option<String>,
+    mac_vendor: Option<String>,
 }
 
 /// The host records of `--format jsonl` output (read with serde: the record type is
@@ -28,6 +29,7 @@ fn parse(out: &str) -> Vec<Rec> {
                 },
                 via: h.via.iter().map(ToString::to_string).collect(),
                 mac: h.mac.map(|m| m.to_string()),
+                mac_vendor: h.mac_vendor,
             }
         })
         .collect()
@@ -155,6 +157,66 @@ fn routed_segment_found_through_the_gateway_never_arped() {
             }
         }
     }
+    lab.teardown().unwrap();
+}
+
+#[test]
+fn mac_vendors_from_the_ieee_registry() {
+    // Three hosts: one given a Cisco MA-L address, one an MA-S address of the 70:B3:D5
+    // block (TELEPLATFORMS, 70B3D5F2F), one keeping the kernel's random veth address
+    // (locally administered).
+    require_root!();
+    let mut lab = Lab::new("oui").unwrap();
+    let sw = lab.switch("sw").unwrap();
+    let spec = |name: &str, cidr: &str| HostSpec {
+        name: name.into(),
+        cidr: cidr.into(),
+        gateway: None,
+        role: Role::Full,
+    };
+    let ns = lab
+        .hosts(
+            &sw,
+            &[
+                spec("scanner", "198.18.0.2/24"),
+                spec("cisco", "198.18.0.20/24"),
+                spec("mas", "198.18.0.21/24"),
+                spec("random", "198.18.0.22/24"),
+            ],
+        )
+        .unwrap();
+    lab.ip(
+        &ns[1],
+        &["link", "set", "eth0", "address", "00:00:0c:12:34:56"],
+    )
+    .unwrap();
+    lab.ip(
+        &ns[2],
+        &["link", "set", "eth0", "address", "70:b3:d5:f2:f0:01"],
+    )
+    .unwrap();
+    let (recs, err) = scan(&lab, &ns[0], &["198.18.0.16/28"]);
+    let vendor = |last: u8| {
+        let r = recs
+            .iter()
+            .find(|r| r.ip == Ipv4Addr::new(198, 18, 0, last))
+            .unwrap_or_else(|| panic!("198.18.0.{last} not found: {err}"));
+        (r.mac.clone(), r.mac_vendor.clone())
+    };
+    assert_eq!(
+        vendor(20),
+        (Some("00:00:0c:12:34:56".into()), Some("Cisco".into()))
+    );
+    assert_eq!(
+        vendor(21),
+        (
+            Some("70:b3:d5:f2:f0:01".into()),
+            Some("TELEPLATFORMS".into())
+        )
+    );
+    let (mac, v) = vendor(22);
+    assert!(mac.is_some());
+    assert_eq!(v.as_deref(), Some("locally administered"), "{mac:?}");
     lab.teardown().unwrap();
 }
 

@@ -195,6 +195,8 @@ run() {
     local d=$1; shift
     OUT=$(ns "$@" 2>&1) || { printf '%s\n' "$OUT" >&2; fail "$d: \`$*\` exited non-zero"; }
 }
+# show: prints $OUT.
+show() { printf '%s\n' "$OUT"; }
 # has DESC PATTERN: $OUT matches the extended regex PATTERN (one line of it).
 has() { grep -qE -- "$2" <<<"$OUT" || { printf '%s\n' "$OUT" >&2; fail "$1: no line matches /$2/"; }; }
 
@@ -352,29 +354,36 @@ no_token_leak
 
 # ===== 2. stop, start, restart and their Skip cases =====
 run "stop" "$KS" service stop
+show
 has "stop" '^Stop the service \.+ OK'
 [ "$(status)" = stopped ] || fail "status '$(status)' after stop"
 pass "service stop: OK, status stopped"
 run "stop again" "$KS" service stop
+show
 has "stop again" '^Stop the service \.+ Skip'
 pass "service stop of a stopped service: Skip (exit 0)"
 run "start" "$KS" service start
+show
 has "start" '^Start the service \.+ OK'
 [ "$(status)" = running ] || fail "status '$(status)' after start"
 wait_connected 2
 pass "service start: OK, running, connected again"
 run "start again" "$KS" service start
+show
 has "start again" '^Start the service \.+ Skip'
 pass "service start of a running service: Skip (exit 0)"
 pid1=$(main_pid)
 run "restart" "$KS" service restart
+show
 has "restart" '^Restart the service \.+ OK'
 pid2=$(main_pid)
 [ "$(status)" = running ] && [ "$pid2" != "$pid1" ] || fail "restart: status '$(status)', pid $pid1 -> $pid2"
 wait_connected 3
 pass "service restart: a new process ($pid1 -> $pid2), connected again"
 run "stop" "$KS" service stop
+show
 run "restart of a stopped service" "$KS" service restart
+show
 has "restart of a stopped service" '^Restart the service \.+ OK'
 [ "$(status)" = running ] || fail "restart of a stopped service: status '$(status)'"
 wait_connected 4
@@ -407,6 +416,7 @@ printf '\nksocket-upgrade-marker\n' >>"$W/up/$NAME/bin/ksocket"
 tar -C "$W/up" -czf "$W/dist/upgrade/$TB" "$NAME"
 new_sum=$(sha256sum <"$W/up/$NAME/bin/ksocket" | cut -d' ' -f1)
 run "restart" "$KS" service restart
+show
 wait_connected 6
 etc_before=$(files_sum $P/etc/ksocket)
 ksinstall_from /opt/dist/upgrade --batch
@@ -488,6 +498,7 @@ ns id ksocket >/dev/null || fail "no user ksocket after dpkg -i"
 modes
 pass "dpkg -i: installed in $P, user ksocket made, etc/ksocket its own, no service until configured"
 run "configure" sh -c "$KS config connect.host 127.0.0.1 && $KS config connect.port $PORT && $KS config connect.token - </root/token && $KS service install"
+show
 has "service install" '^Restart the service \.+ OK'
 wait_status running 30
 wait_connected 1
@@ -495,6 +506,7 @@ the_process
 pass "configured (ksocket config, service install): running and connected"
 pid1=$(main_pid)
 run "dpkg -i again" dpkg -i "/opt/dist/$DEBN"
+show
 wait_status running 30
 wait_connected 2
 [ "$(main_pid)" != "$pid1" ] || fail "dpkg -i over a running install did not restart the agent"
@@ -502,6 +514,7 @@ run "config" "$KS" config connect.host
 [ "$OUT" = 127.0.0.1 ] || fail "dpkg -i again lost the configuration (connect.host '$OUT')"
 pass "dpkg -i over the install: configuration kept (a changed conffile), the agent restarted and connected"
 run "dpkg -r" dpkg -r ksocket
+show
 [ "$(ns systemctl show -p LoadState --value ksocket.service)" = not-found ] || fail "dpkg -r left the unit"
 ns test ! -e "$KS" || fail "dpkg -r left the binary"
 ns test -f $P/etc/ksocket/ksocket.toml || fail "dpkg -r removed the conffiles"
@@ -509,6 +522,7 @@ run "dpkg -s" dpkg -s ksocket
 has "dpkg -s" '^Status: deinstall ok config-files'
 pass "dpkg -r: service and binary gone; etc/ksocket kept (config-files)"
 run "dpkg -P" dpkg -P ksocket
+show
 left=$(upper_leftovers "$W/upper2")
 [ -z "$left" ] || { printf '%s\n' "$left" >&2; fail "dpkg -P left these behind"; }
 pass "dpkg -P: nothing named ksocket left, no user"

@@ -11,6 +11,8 @@
 //! (ports the discovery engine already heard from are passed in as known and not
 //! probed again) and the SNMP v2c probe to UDP 161; after a timeout (the adaptive RTO),
 //! the ports still silent get another round, `retries` times; then the host is done.
+//! Probes go round robin over the hosts in flight, so that each host sees a fraction of
+//! the rate; an answer to a host's latest probe is an RTT sample.
 //!
 //! It reports, per host and port: open (SYN-ACK), closed (RST); UDP 161 answered (an
 //! SNMP response with our request-id) or closed (ICMP port unreachable from the host
@@ -128,14 +130,8 @@ struct Slot {
     /// Next probe index of the round: ports `0..n`, then `n` for UDP 161; past it, the
     /// round is sent.
     next: u16,
-    /// When the round's first probe left (an upper bound of every RTT of the round).
-    start: Instant,
-    /// When the round's last probe left.
+    /// When the last probe left (after the round: when the round's last one left).
     sent: Instant,
-    /// Admission order: the oldest host sends first.
-    seq: u64,
-    /// An RTT was sampled for this host.
-    sampled: bool,
 }
 
 /// The port sweep, with at most `W` hosts in flight.
@@ -148,7 +144,9 @@ pub struct Sweep<const W: usize> {
     timeouts: [Duration; 3],
     ifaces: heapless::Vec<Iface, MAX_IFACES>,
     slots: [Option<Slot>; W],
-    admitted: u64,
+    /// The slot that sent last: the next probe goes to the next host with one to send
+    /// (round robin, so that each host sees a fraction of the rate).
+    cursor: usize,
     rtt: Rtt,
     pacer: Pacer,
     events: heapless::Deque<SweepEvent, EVENT_QUEUE>,
@@ -184,7 +182,7 @@ impl<const W: usize> Sweep<W> {
             timeouts: [cfg.timeout, cfg.min_timeout, cfg.max_timeout],
             ifaces: heapless::Vec::from_slice(ifaces).map_err(|_| ConfigError::Capacity)?,
             slots: [None; W],
-            admitted: 0,
+            cursor: 0,
             rtt: Rtt::default(),
             pacer: Pacer::new(cfg.rate, cfg.burst),
             events: heapless::Deque::new(),
@@ -248,12 +246,8 @@ impl<const W: usize> Sweep<W> {
             udp_done: known_udp || !self.udp161,
             round: 1,
             next: 0,
-            start: now,
             sent: now,
-            seq: self.admitted,
-            sampled: false,
         });
-        self.admitted += 1;
         self.stats.hosts += 1;
         Ok(())
     }
@@ -323,7 +317,6 @@ impl<const W: usize> Sweep<W> {
                 if let Some(x) = self.slots[i].as_mut() {
                     x.round += 1;
                     x.next = 0;
-                    x.start = now;
                     x.sent = now;
                 }
                 continue;
@@ -352,17 +345,11 @@ impl<const W: usize> Sweep<W> {
         if !self.pacer.allows(now.0) || self.events.len() >= EVENT_QUEUE - 1 {
             return None;
         }
-        // The oldest host with a probe to send.
-        let (i, k) = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| {
-                let s = s.as_ref()?;
-                Some((s.seq, i, self.pending_probe(s)?))
-            })
-            .min()
-            .map(|(_, i, k)| (i, k))?;
+        // The next host after the last one served with a probe to send.
+        let (i, k) = (1..=W)
+            .map(|d| (self.cursor + d) % W)
+            .find_map(|i| Some((i, self.pending_probe(self.slots[i].as_ref()?)?)))?;
+        self.cursor = i;
         let s = self.slots[i]?;
         let ifc = self.ifaces[usize::from(s.t.iface)];
         let link = match ifc.link {
@@ -391,9 +378,6 @@ impl<const W: usize> Sweep<W> {
             wire::emit_ipv4(buf, link, ifc.ip, s.t.ip, self.ip_id, probe).ok()?
         };
         if let Some(x) = self.slots[i].as_mut() {
-            if x.next == 0 {
-                x.start = now;
-            }
             x.next = k + 1;
             x.sent = now;
         }
@@ -442,7 +426,7 @@ impl<const W: usize> Sweep<W> {
                     self.stats.ignored += 1;
                     return;
                 }
-                if self.answered(now, src, |s| {
+                if self.answered(now, src, k, |s| {
                     let new = !s.done.get(k);
                     s.done.set(k);
                     new
@@ -472,7 +456,9 @@ impl<const W: usize> Sweep<W> {
                     self.stats.ignored += 1;
                     return;
                 }
-                if self.answered(now, src, |s| !core::mem::replace(&mut s.udp_done, true)) {
+                if self.answered(now, src, self.ports.len(), |s| {
+                    !core::mem::replace(&mut s.udp_done, true)
+                }) {
                     self.push_event(SweepEvent::Udp161 {
                         ip: src,
                         open: true,
@@ -498,7 +484,11 @@ impl<const W: usize> Sweep<W> {
                 let sent = self.slots.iter().flatten().any(|s| {
                     s.t.ip == src && !s.udp_done && (s.round > 1 || self.pending_probe(s).is_none())
                 });
-                if sent && self.answered(now, src, |s| !core::mem::replace(&mut s.udp_done, true)) {
+                if sent
+                    && self.answered(now, src, self.ports.len(), |s| {
+                        !core::mem::replace(&mut s.udp_done, true)
+                    })
+                {
                     self.push_event(SweepEvent::Udp161 {
                         ip: src,
                         open: false,
@@ -512,23 +502,24 @@ impl<const W: usize> Sweep<W> {
         }
     }
 
-    /// An answer from `ip`: `mark` records it in the host's slot and says whether it is
-    /// new. True also for a host no longer in flight (a late answer, still validated
-    /// by its cookie): the caller keeps a set.
+    /// An answer from `ip` to probe `k` (a port index, or the port count for UDP 161):
+    /// `mark` records it in the host's slot and says whether it is new. True also for
+    /// a host no longer in flight (a late answer, still validated by its cookie): the
+    /// caller keeps a set. An answer to the host's latest probe of its first round
+    /// (sent once: no ambiguity) is an RTT sample.
     fn answered(
         &mut self,
         now: Instant,
         ip: Ipv4Addr,
+        k: usize,
         mark: impl FnOnce(&mut Slot) -> bool,
     ) -> bool {
         let Some(s) = self.slots.iter_mut().flatten().find(|s| s.t.ip == ip) else {
             return true;
         };
         let new = mark(s);
-        if new && s.round == 1 && !s.sampled {
-            // An upper bound: the time since the round's first probe.
-            s.sampled = true;
-            let r = now.since(s.start);
+        if new && s.round == 1 && usize::from(s.next) == k + 1 {
+            let r = now.since(s.sent);
             self.rtt.sample(r);
         }
         new

@@ -12,7 +12,7 @@ pub const COMMANDS: &[Entry] = &[
     Entry {
         name: "version",
         summary: "print the version, the target triple and the build profile",
-        usage: "ksocket version\n\nPrints `ksocket VERSION (TARGET, PROFILE)`.",
+        usage: "ksocket version\n\nPrints `ksocket VERSION (TARGET, PROFILE)`, then the dates of the compiled-in\nregistries: the IEEE OUI registry (MAC vendors) and the IANA enterprise numbers\n(SNMP vendors).",
     },
     Entry {
         name: "scan",
@@ -26,7 +26,8 @@ Options:
   --format FORMAT        table, jsonl (a record a line, as hosts complete), json (one
                          document with a summary) or csv (default: table on a
                          terminal, jsonl otherwise)
-  --rate PPS             packets per second (default 10000)
+  --rate PPS             packets per second (default 10000; the port sweep of live
+                         hosts 25000)
   --timeout MS           initial reply timeout; adapts to measured RTTs (default 250)
   --retries N            extra probes to silent targets (default 1)
   --ports LIST           TCP ports probed, or top100 (nmap's 100 most often open):
@@ -215,6 +216,16 @@ Exit codes: 0 done (also when the reader of the output goes away, as with `| hea
   restarting cannot help, and the service unit does not restart on it.\n",
     );
     s
+}
+
+/// The dates of the registries compiled into the binary, for `ksocket version`.
+pub fn data_line() -> String {
+    format!(
+        "data: IEEE OUI registry {} ({}), IANA enterprise numbers {}",
+        crate::discover::oui::DATA_DATE,
+        crate::discover::oui::ORIGIN,
+        crate::inventory::snmp::device::enterprises::DATA_DATE
+    )
 }
 
 pub fn version_line() -> String {

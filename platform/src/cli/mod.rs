@@ -210,6 +210,7 @@ fn execute(global: &Global, command: Command) -> Result<ExitCode, Failure> {
     match command {
         Command::Version => {
             writeln!(out, "{}", help::version_line())?;
+            writeln!(out, "{}", help::data_line())?;
         }
         Command::Help(None) => write!(out, "{}", help::general_help())?,
         Command::Help(Some(c)) => {

@@ -40,7 +40,8 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<Args>, String> {
         match arg {
             Long("format") => format = Some(Format::parse(&val(parser)?, &FORMATS)?),
             Long("rate") => {
-                r.engine.rate = number("rate", &val(parser)?, 1, 10_000_000).map_err(e)? as u32
+                r.engine.rate = number("rate", &val(parser)?, 1, 10_000_000).map_err(e)? as u32;
+                r.sweep_rate = r.engine.rate;
             }
             Long("timeout") => r.set_timeout_ms(&val(parser)?).map_err(e)?,
             Long("retries") => {

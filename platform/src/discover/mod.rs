@@ -18,6 +18,7 @@
 pub mod gateway;
 pub mod merge;
 pub mod names;
+pub mod oui;
 pub mod plan;
 pub mod ports;
 pub mod raw;
@@ -180,7 +181,8 @@ pub fn discover(
     merge::gateway_nd(req, &mut hosts, &gw.nd, &own6);
     // Keyed by the primary address, which a merge may have changed (a global address
     // found after the link-local one).
-    let hosts = merge::rekey(hosts);
+    let mut hosts = merge::rekey(hosts);
+    oui::fill(hosts.values_mut());
     summary.discovery_seconds = started.elapsed().as_secs_f64();
     summary.hosts = hosts.len() as u64;
     for (ip, h) in &hosts {
@@ -279,8 +281,10 @@ fn sweep_ports(
         .map_err(DiscoverError::Socket)?
         .ok_or_else(|| DiscoverError::Socket(std::io::ErrorKind::PermissionDenied.into()))?;
     let cancelled = || sink.cancelled();
+    let mut cfg = cfg.clone();
+    cfg.rate = req.sweep_rate;
     let s = ports::sweep(
-        cfg,
+        &cfg,
         plan,
         socks,
         &req.ports,

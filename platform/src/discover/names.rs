@@ -248,7 +248,7 @@ pub fn lookup(
         nb: udp(false)?,
         mdns: udp(false)?,
     };
-    let mut book = Book::new(plan(targets, links, servers[0]));
+    let mut book = Book::new(plan(targets, links, servers.first().copied()));
     let mut by_v4: HashMap<Ipv4Addr, usize> = HashMap::new();
     for (i, t) in targets.iter().enumerate() {
         if let Some(a) = t.v4 {
@@ -619,7 +619,7 @@ enum Sock {
 /// Every query, first tries in the order they go out: DNS-SD first (responders on the
 /// links answer while the rest is sent), then per host its PTR, node status and mDNS
 /// queries, then the IPv6 PTRs.
-fn plan(targets: &[Target], links: &[Ipv4Addr], dns_to: SocketAddr) -> Vec<Query> {
+fn plan(targets: &[Target], links: &[Ipv4Addr], dns_to: Option<SocketAddr>) -> Vec<Query> {
     let mut qs = Vec::new();
     let mdns_to = SocketAddr::from((MDNS_GROUP, MDNS_PORT));
     for &l in links {
@@ -644,7 +644,9 @@ fn plan(targets: &[Target], links: &[Ipv4Addr], dns_to: SocketAddr) -> Vec<Query
     };
     for (i, t) in targets.iter().enumerate() {
         let Some(a) = t.v4 else { continue };
-        qs.push(q(Kind::Ptr, i, What::Reverse(IpAddr::V4(a)), dns_to));
+        if let Some(to) = dns_to {
+            qs.push(q(Kind::Ptr, i, What::Reverse(IpAddr::V4(a)), to));
+        }
         qs.push(q(
             Kind::NbStat,
             i,
@@ -661,8 +663,9 @@ fn plan(targets: &[Target], links: &[Ipv4Addr], dns_to: SocketAddr) -> Vec<Query
         }
     }
     for (i, t) in targets.iter().enumerate() {
+        let Some(to) = dns_to else { break };
         for a in t.v6.iter().filter(|a| is_global6(a)).take(MAX_V6) {
-            qs.push(q(Kind::Ptr, i, What::Reverse(IpAddr::V6(*a)), dns_to));
+            qs.push(q(Kind::Ptr, i, What::Reverse(IpAddr::V6(*a)), to));
         }
     }
     qs.truncate(MAX_QUERIES - MAX_TYPES * links.len().min(64));

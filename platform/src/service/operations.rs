@@ -87,6 +87,7 @@ pub fn validate(op: &Operation, config: &Config) -> Result<Work, CollectError> {
                     return Err(failed(format!("rate {rate} is not 1 to 10000000")));
                 }
                 r.engine.rate = *rate;
+                r.sweep_rate = *rate;
             }
             Ok(Work::Scan(Box::new(r)))
         }

@@ -35,6 +35,23 @@ pub mod v6;
 /// Every namespace of every lab starts with this.
 pub const PREFIX: &str = "kst-";
 
+/// What every lab namespace reads as `/etc/resolv.conf` (under `ip netns exec`, from
+/// `/etc/netns/NS/resolv.conf`): no nameserver, so that nothing run in the lab (the
+/// scanner's reverse DNS above all) sends a query to the machine's own resolver. A
+/// test that wants names points its namespace at a lab DNS server
+/// ([`names::ResolvConf`]).
+pub const NO_RESOLVER: &str = "# ksocket lab: no nameserver, so that no DNS query leaves the lab\n";
+
+/// Gives each namespace of `names` the lab's resolv.conf ([`NO_RESOLVER`]).
+fn no_resolver(names: &[String]) -> io::Result<()> {
+    for n in names {
+        let dir = std::path::Path::new("/etc/netns").join(n);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("resolv.conf"), NO_RESOLVER)?;
+    }
+    Ok(())
+}
+
 /// The only addresses a lab may use: 198.18.0.0/15 (RFC 2544 benchmarking).
 pub fn in_lab_range(a: Ipv4Addr) -> bool {
     let o = a.octets();
@@ -150,6 +167,7 @@ impl Lab {
             return Err(err(format!("lab: bad tag `{tag}`")));
         }
         sweep_orphans();
+        names::sweep_resolv_confs(std::path::Path::new("/etc/netns"));
         let prefix = format!("{PREFIX}{tag}-{}-", std::process::id());
         // The reaper waits for EOF on its stdin: the write end lives only in this
         // process (Rust pipes are close-on-exec), so EOF comes when the lab is dropped
@@ -157,7 +175,8 @@ impl Lab {
         let script = format!(
             "cat >/dev/null; for n in $(ip netns list | awk '{{print $1}}' | grep '^{p}'); do \
                for pid in $(ip netns pids \"$n\" 2>/dev/null); do kill -9 \"$pid\" 2>/dev/null; done; \
-               ip netns del \"$n\" 2>/dev/null; done",
+               ip netns del \"$n\" 2>/dev/null; \
+               rm -f \"/etc/netns/$n/resolv.conf\"; rmdir \"/etc/netns/$n\" 2>/dev/null; done",
             p = prefix.replace('.', "\\.")
         );
         let reaper = Command::new("sh")
@@ -188,6 +207,7 @@ impl Lab {
         let full = self.full(name)?;
         run(Command::new("ip").args(["netns", "add", &full]))?;
         self.made.push(full.clone());
+        no_resolver(std::slice::from_ref(&full))?;
         let ns = Ns { name: full };
         self.ip(&ns, &["link", "set", "lo", "up"])?;
         Ok(ns)
@@ -388,6 +408,7 @@ impl Lab {
         }
         batch(None, &add)?;
         self.made.extend(names.iter().cloned());
+        no_resolver(&names)?;
         let mut links = String::new();
         for (i, full) in names.iter().enumerate() {
             writeln!(links, "link add p{i} type veth peer name eth0 netns {full}").ok();
@@ -514,6 +535,11 @@ impl Lab {
 
     fn reap(&mut self) -> io::Result<()> {
         let r = self.reap_namespaces();
+        for n in &self.made {
+            let dir = std::path::Path::new("/etc/netns").join(n);
+            let _ = std::fs::remove_file(dir.join("resolv.conf"));
+            let _ = std::fs::remove_dir(dir);
+        }
         // After the processes of the lab are gone, so none writes there any more.
         for d in self.scratch.drain(..) {
             let _ = std::fs::remove_dir_all(d);

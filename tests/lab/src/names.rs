@@ -1,7 +1,8 @@
 //! Name servers in lab namespaces, for the host-name lookups (issue 15): a DNS server
-//! with PTR records (dnsmasq), a NetBIOS name server (Samba's nmbd) and an mDNS
-//! responder (avahi-daemon), each with its own scratch files, listening only on its
-//! lab interface, stopped with the lab; and the scanner namespace's `resolv.conf`
+//! with PTR records (dnsmasq), a NetBIOS name server (Samba's nmbd), an mDNS
+//! responder (avahi-daemon) and a DNS-SD-only responder (`mdns_sd.py`), each with its
+//! own scratch files, in a lab namespace (on its lab interface only), stopped with the
+//! lab; and the scanner namespace's `resolv.conf`
 //! (`/etc/netns/NS/resolv.conf`, which `ip netns exec` mounts over
 //! `/etc/resolv.conf`), removed when dropped.
 use crate::{Lab, Ns, err, lab_addr};
@@ -183,6 +184,36 @@ pub fn avahi(
     Ok(())
 }
 
+/// Starts a DNS-SD-only mDNS responder in `ns` (`mdns_sd.py`, python3's standard
+/// library only): it answers `_services._dns-sd._udp.local` with `service_type`, and
+/// that type with an instance on `host` (PTR, SRV, and `host`'s A record: `addr`), as
+/// media players and IoT devices do; it answers no reverse lookup.
+pub fn mdns_sd(
+    lab: &mut Lab,
+    ns: &Ns,
+    addr: &str,
+    host: &str,
+    service_type: &str,
+    instance: &str,
+) -> io::Result<()> {
+    lab_addr(addr)?;
+    lab.own(ns)?;
+    let dir = lab.scratch_dir("mdns-sd")?;
+    let script = dir.join("mdns_sd.py");
+    std::fs::write(&script, include_str!("mdns_sd.py"))?;
+    let pid = dir.join("mdns_sd.pid");
+    let (sc, pf) = (script.display().to_string(), pid.display().to_string());
+    daemon(
+        lab,
+        ns,
+        &["python3", &sc, addr, host, service_type, instance, &pf],
+        &dir,
+        "python3 mdns_sd.py",
+    )?;
+    lab.pidfiles.push(pid);
+    Ok(())
+}
+
 /// `/etc/netns/NS/resolv.conf` for a namespace: what its programs read as
 /// `/etc/resolv.conf` under `ip netns exec`. Removed when dropped, with the
 /// directories it made.
@@ -205,6 +236,7 @@ impl ResolvConf {
         }
         let mut made = Vec::new();
         let top = PathBuf::from("/etc/netns");
+        sweep_resolv_confs(&top);
         let dir = top.join(&ns.name);
         for d in [&top, &dir] {
             if !d.exists() {
@@ -219,8 +251,30 @@ impl ResolvConf {
     }
 }
 
+/// Removes what [`ResolvConf`]s of labs killed before their drop left behind: the
+/// `kst-*` directories of `/etc/netns` whose namespace no longer exists.
+pub(crate) fn sweep_resolv_confs(top: &std::path::Path) {
+    let Ok(dir) = std::fs::read_dir(top) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with(crate::PREFIX)
+            && !std::path::Path::new("/run/netns").join(&name).exists()
+        {
+            let _ = std::fs::remove_file(e.path().join("resolv.conf"));
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+}
+
 impl Drop for ResolvConf {
     fn drop(&mut self) {
+        if self.made.is_empty() {
+            // The lab's own directory: back to the lab's resolv.conf, never the machine's.
+            let _ = std::fs::write(&self.file, crate::NO_RESOLVER);
+            return;
+        }
         let _ = std::fs::remove_file(&self.file);
         for d in self.made.iter().rev() {
             // Only if empty: another lab may have put its own beside.

@@ -155,14 +155,17 @@ import socket, sys, threading, http.server, os
 os.chdir(sys.argv[1])
 class H(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a): pass
+class S(http.server.ThreadingHTTPServer):
+    # One process serves a whole kind of hosts: a backlog for all of them.
+    request_queue_size = 256
 def serve(kind, port):
     if kind == "http":
-        http.server.ThreadingHTTPServer(("0.0.0.0", port), H).serve_forever()
+        S(("0.0.0.0", port), H).serve_forever()
         return
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", port))
-    s.listen(128)
+    s.listen(256)
     while True:
         c, _ = s.accept()
         try:
@@ -316,7 +319,12 @@ pub fn services_segment(lab: &mut Lab, n: u8, routed: bool) -> io::Result<Servic
     let hk = dir.join("hk_ed25519");
     crate::sshd::keygen(&hk, "ed25519");
     let conf = dir.join("sshd_config");
-    std::fs::write(&conf, "PidFile none\nStrictModes no\nUsePAM no\n")?;
+    // One sshd serves a whole kind of hosts: as many connections at once as they
+    // would take together.
+    std::fs::write(
+        &conf,
+        "PidFile none\nStrictModes no\nUsePAM no\nMaxStartups 300\n",
+    )?;
     let conf = conf.to_string_lossy().to_string();
     let hk = hk.to_string_lossy().to_string();
     let c = lab

@@ -7,7 +7,8 @@
 //! kinds, each kind with its own open ports (OpenSSH, http.server, plain listeners;
 //! one kind drops TCP 23: filtered). Pairs: `ksocket scan` (default ports) against
 //! `nmap -sS -R -p <the same list>`; `ksocket scan --ports top100` against
-//! `nmap -sS -R --top-ports 100`; `ksocket scan --no-ports` against `nmap -sn -R`.
+//! `nmap -sS -R --top-ports 100` (and again with ksocket at `--rate 20000`: the top-100
+//! sweep is bound by the rate); `ksocket scan --no-ports` against `nmap -sn -R`.
 //! Per tool: min / median / max wall time of RUNS runs (default 5), recall of hosts
 //! and of open ports (against the lab's truth, the ports probed), names found, peak
 //! RSS (`/usr/bin/time`), and the wall-time ratio to ksocket. The lab has no DNS: the
@@ -106,12 +107,30 @@ fn main() {
     let mut lab = Lab::new("pbench").expect("lab");
     let svc = ksocket_lab::scenario::services_segment(&mut lab, 200, false).expect("services lab");
     let ns = svc.scenario.scanner.clone();
+    // Names: a DNS server in the lab (198.18.30.3, in the scanner's namespace) answering
+    // PTR queries for the lab's addresses, and the scanner's resolv.conf pointing at it
+    // (`ip netns exec` mounts /etc/netns/NAME/resolv.conf): both tools ask the same.
+    lab.add_addr(&ns, "eth0", "198.18.30.3/24")
+        .expect("dns address");
+    let etc = std::path::PathBuf::from(format!("/etc/netns/{}", ns.name));
+    std::fs::create_dir_all(&etc).expect("/etc/netns");
+    std::fs::write(
+        etc.join("resolv.conf"),
+        "nameserver 198.18.30.3\noptions timeout:1 attempts:1\n",
+    )
+    .expect("resolv.conf");
+    let mut dns = lab
+        .command(&ns, &["python3", "-c", DNS])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("dns responder");
+    std::thread::sleep(Duration::from_millis(500));
     let target = svc.scenario.target.clone();
     let spec: Vec<u16> = SPEC.split(',').filter_map(|p| p.parse().ok()).collect();
     let top100 = top100();
     let s = |v: &[&str]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
     let k = |extra: &[&str]| {
-        let mut v = s(&[ksocket, "scan", "--format", "jsonl", "--no-details"]);
+        let mut v = s(&[ksocket, "scan", "--format", "jsonl"]);
         v.extend(s(extra));
         v.push(target.clone());
         v
@@ -143,6 +162,21 @@ fn main() {
             Tool {
                 name: "ksocket scan --ports top100".into(),
                 argv: k(&["--ports", "top100"]),
+                ksocket: true,
+                ports: top100.clone(),
+            },
+            Tool {
+                name: "nmap -sS -R --top-ports 100".into(),
+                argv: n(&["-sS", "-R", "--top-ports", "100"]),
+                ksocket: false,
+                ports: top100.clone(),
+            },
+        ),
+        (
+            "top 100 ports, ksocket at 20000 pps",
+            Tool {
+                name: "ksocket scan --ports top100 --rate 20000".into(),
+                argv: k(&["--ports", "top100", "--rate", "20000"]),
                 ksocket: true,
                 ports: top100.clone(),
             },
@@ -247,9 +281,40 @@ fn main() {
         }
     }
     println!("\nksocket default scan median: {ksocket_default_ms:.0} ms");
+    let _ = dns.kill();
+    let _ = dns.wait();
+    let _ = std::fs::remove_dir_all(&etc);
     drop(svc);
     let _ = lab.teardown();
 }
+
+/// A DNS server on 198.18.30.3:53 (UDP) answering PTR queries for 198.18.30.0/24 with
+/// `hN.kst.lab.` (N the last octet), NXDOMAIN otherwise.
+const DNS: &str = r#"
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.30.3", 53))
+while True:
+    q, a = s.recvfrom(512)
+    try:
+        i, labels = 12, []
+        while q[i]:
+            labels.append(q[i + 1:i + 1 + q[i]].decode()); i += 1 + q[i]
+        qend = i + 5
+        name = ".".join(labels).lower()
+        parts = name.split(".")
+        ok = len(parts) == 6 and parts[1:] == ["30", "18", "198", "in-addr", "arpa"] and struct.unpack(">H", q[i + 1:i + 3])[0] == 12
+        flags = 0x8180 if ok else 0x8183
+        head = q[:2] + struct.pack(">HHHHH", flags, 1, 1 if ok else 0, 0, 0)
+        ans = b""
+        if ok:
+            host = b"h" + parts[0].encode()
+            rdata = bytes([len(host)]) + host + b"\x03kst\x03lab\x00"
+            ans = b"\xc0\x0c" + struct.pack(">HHIH", 12, 1, 60, len(rdata)) + rdata
+        s.sendto(head + q[12:qend] + ans, a)
+    except Exception:
+        pass
+"#;
 
 /// nmap's top 100 TCP ports, as nmap itself lists them (`-oX` scaninfo of a scan of
 /// 127.0.0.1, loopback only).
@@ -269,7 +334,7 @@ fn top100() -> Vec<u16> {
         .expect("nmap");
     let out = String::from_utf8_lossy(&o.stdout);
     let list = out
-        .split("services=\"")
+        .split(" services=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
         .unwrap_or("");
