@@ -73,6 +73,11 @@ if [ "${KSOCKET_SKIP_CROSS:-0}" != 1 ]; then
         ref=target/x86_64-unknown-linux-musl/release/ksocket
         target/release/kst-lab compare "$ref" qemu-arm-static target/armv7-unknown-linux-musleabihf/release/ksocket
         target/release/kst-lab compare "$ref" qemu-aarch64-static target/aarch64-unknown-linux-musl/release/ksocket
+        # Issue 15's budget: a scan's peak RSS under 3 MB (2929 KiB) on a /24 with
+        # services, and the same on a mostly empty /16. Over it: first run
+        # scripts/hot-text.sh (the code layout), then look at the heap.
+        step "peak RSS of a scan (the static x86_64 build; budget 3 MB)"
+        target/release/kst-lab rss "$ref" 2929
     fi
     step "release packages (scripts/dist.sh: tarballs, Debian packages, SHA256SUMS)"
     scripts/dist.sh all

@@ -145,6 +145,8 @@ pub struct ScanRequest {
     rate: Option<u32>,
     #[serde(default)]
     names: Option<bool>,
+    #[serde(default)]
+    sweep: Option<bool>,
 }
 
 pub async fn scan(
@@ -158,7 +160,7 @@ pub async fn scan(
     let Ok(Json(req)) = body else {
         return err(
             StatusCode::BAD_REQUEST,
-            "the body must be {agent, targets, excludes, details}",
+            "the body must be {agent, targets, excludes, details, ports, rate, names, sweep}",
         );
     };
     let op = Operation::Scan {
@@ -168,6 +170,7 @@ pub async fn scan(
         ports: req.ports,
         rate: req.rate,
         names: req.names,
+        sweep: req.sweep,
     };
     match queue(&app.db, &req.agent, &op, None).await {
         Ok(id) => {

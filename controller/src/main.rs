@@ -338,6 +338,7 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
                 ports: None,
                 rate: None,
                 names: None,
+                sweep: None,
             };
             if let Some(code) = queue(&db, agent, &op, wait.then_some(*timeout)).await? {
                 return Ok(code);
@@ -428,6 +429,7 @@ async fn command(cli: &Cli, db: Db) -> anyhow::Result<ExitCode> {
                     ports: None,
                     rate: None,
                     names: None,
+                    sweep: None,
                 };
                 api::check_operation(&op).map_err(|e| anyhow::anyhow!(e))?;
                 match db.token_by_name(agent).await? {

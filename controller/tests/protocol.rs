@@ -227,6 +227,7 @@ async fn scan_results_are_stored_exactly_once(b: Backend) {
             ports: None,
             rate: None,
             names: None,
+            sweep: None,
         }
     );
     assert_eq!(env.operation(&id).await["state"], "sent");
@@ -619,7 +620,8 @@ async fn schedules_queue_scans(b: Backend) {
             details: Some(true),
             ports: None,
             rate: None,
-            names: None
+            names: None,
+            sweep: None
         }
     );
     assert_eq!(env.operation(&id).await["schedule"], sid.as_str());

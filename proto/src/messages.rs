@@ -149,6 +149,10 @@ pub enum Operation {
         /// Look up host names (default: yes); `false` is `--no-names`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         names: Option<bool>,
+        /// Sweep the live hosts' ports and read their banners (default: yes); `false`
+        /// is `--no-ports`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sweep: Option<bool>,
     },
     /// Details of named hosts with the named protocols (`snmp`, later `ssh`, ...).
     #[serde(rename_all = "camelCase")]
@@ -328,6 +332,7 @@ mod tests {
                     ports: None,
                     rate: None,
                     names: Some(false),
+                    sweep: Some(false),
                 },
             },
             ControllerMessage::Operation {

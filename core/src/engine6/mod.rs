@@ -29,6 +29,7 @@ use crate::engine::Instant;
 use crate::timing::{Pacer, Rtt};
 use crate::wire::{Link, Mac, tcp_flags};
 use crate::wire6::{self, ALL_NODES, ALL_ROUTERS, Packet6, Probe6};
+use core::mem::MaybeUninit;
 use core::net::Ipv6Addr;
 use core::time::Duration;
 use heapless::Deque;
@@ -335,6 +336,52 @@ const ROUTED: usize = 1;
 /// The cookie kind of multicast echoes (any responder, one cookie).
 const MCAST: u16 = 0xffff;
 
+/// What [`Engine6::new`] checks of its arguments, kept for the engine.
+struct Setup6 {
+    ifaces: heapless::Vec<Iface6, MAX_IFACES>,
+    routes: heapless::Vec<Route6, MAX_ROUTES>,
+    ranges: heapless::Vec<Range6, MAX_RANGES>,
+    candidates: heapless::Vec<(Ipv6Addr, u8), MAX_CANDIDATES>,
+    total: u64,
+}
+
+impl Setup6 {
+    fn check(
+        cfg: &Config6,
+        ifaces: &[Iface6],
+        routes: &[Route6],
+        ranges: &[Range6],
+        candidates: &[(Ipv6Addr, u8)],
+    ) -> Result<Setup6, ConfigError6> {
+        if cfg.rate == 0 {
+            return Err(ConfigError6::Rate);
+        }
+        let cap = |_| ConfigError6::Capacity;
+        let ifaces: heapless::Vec<Iface6, MAX_IFACES> =
+            heapless::Vec::from_slice(ifaces).map_err(cap)?;
+        let n = ifaces.len();
+        if routes.iter().any(|r| usize::from(r.iface) >= n)
+            || candidates.iter().any(|c| usize::from(c.1) >= n)
+        {
+            return Err(ConfigError6::Iface);
+        }
+        let mut total: u64 = 0;
+        for r in ranges {
+            total = total.saturating_add(r.len());
+        }
+        if total > MAX_TARGETS {
+            return Err(ConfigError6::Capacity);
+        }
+        Ok(Setup6 {
+            ifaces,
+            routes: heapless::Vec::from_slice(routes).map_err(cap)?,
+            ranges: heapless::Vec::from_slice(ranges).map_err(cap)?,
+            candidates: heapless::Vec::from_slice(candidates).map_err(cap)?,
+            total,
+        })
+    }
+}
+
 /// The IPv6 engine with at most `W` targets in flight per class (on-link, routed).
 pub struct Engine6<const W: usize> {
     cfg: Config6,
@@ -361,6 +408,9 @@ impl<const W: usize> Engine6<W> {
     /// An engine that discovers the links of `ifaces` marked `discover`, solicits each
     /// `(address, interface)` of `candidates`, and probes every address of `ranges`
     /// through `routes`.
+    ///
+    /// The engine is large (two rings of `W` targets, the candidates): a caller that
+    /// keeps it on the heap uses [`Engine6::init`], which builds it in place.
     pub fn new(
         cfg: Config6,
         ifaces: &[Iface6],
@@ -368,34 +418,36 @@ impl<const W: usize> Engine6<W> {
         ranges: &[Range6],
         candidates: &[(Ipv6Addr, u8)],
     ) -> Result<Self, ConfigError6> {
-        if cfg.rate == 0 {
-            return Err(ConfigError6::Rate);
-        }
-        let cap = |_| ConfigError6::Capacity;
-        let ifaces: heapless::Vec<Iface6, MAX_IFACES> =
-            heapless::Vec::from_slice(ifaces).map_err(cap)?;
-        let n = ifaces.len();
-        if routes.iter().any(|r| usize::from(r.iface) >= n)
-            || candidates.iter().any(|c| usize::from(c.1) >= n)
-        {
-            return Err(ConfigError6::Iface);
-        }
-        let mut total: u64 = 0;
-        for r in ranges {
-            total = total.saturating_add(r.len());
-        }
-        if total > MAX_TARGETS {
-            return Err(ConfigError6::Capacity);
-        }
-        Ok(Engine6 {
-            order: Permutation::new(total, cfg.key),
+        let setup = Setup6::check(&cfg, ifaces, routes, ranges, candidates)?;
+        Ok(Self::assemble(cfg, setup))
+    }
+
+    /// [`Engine6::new`], written into `slot` (say a `Box::new_uninit()`): built once
+    /// and written once (see [`crate::engine::Engine::init`]). The engine holds
+    /// nothing to drop.
+    pub fn init<'a>(
+        slot: &'a mut MaybeUninit<Self>,
+        cfg: Config6,
+        ifaces: &[Iface6],
+        routes: &[Route6],
+        ranges: &[Range6],
+        candidates: &[(Ipv6Addr, u8)],
+    ) -> Result<&'a mut Self, ConfigError6> {
+        let setup = Setup6::check(&cfg, ifaces, routes, ranges, candidates)?;
+        Ok(slot.write(Self::assemble(cfg, setup)))
+    }
+
+    #[inline(always)]
+    fn assemble(cfg: Config6, s: Setup6) -> Self {
+        Engine6 {
+            order: Permutation::new(s.total, cfg.key),
             pacer: Pacer::new(cfg.rate, cfg.burst),
-            routes: heapless::Vec::from_slice(routes).map_err(cap)?,
-            ranges: heapless::Vec::from_slice(ranges).map_err(cap)?,
-            candidates: heapless::Vec::from_slice(candidates).map_err(cap)?,
+            routes: s.routes,
+            ranges: s.ranges,
+            candidates: s.candidates,
             cfg,
-            ifaces,
-            total,
+            ifaces: s.ifaces,
+            total: s.total,
             next_work: 0,
             mc_round: 0,
             mc_next: 0,
@@ -405,7 +457,7 @@ impl<const W: usize> Engine6<W> {
             events: Deque::new(),
             settled: false,
             stats: Stats6::default(),
-        })
+        }
     }
 
     /// The counters so far.

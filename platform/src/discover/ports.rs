@@ -316,17 +316,20 @@ pub mod banners {
             );
             s.write_all(req.as_bytes()).await.ok()?;
         }
-        let mut buf = vec![0u8; MAX_READ];
-        let mut len = 0;
+        // What the server sent, grown as it comes (a banner or a response head is
+        // usually a few hundred bytes; 128 connections at once with a 4 KiB buffer
+        // each were a fifth of a scan's peak memory).
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 512];
         loop {
-            let n = s.read(&mut buf[len..]).await.ok()?;
-            len += n;
-            let got = &buf[..len];
+            let want = chunk.len().min(MAX_READ - got.len());
+            let n = s.read(&mut chunk[..want]).await.ok()?;
+            got.extend_from_slice(&chunk[..n]);
             let done = match k {
-                Kind::Ssh => ssh_banner(got),
-                Kind::Http => http_server(got),
+                Kind::Ssh => ssh_banner(&got),
+                Kind::Http => http_server(&got),
             };
-            if done.is_some() || n == 0 || len == buf.len() {
+            if done.is_some() || n == 0 || got.len() == MAX_READ {
                 return done;
             }
         }

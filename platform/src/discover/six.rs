@@ -268,18 +268,19 @@ pub fn run6(
             }
         }
     }
-    let mut eng: Box<Engine6<WINDOW6>> = Box::new(
-        Engine6::new(
-            cfg,
-            &plan.ifaces,
-            &plan.routes,
-            &plan.ranges,
-            &plan.candidates,
-        )
-        .map_err(|e| io::Error::other(format!("IPv6 scan setup: {e}")))?,
-    );
+    // On the heap, written once (see raw::run).
+    let mut slot = Box::new_uninit();
+    let eng: &mut Engine6<WINDOW6> = Engine6::init(
+        &mut slot,
+        cfg,
+        &plan.ifaces,
+        &plan.routes,
+        &plan.ranges,
+        &plan.candidates,
+    )
+    .map_err(|e| io::Error::other(format!("IPv6 scan setup: {e}")))?;
     let mut found = BTreeMap::new();
-    smol::block_on(drive(&mut eng, &socks, plan, &mut found))?;
+    smol::block_on(drive(eng, &socks, plan, &mut found))?;
     Ok(Some((found, *eng.stats())))
 }
 

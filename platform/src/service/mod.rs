@@ -404,6 +404,7 @@ mod tests {
             ports: None,
             rate: None,
             names: None,
+            sweep: None,
         };
         assert!(matches!(
             ops.receive("x", &bad, &sh, &cfg),

@@ -63,6 +63,7 @@ pub fn validate(op: &Operation, config: &Config) -> Result<Work, CollectError> {
             ports,
             rate,
             names,
+            sweep,
         } => {
             for t in targets {
                 r.add_target(t).map_err(failed)?;
@@ -76,6 +77,9 @@ pub fn validate(op: &Operation, config: &Config) -> Result<Work, CollectError> {
             }
             if let Some(n) = names {
                 r.names = *n;
+            }
+            if let Some(s) = sweep {
+                r.sweep = *s;
             }
             if let Some(p) = ports {
                 let v: Vec<String> = p.iter().map(u16::to_string).collect();
@@ -485,5 +489,41 @@ fn chunker(
         if end {
             return seq;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(names: Option<bool>, sweep: Option<bool>, ports: Option<Vec<u16>>) -> ScanRequest {
+        let op = Operation::Scan {
+            targets: vec!["198.18.0.0/24".into()],
+            excludes: vec![],
+            details: None,
+            ports,
+            rate: Some(2000),
+            names,
+            sweep,
+        };
+        match validate(&op, &Config::default()) {
+            Ok(Work::Scan(r)) => *r,
+            _ => panic!("a valid scan was not taken"),
+        }
+    }
+
+    #[test]
+    fn a_scan_operation_takes_the_options_of_the_command_line() {
+        let d = scan(None, None, None);
+        assert!(
+            d.names && d.sweep,
+            "names and the port sweep are on by default"
+        );
+        assert_eq!(d.ports, ScanRequest::default().ports);
+        let r = scan(Some(false), Some(false), Some(vec![22, 443]));
+        assert!(!r.names, "names: false is --no-names");
+        assert!(!r.sweep, "sweep: false is --no-ports");
+        assert_eq!(r.ports, vec![22, 443]);
+        assert_eq!((r.engine.rate, r.sweep_rate), (2000, 2000));
     }
 }

@@ -12,6 +12,14 @@
 //!   with `RUNNER BIN` (say `qemu-arm-static target/armv7-.../ksocket`: the static ARM
 //!   binary under emulation) in lab namespaces, and fails unless both find the same
 //!   hosts and print the same walk lines (volatile values masked).
+//! - `kst-lab rss KSOCKET MAX_KIB`: the memory budget of a scan. `KSOCKET scan` (default
+//!   settings) of the services lab (a /24 of 200 hosts with open ports, SSH and HTTP
+//!   banners: [`ksocket_lab::scenario::services_segment`]) and of a /16 with 4 live
+//!   hosts, three runs each; prints the median peak RSS (GNU time's %M) and fails when
+//!   either is over MAX_KIB or a scan finds fewer hosts than are live.
+//! - `kst-lab hold-services SECONDS`: the services lab of `rss` (and of
+//!   bench/nmap.sh); prints the scanner's namespace and the target, then sleeps at
+//!   most SECONDS.
 //! - `kst-lab hold-names SECONDS`: the names benchmark's /24
 //!   ([`ksocket_lab::names::names_segment`], 200 hosts with a DNS server, nmbd and
 //!   avahi); prints the scanner's namespace once every daemon answers, then sleeps at
@@ -32,6 +40,20 @@ fn main() {
     {
         ["hold", tag, hosts, secs] => hold(tag, hosts, secs),
         ["hold-names", secs] => hold_names(secs),
+        ["hold-services", secs] => match hold_services(secs) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("kst-lab: {e}");
+                1
+            }
+        },
+        ["rss", ksocket, max] => match rss(ksocket, max) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("kst-lab: {e}");
+                1
+            }
+        },
         ["compare", reference, runner, bin] => match compare(reference, runner, bin) {
             Ok(c) => c,
             Err(e) => {
@@ -55,12 +77,114 @@ fn main() {
         },
         _ => {
             eprintln!(
-                "usage: kst-lab demo KSOCKET | kst-lab compare REF RUNNER BIN | kst-lab hold TAG HOSTS SECONDS"
+                "usage: kst-lab demo KSOCKET | kst-lab compare REF RUNNER BIN | kst-lab rss KSOCKET MAX_KIB | kst-lab hold TAG HOSTS SECONDS"
             );
             2
         }
     };
     std::process::exit(code);
+}
+
+/// Median peak RSS (KiB) of three `KSOCKET scan --format jsonl TARGET` in `ns`, and the
+/// fewest hosts a run found.
+fn scan_rss(
+    lab: &Lab,
+    ns: &ksocket_lab::Ns,
+    ksocket: &str,
+    target: &str,
+) -> std::io::Result<(u64, usize)> {
+    let mut rss = Vec::new();
+    let mut fewest = usize::MAX;
+    for _ in 0..3 {
+        let argv = [
+            "/usr/bin/time",
+            "-f",
+            "KST-RSS %M",
+            ksocket,
+            "scan",
+            "--format",
+            "jsonl",
+            target,
+        ];
+        let o = lab.exec(ns, &argv, Duration::from_secs(120))?;
+        let err = String::from_utf8_lossy(&o.stderr);
+        let kib = err
+            .lines()
+            .find_map(|l| l.strip_prefix("KST-RSS "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| std::io::Error::other(format!("no peak RSS from GNU time: {err}")))?;
+        if !o.status.success() {
+            return Err(std::io::Error::other(format!(
+                "{ksocket} scan {target} failed: {err}"
+            )));
+        }
+        let hosts = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.contains("\"ip\""))
+            .count();
+        rss.push(kib);
+        fewest = fewest.min(hosts);
+    }
+    rss.sort_unstable();
+    Ok((rss[1], fewest))
+}
+
+fn rss(ksocket: &str, max: &str) -> std::io::Result<i32> {
+    let max: u64 = max
+        .parse()
+        .map_err(|_| std::io::Error::other("MAX_KIB is a number"))?;
+    let ksocket = std::fs::canonicalize(ksocket)?;
+    let ksocket = ksocket.to_string_lossy();
+    let mut failed = false;
+    {
+        let mut lab = Lab::new("rss24")?;
+        let svc = ksocket_lab::scenario::services_segment(&mut lab, 200, false)?;
+        let live = svc.scenario.live.len();
+        let (kib, hosts) = scan_rss(&lab, &svc.scenario.scanner, &ksocket, &svc.scenario.target)?;
+        println!(
+            "kst-lab rss: /24 with {live} live hosts and their services: peak RSS {kib} KiB (median of 3; budget {max}), {hosts} hosts found"
+        );
+        failed |= kib > max || hosts < live;
+    }
+    {
+        let mut lab = Lab::new("rss16")?;
+        let sw = lab.switch("sw")?;
+        let ips = [
+            "198.18.0.1",
+            "198.18.0.5",
+            "198.18.77.7",
+            "198.18.200.9",
+            "198.18.255.254",
+        ];
+        let specs: Vec<HostSpec> = ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| HostSpec {
+                name: format!("h{i}"),
+                cidr: format!("{ip}/16"),
+                gateway: None,
+                role: Role::Full,
+            })
+            .collect();
+        let ns = lab.hosts(&sw, &specs)?;
+        let (kib, hosts) = scan_rss(&lab, &ns[0], &ksocket, "198.18.0.0/16")?;
+        println!(
+            "kst-lab rss: /16 with 4 live hosts (65535 addresses): peak RSS {kib} KiB (median of 3; budget {max}), {hosts} hosts found"
+        );
+        failed |= kib > max || hosts < ips.len() - 1;
+    }
+    Ok(i32::from(failed))
+}
+
+fn hold_services(secs: &str) -> std::io::Result<i32> {
+    let secs: u64 = secs
+        .parse()
+        .map_err(|_| std::io::Error::other("SECONDS is a number"))?;
+    let mut lab = Lab::new("bsvc")?;
+    let svc = ksocket_lab::scenario::services_segment(&mut lab, 200, false)?;
+    println!("{} {}", svc.scenario.scanner.name, svc.scenario.target);
+    std::thread::sleep(Duration::from_secs(secs.min(3600)));
+    Ok(0)
 }
 
 fn hold_names(secs: &str) -> i32 {
