@@ -138,6 +138,35 @@ fn routed_ipv6_targets_are_found_through_the_router_and_wide_ranges_refused() {
     assert!(hosts.iter().any(|h| !via(h).contains(&"icmp6".to_string())));
     // No IPv4 scan ran: only IPv6 was named.
     assert!(ips.iter().all(IpAddr::is_ipv6));
+    // --exclude takes IPv6 addresses and networks: those are not reported.
+    let r: Vec<Ipv6Addr> = sc.routed.iter().copied().collect();
+    let (gone, kept) = (r[0], r[1]);
+    let ex = format!("{gone},{}/128", r[2]);
+    let (hosts, err) = scan(&lab, &sc.scanner, &["--exclude", &ex, &sc.routed_target]);
+    let ips: BTreeSet<IpAddr> = hosts.iter().map(|h| h.ip).collect();
+    assert!(ips.contains(&IpAddr::V6(kept)), "{err}");
+    assert!(
+        !ips.contains(&IpAddr::V6(gone)),
+        "{gone} was excluded: {ips:?}"
+    );
+    assert!(!ips.contains(&IpAddr::V6(r[2])), "{ips:?}");
+    assert_eq!(ips.len(), want.len() - 2, "{err}");
+    // Everything excluded: nothing to scan, said so.
+    let o = lab
+        .exec(
+            &sc.scanner,
+            &[
+                KSOCKET,
+                "scan",
+                "--exclude",
+                "2001:2::/32",
+                &sc.routed_target,
+            ],
+            Duration::from_secs(20),
+        )
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("nothing to scan"), "{e}");
     let o = lab
         .exec(
             &sc.scanner,

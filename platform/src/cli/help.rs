@@ -39,7 +39,7 @@ Options:
   --methods LIST         icmp,tcp,snmp for routed targets (default: all); on-link
                          targets on Ethernet are always found by ARP
   --interface NAME       use only this interface
-  --exclude TARGET       leave these addresses out (repeatable)
+  --exclude TARGET       leave these addresses out, IPv4 or IPv6 (repeatable)
   --max-prefix N         largest attached network scanned without a TARGET (default 22)
   --community STRING     SNMP v2c community instead of the snmp credential files: the
                          default gateway's ARP table is read first (its hosts are

@@ -54,6 +54,27 @@ pub fn gateway_arp(
     }
 }
 
+/// Drops the IPv6 addresses `--exclude` names from every host (link discovery hears
+/// whoever answers the multicast), and a host left without an address.
+pub fn exclude6(hosts: &mut BTreeMap<IpAddr, Host>, req: &super::ScanRequest) {
+    if req.excludes6.is_empty() {
+        return;
+    }
+    hosts.retain(|_, h| {
+        h.addresses.retain(|a| match a {
+            IpAddr::V6(v) => !req.excluded6(*v),
+            IpAddr::V4(_) => true,
+        });
+        match records::primary(&h.addresses) {
+            Some(p) => {
+                h.ip = p;
+                true
+            }
+            None => false,
+        }
+    });
+}
+
 /// The provenance of an IPv6 answer.
 pub fn provenance6(h: How) -> Provenance {
     match h {
@@ -242,5 +263,20 @@ mod tests {
         assert!(hosts.contains_key(&"fe80::3".parse::<IpAddr>().unwrap()));
         let r = &hosts[&"2001:2:1::7".parse::<IpAddr>().unwrap()];
         assert_eq!((r.mac, r.via.clone()), (None, vec![Provenance::Tcp(22)]));
+
+        // --exclude: the addresses go, a host left without any goes, and a host keyed
+        // by an excluded address gets its next one as primary.
+        let mut req = super::super::ScanRequest::default();
+        req.add_excludes("2001:2::a,fe80::3,2001:2::b").unwrap();
+        exclude6(&mut hosts, &req);
+        assert_eq!(hosts[&v4].addresses, vec![v4, "fe80::1".parse().unwrap()]);
+        assert!(
+            !hosts
+                .values()
+                .any(|h| h.addresses.contains(&"fe80::3".parse().unwrap()))
+        );
+        assert_eq!(hosts.len(), 3, "the link-local-only host is gone");
+        assert_eq!(hosts[&g].ip, "fe80::2".parse::<IpAddr>().unwrap());
+        assert_eq!(rekey(hosts).len(), 3);
     }
 }

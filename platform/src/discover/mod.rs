@@ -104,7 +104,16 @@ pub fn discover(
             sink.note(Note::warn(w.clone()));
         }
     }
-    if !req.targets6.is_empty() && plan6.as_ref().is_none_or(|p| p.routes.is_empty()) {
+    // Every named IPv6 address excluded: nothing of IPv6 to do.
+    let all6_excluded =
+        !req.targets6.is_empty() && plan6.as_ref().is_some_and(|p| p.ranges.is_empty());
+    if all6_excluded && !want4 {
+        return Err(PlanError::Nothing.into());
+    }
+    if !all6_excluded
+        && !req.targets6.is_empty()
+        && plan6.as_ref().is_none_or(|p| p.routes.is_empty())
+    {
         if !want4 {
             return Err(PlanError::NoRoute6.into());
         }
@@ -179,6 +188,7 @@ pub fn discover(
         None => {}
     }
     merge::gateway_nd(req, &mut hosts, &gw.nd, &own6);
+    merge::exclude6(&mut hosts, req);
     // Keyed by the primary address, which a merge may have changed (a global address
     // found after the link-local one).
     let mut hosts = merge::rekey(hosts);

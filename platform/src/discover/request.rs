@@ -19,6 +19,10 @@ pub struct ScanRequest {
     /// link is discovered over IPv6 too.
     pub targets6: Vec<Range6>,
     pub excludes: Vec<Range>,
+    /// IPv6 addresses left out (`--exclude` with an IPv6 address or network, any
+    /// prefix length): never probed as named targets nor solicited, and dropped from
+    /// what link discovery finds.
+    pub excludes6: Vec<Range6>,
     /// Only this interface.
     pub interface: Option<String>,
     /// Largest attached network scanned whole without named targets.
@@ -80,6 +84,7 @@ impl Default for ScanRequest {
             targets: Vec::new(),
             targets6: Vec::new(),
             excludes: Vec::new(),
+            excludes6: Vec::new(),
             interface: None,
             max_prefix: 22,
             engine: Config::default(),
@@ -183,9 +188,15 @@ impl ScanRequest {
         Ok(())
     }
 
-    /// `--exclude LIST` (repeatable).
+    /// `--exclude LIST` (repeatable): IPv4 addresses, CIDRs or ranges, IPv6 addresses
+    /// or networks.
     pub fn add_excludes(&mut self, v: &str) -> Result<(), OptionError> {
-        for t in v.split(',').filter(|t| !t.is_empty()) {
+        for t in v.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if t.contains(':') {
+                let r = parse_exclude6(t).map_err(|e| bad("exclude", e))?;
+                self.excludes6.push(r);
+                continue;
+            }
             let r = t
                 .parse()
                 .map_err(|e| bad("exclude", format!("`{t}`: {e}")))?;
@@ -193,10 +204,27 @@ impl ScanRequest {
         }
         Ok(())
     }
+
+    /// Whether `ip` is one of the IPv6 excludes.
+    pub fn excluded6(&self, ip: Ipv6Addr) -> bool {
+        self.excludes6.iter().any(|r| r.first <= ip && ip <= r.last)
+    }
 }
 
 /// Widest IPv6 target range: a /112 (65,536 addresses).
 pub const MAX_PREFIX6: u8 = 112;
+
+/// An IPv6 exclude: an address or a network `addr/prefix` of any length.
+fn parse_exclude6(t: &str) -> Result<Range6, String> {
+    let (a, p) = t.split_once('/').unwrap_or((t, "128"));
+    let addr: Ipv6Addr = a
+        .parse()
+        .map_err(|_| format!("`{t}`: not an IPv6 address"))?;
+    p.parse::<u8>()
+        .ok()
+        .and_then(|p| Range6::cidr(addr, p))
+        .ok_or_else(|| format!("`{t}`: bad prefix length (0 to 128)"))
+}
 
 /// An IPv6 target: an address or a network `addr/prefix` of at most [`MAX_PREFIX6`]
 /// bits of host part; link-local (it needs a zone), multicast, loopback and the
@@ -284,6 +312,16 @@ mod tests {
         r.add_target("2001:2::/112").unwrap();
         r.add_target("2001:2:1::7").unwrap();
         assert_eq!(r.targets6.len(), 2);
+        r.add_excludes("2001:2::5, 198.18.0.9,2001:2:0:1::/64")
+            .unwrap();
+        assert_eq!((r.excludes.len(), r.excludes6.len()), (3, 2));
+        assert!(r.excluded6("2001:2::5".parse().unwrap()));
+        assert!(r.excluded6("2001:2:0:1::ffff".parse().unwrap()));
+        assert!(!r.excluded6("2001:2::6".parse().unwrap()));
+        assert_eq!(
+            r.add_excludes("2001:2::/129").unwrap_err().to_string(),
+            "--exclude: `2001:2::/129`: bad prefix length (0 to 128)"
+        );
         assert_eq!(r.targets6[0].len(), 65_536);
         assert!(r.add_target("2001:2::/111").unwrap_err().contains("/112"));
         for t in ["fe80::1", "ff02::1", "::1", "::"] {

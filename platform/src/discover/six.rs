@@ -97,12 +97,19 @@ pub fn plan6(
         }
         let ours = |ip: &Ipv6Addr| net.addrs.iter().any(|a| a.local == *ip);
         let mut cands: Vec<(Ipv6Addr, u8)> = Vec::new();
-        for n in net.neighs.iter().filter(|n| n.usable && !ours(&n.ip)) {
+        for n in net
+            .neighs
+            .iter()
+            .filter(|n| n.usable && !ours(&n.ip) && !req.excluded6(n.ip))
+        {
             if let Some(i) = p.if_index.iter().position(|&x| x == n.index) {
                 cands.push((n.ip, i as u8));
             }
         }
-        for ip in snmp_nd.iter().filter(|ip| !ours(ip)) {
+        for ip in snmp_nd
+            .iter()
+            .filter(|ip| !ours(ip) && !req.excluded6(**ip))
+        {
             let on = p
                 .routes
                 .iter()
@@ -127,7 +134,10 @@ pub fn plan6(
     if req.targets6.is_empty() {
         return p;
     }
-    p.ranges = req.targets6.clone();
+    p.ranges = subtract6(&req.targets6, &req.excludes6);
+    if p.ranges.is_empty() {
+        return p;
+    }
     let mut routes: Vec<&netlink::Route6> = net
         .routes
         .iter()
@@ -418,9 +428,62 @@ pub fn gateway_mac6(oif: u32, ifc: &Iface6, gw: Ipv6Addr) -> Option<Mac> {
     })
 }
 
+/// `ranges` without the addresses of `ex`, in order.
+pub fn subtract6(ranges: &[Range6], ex: &[Range6]) -> Vec<Range6> {
+    let mut out: Vec<(u128, u128)> = ranges
+        .iter()
+        .map(|r| (u128::from(r.first), u128::from(r.last)))
+        .collect();
+    for e in ex {
+        let (a, b) = (u128::from(e.first), u128::from(e.last));
+        out = out
+            .into_iter()
+            .flat_map(|(f, l)| {
+                if b < f || l < a {
+                    return vec![(f, l)];
+                }
+                let mut keep = Vec::new();
+                if f < a {
+                    keep.push((f, a - 1));
+                }
+                if b < l {
+                    keep.push((b + 1, l));
+                }
+                keep
+            })
+            .collect();
+    }
+    out.into_iter()
+        .map(|(f, l)| Range6 {
+            first: Ipv6Addr::from(f),
+            last: Ipv6Addr::from(l),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excludes_cut_named_ranges() {
+        let r = |a: &str, b: &str| Range6 {
+            first: a.parse().unwrap(),
+            last: b.parse().unwrap(),
+        };
+        let t = [r("2001:2::", "2001:2::ff"), r("2001:2:1::", "2001:2:1::3")];
+        let ex = [
+            r("2001:2::10", "2001:2::1f"),
+            r("2001:2::ff", "2001:2::ff"),
+            r("2001:2:1::", "2001:2:1::ffff"),
+        ];
+        assert_eq!(
+            subtract6(&t, &ex),
+            vec![r("2001:2::", "2001:2::f"), r("2001:2::20", "2001:2::fe")]
+        );
+        assert_eq!(subtract6(&t, &[]), t.to_vec());
+        assert!(subtract6(&t, &[r("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]).is_empty());
+    }
     use crate::sys::netlink::{Addr6, Link as NlLink, Neigh6, Route6 as NlRoute6};
 
     fn ip(s: &str) -> Ipv6Addr {
