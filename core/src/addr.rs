@@ -171,8 +171,12 @@ impl<const N: usize> Default for AddrSet<N> {
 
 impl<const N: usize> AddrSet<N> {
     /// The empty set.
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        AddrSet {
+            ranges: heapless::Vec::new(),
+            starts: heapless::Vec::new(),
+            len: 0,
+        }
     }
 
     /// Adds every address of `r`, merging with what is there.
@@ -312,6 +316,13 @@ pub struct Permutation {
 }
 
 impl Permutation {
+    /// The permutation of nothing (a placeholder until [`Permutation::new`]).
+    pub const EMPTY: Permutation = Permutation {
+        n: 0,
+        half_bits: 0,
+        keys: [0; 4],
+    };
+
     /// A permutation of `0..n` chosen by `key`.
     pub fn new(n: u64, key: u64) -> Permutation {
         let bits = if n <= 1 {

@@ -15,6 +15,13 @@ pub struct Pacer {
 }
 
 impl Pacer {
+    /// A pacer not set up yet (a placeholder until [`Pacer::new`]).
+    pub const IDLE: Pacer = Pacer {
+        tat: 0,
+        interval: 0,
+        tau: 0,
+    };
+
     /// `rate` events per second (at least one), up to `burst` (at least one) at once.
     pub fn new(rate: u32, burst: u32) -> Pacer {
         let interval = (1_000_000_000 / u64::from(rate.max(1))).max(1);
@@ -59,6 +66,13 @@ pub struct Rtt {
 }
 
 impl Rtt {
+    /// No sample yet (what `Rtt::default()` is, as a constant).
+    pub const NONE: Rtt = Rtt {
+        srtt: Duration::ZERO,
+        rttvar: Duration::ZERO,
+        samples: 0,
+    };
+
     /// One measured round trip.
     pub fn sample(&mut self, r: Duration) {
         if self.samples == 0 {

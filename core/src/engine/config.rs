@@ -134,6 +134,28 @@ pub struct Config {
     pub sport: u16,
 }
 
+impl Config {
+    /// Every number zero, no port, no method: a placeholder written before the real
+    /// configuration (all-zero, so that writing it is a memset: see `Engine::init`).
+    pub(super) const BLANK: Config = Config {
+        rate: 0,
+        burst: 0,
+        timeout: Duration::ZERO,
+        min_timeout: Duration::ZERO,
+        max_timeout: Duration::ZERO,
+        retries: 0,
+        ports: heapless::Vec::new(),
+        methods: Methods {
+            arp: false,
+            icmp: false,
+            tcp: false,
+            snmp: false,
+        },
+        key: 0,
+        sport: 0,
+    };
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {

@@ -175,6 +175,26 @@ pub struct Stats {
     pub events_lost: u64,
 }
 
+impl Stats {
+    /// Nothing counted yet.
+    pub const ZERO: Stats = Stats {
+        sent: 0,
+        sent_arp: 0,
+        sent_icmp: 0,
+        sent_tcp: 0,
+        sent_udp: 0,
+        sent_retry: 0,
+        retried: 0,
+        started: 0,
+        done: 0,
+        answered: 0,
+        no_route: 0,
+        replies: 0,
+        ignored: 0,
+        events_lost: 0,
+    };
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     ip: u32,
@@ -261,15 +281,17 @@ impl<const T: usize, const W: usize> Engine<T, W> {
         targets: AddrSet<T>,
     ) -> Result<Self, ConfigError> {
         let setup = Setup::check(&cfg, ifaces, routes)?;
-        Ok(Self::assemble(cfg, setup, targets))
+        let mut e = Self::BLANK;
+        e.arm(cfg, setup, targets);
+        Ok(e)
     }
 
-    /// [`Engine::new`], written into `slot` (say a `Box::new_uninit()`), for a caller
-    /// that keeps the engine on the heap: built once and written once, where a
-    /// returned `Result<Engine>` moved into place can be copied through the stack
-    /// several times (the scan's frame was 806 KB that way, 205 KB with this). The
-    /// engine holds nothing to drop, so a slot never dropped as an engine leaks
-    /// nothing.
+    /// [`Engine::new`], built in `slot` (say a `Box::new_uninit()`), for a caller that
+    /// keeps the engine on the heap: a blank engine, every byte zero, is written there
+    /// (a memset), then its configuration. A returned `Result<Engine>` moved into
+    /// place goes through the stack, more than once (the scan's frame was 806 KB that
+    /// way). The engine holds nothing to drop, so a slot never dropped as an engine
+    /// leaks nothing.
     pub fn init<'a>(
         slot: &'a mut MaybeUninit<Self>,
         cfg: Config,
@@ -278,26 +300,39 @@ impl<const T: usize, const W: usize> Engine<T, W> {
         targets: AddrSet<T>,
     ) -> Result<&'a mut Self, ConfigError> {
         let setup = Setup::check(&cfg, ifaces, routes)?;
-        Ok(slot.write(Self::assemble(cfg, setup, targets)))
+        let e = slot.write(Self::BLANK);
+        e.arm(cfg, setup, targets);
+        Ok(e)
     }
 
-    #[inline(always)]
-    fn assemble(cfg: Config, s: Setup, targets: AddrSet<T>) -> Self {
-        Engine {
-            order: Permutation::new(targets.len(), cfg.key),
-            pacer: Pacer::new(cfg.rate, cfg.burst),
-            cfg,
-            ifaces: s.ifaces,
-            routes: s.routes,
-            targets,
-            next_target: 0,
-            rings: [Deque::new(), Deque::new()],
-            rtt: [Rtt::default(); 2],
-            events: Deque::new(),
-            ip_id: 1,
-            retry_ports: s.retry_ports,
-            stats: Stats::default(),
-        }
+    /// An engine with nothing set up: all zero, rings empty.
+    const BLANK: Self = Engine {
+        cfg: Config::BLANK,
+        ifaces: heapless::Vec::new(),
+        routes: heapless::Vec::new(),
+        targets: AddrSet::new(),
+        order: Permutation::EMPTY,
+        next_target: 0,
+        rings: [Deque::new(), Deque::new()],
+        rtt: [Rtt::NONE; 2],
+        events: Deque::new(),
+        pacer: Pacer::IDLE,
+        ip_id: 0,
+        stats: Stats::ZERO,
+        retry_ports: heapless::Vec::new(),
+    };
+
+    /// Sets up a blank engine: every field [`Engine::BLANK`] leaves at zero that must
+    /// not be.
+    fn arm(&mut self, cfg: Config, s: Setup, targets: AddrSet<T>) {
+        self.order = Permutation::new(targets.len(), cfg.key);
+        self.pacer = Pacer::new(cfg.rate, cfg.burst);
+        self.cfg = cfg;
+        self.ifaces = s.ifaces;
+        self.routes = s.routes;
+        self.targets = targets;
+        self.ip_id = 1;
+        self.retry_ports = s.retry_ports;
     }
 
     /// The counters so far.

@@ -155,6 +155,26 @@ pub struct Config6 {
     pub sport: u16,
 }
 
+impl Config6 {
+    /// Every number zero, nothing on: a placeholder written before the real
+    /// configuration (all-zero, so that writing it is a memset: see `Engine6::init`).
+    pub(super) const BLANK: Config6 = Config6 {
+        rate: 0,
+        burst: 0,
+        timeout: Duration::ZERO,
+        min_timeout: Duration::ZERO,
+        max_timeout: Duration::ZERO,
+        retries: 0,
+        ports: heapless::Vec::new(),
+        icmp: false,
+        tcp: false,
+        mld: false,
+        settle: Duration::ZERO,
+        key: 0,
+        sport: 0,
+    };
+}
+
 impl Default for Config6 {
     fn default() -> Self {
         Config6 {
@@ -200,49 +220,3 @@ impl core::fmt::Display for ConfigError6 {
 }
 
 impl core::error::Error for ConfigError6 {}
-
-/// What [`Engine6::new`](super::Engine6::new) checks of its arguments, kept for the engine.
-pub(super) struct Setup6 {
-    pub(super) ifaces: heapless::Vec<Iface6, MAX_IFACES>,
-    pub(super) routes: heapless::Vec<Route6, MAX_ROUTES>,
-    pub(super) ranges: heapless::Vec<Range6, MAX_RANGES>,
-    pub(super) candidates: heapless::Vec<(Ipv6Addr, u8), MAX_CANDIDATES>,
-    pub(super) total: u64,
-}
-
-impl Setup6 {
-    pub(super) fn check(
-        cfg: &Config6,
-        ifaces: &[Iface6],
-        routes: &[Route6],
-        ranges: &[Range6],
-        candidates: &[(Ipv6Addr, u8)],
-    ) -> Result<Setup6, ConfigError6> {
-        if cfg.rate == 0 {
-            return Err(ConfigError6::Rate);
-        }
-        let cap = |_| ConfigError6::Capacity;
-        let ifaces: heapless::Vec<Iface6, MAX_IFACES> =
-            heapless::Vec::from_slice(ifaces).map_err(cap)?;
-        let n = ifaces.len();
-        if routes.iter().any(|r| usize::from(r.iface) >= n)
-            || candidates.iter().any(|c| usize::from(c.1) >= n)
-        {
-            return Err(ConfigError6::Iface);
-        }
-        let mut total: u64 = 0;
-        for r in ranges {
-            total = total.saturating_add(r.len());
-        }
-        if total > MAX_TARGETS {
-            return Err(ConfigError6::Capacity);
-        }
-        Ok(Setup6 {
-            ifaces,
-            routes: heapless::Vec::from_slice(routes).map_err(cap)?,
-            ranges: heapless::Vec::from_slice(ranges).map_err(cap)?,
-            candidates: heapless::Vec::from_slice(candidates).map_err(cap)?,
-            total,
-        })
-    }
-}

@@ -28,7 +28,6 @@ mod config;
 mod rx;
 mod tx;
 
-use config::Setup6;
 pub use config::{
     Config6, ConfigError6, EVENT_QUEUE, Iface6, MAX_CANDIDATES, MAX_GLOBALS, MAX_IFACES, MAX_PORTS,
     MAX_RANGES, MAX_ROUTES, MAX_TARGETS, Range6, Route6, Via6,
@@ -134,6 +133,25 @@ pub struct Stats6 {
     pub events_lost: u64,
 }
 
+impl Stats6 {
+    /// Nothing counted yet.
+    pub const ZERO: Stats6 = Stats6 {
+        sent: 0,
+        sent_multicast: 0,
+        sent_ns: 0,
+        sent_icmp: 0,
+        sent_tcp: 0,
+        sent_retry: 0,
+        started: 0,
+        done: 0,
+        answered: 0,
+        no_route: 0,
+        seen: 0,
+        ignored: 0,
+        events_lost: 0,
+    };
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     ip: Ipv6Addr,
@@ -188,13 +206,15 @@ impl<const W: usize> Engine6<W> {
         ranges: &[Range6],
         candidates: &[(Ipv6Addr, u8)],
     ) -> Result<Self, ConfigError6> {
-        let setup = Setup6::check(&cfg, ifaces, routes, ranges, candidates)?;
-        Ok(Self::assemble(cfg, setup))
+        let mut e = Self::BLANK;
+        e.arm(cfg, ifaces, routes, ranges, candidates)?;
+        Ok(e)
     }
 
-    /// [`Engine6::new`], written into `slot` (say a `Box::new_uninit()`): built once
-    /// and written once (see [`crate::engine::Engine::init`]). The engine holds
-    /// nothing to drop.
+    /// [`Engine6::new`], built in `slot` (say a `Box::new_uninit()`): a blank engine
+    /// (every byte zero: a memset) written there, then its configuration; no copy of
+    /// the engine goes through the stack (see [`crate::engine::Engine::init`]). The
+    /// engine holds nothing to drop.
     pub fn init<'a>(
         slot: &'a mut MaybeUninit<Self>,
         cfg: Config6,
@@ -203,31 +223,69 @@ impl<const W: usize> Engine6<W> {
         ranges: &[Range6],
         candidates: &[(Ipv6Addr, u8)],
     ) -> Result<&'a mut Self, ConfigError6> {
-        let setup = Setup6::check(&cfg, ifaces, routes, ranges, candidates)?;
-        Ok(slot.write(Self::assemble(cfg, setup)))
+        let e = slot.write(Self::BLANK);
+        e.arm(cfg, ifaces, routes, ranges, candidates)?;
+        Ok(e)
     }
 
-    #[inline(always)]
-    fn assemble(cfg: Config6, s: Setup6) -> Self {
-        Engine6 {
-            order: Permutation::new(s.total, cfg.key),
-            pacer: Pacer::new(cfg.rate, cfg.burst),
-            routes: s.routes,
-            ranges: s.ranges,
-            candidates: s.candidates,
-            cfg,
-            ifaces: s.ifaces,
-            total: s.total,
-            next_work: 0,
-            mc_round: 0,
-            mc_next: 0,
-            mc_last: None,
-            rings: [Deque::new(), Deque::new()],
-            rtt: [Rtt::default(); 2],
-            events: Deque::new(),
-            settled: false,
-            stats: Stats6::default(),
+    /// An engine with nothing set up: all zero, rings empty.
+    const BLANK: Self = Engine6 {
+        cfg: Config6::BLANK,
+        ifaces: heapless::Vec::new(),
+        routes: heapless::Vec::new(),
+        ranges: heapless::Vec::new(),
+        candidates: heapless::Vec::new(),
+        total: 0,
+        order: Permutation::EMPTY,
+        next_work: 0,
+        mc_round: 0,
+        mc_next: 0,
+        mc_last: None,
+        rings: [Deque::new(), Deque::new()],
+        rtt: [Rtt::NONE; 2],
+        events: Deque::new(),
+        pacer: Pacer::IDLE,
+        settled: false,
+        stats: Stats6::ZERO,
+    };
+
+    /// Checks the arguments and sets up a blank engine with them, copying each list
+    /// straight into its place (the candidates alone are 20 KB: no copy through the
+    /// stack).
+    fn arm(
+        &mut self,
+        cfg: Config6,
+        ifaces: &[Iface6],
+        routes: &[Route6],
+        ranges: &[Range6],
+        candidates: &[(Ipv6Addr, u8)],
+    ) -> Result<(), ConfigError6> {
+        if cfg.rate == 0 {
+            return Err(ConfigError6::Rate);
         }
+        let n = ifaces.len();
+        if routes.iter().any(|r| usize::from(r.iface) >= n)
+            || candidates.iter().any(|c| usize::from(c.1) >= n)
+        {
+            return Err(ConfigError6::Iface);
+        }
+        let mut total: u64 = 0;
+        for r in ranges {
+            total = total.saturating_add(r.len());
+        }
+        if total > MAX_TARGETS {
+            return Err(ConfigError6::Capacity);
+        }
+        let cap = |_| ConfigError6::Capacity;
+        self.ifaces.extend_from_slice(ifaces).map_err(cap)?;
+        self.routes.extend_from_slice(routes).map_err(cap)?;
+        self.ranges.extend_from_slice(ranges).map_err(cap)?;
+        self.candidates.extend_from_slice(candidates).map_err(cap)?;
+        self.order = Permutation::new(total, cfg.key);
+        self.pacer = Pacer::new(cfg.rate, cfg.burst);
+        self.total = total;
+        self.cfg = cfg;
+        Ok(())
     }
 
     /// The counters so far.
