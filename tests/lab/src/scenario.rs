@@ -51,6 +51,37 @@ pub fn l2_segment(lab: &mut Lab, n: u8) -> io::Result<Scenario> {
     })
 }
 
+/// A mostly empty /16 on one switch: the scanner at 198.18.0.1/16 and four hosts spread
+/// over 198.18.0.0/16 (.0.5, .77.7, .200.9, .255.254): a scan probes 65,535 addresses
+/// for four answers (its memory must not grow with the range).
+pub fn sparse_slash16(lab: &mut Lab) -> io::Result<Scenario> {
+    let sw = lab.switch("sw")?;
+    let ips = [
+        "198.18.0.1",
+        "198.18.0.5",
+        "198.18.77.7",
+        "198.18.200.9",
+        "198.18.255.254",
+    ];
+    let specs: Vec<HostSpec> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| HostSpec {
+            name: format!("h{i}"),
+            cidr: format!("{ip}/16"),
+            gateway: None,
+            role: Role::Full,
+        })
+        .collect();
+    let scanner = lab.hosts(&sw, &specs)?.remove(0);
+    Ok(Scenario {
+        scanner,
+        scanner_ip: Ipv4Addr::new(198, 18, 0, 1),
+        live: ips[1..].iter().filter_map(|s| s.parse().ok()).collect(),
+        target: "198.18.0.0/16".into(),
+    })
+}
+
 /// The scanner at 198.18.1.2 behind router 198.18.1.1; 198.19.2.0/24 on the far side
 /// with the router at .1 and hosts .10 to .30: even ones plain, odd ones ignore ICMP
 /// echo (TCP still answers), and .30 drops every IPv4 packet (not live from afar).

@@ -512,40 +512,14 @@ fn l2(ksocket: &str, runs: usize) {
     // --- /16, mostly empty (ksocket's memory must not grow) -----------------------------
     let r16 = {
         let mut lab16 = Lab::new("bench16").expect("lab");
-        let sw = lab16.switch("sw").unwrap();
-        let hosts = [
-            "198.18.0.1",
-            "198.18.0.5",
-            "198.18.77.7",
-            "198.18.200.9",
-            "198.18.255.254",
-        ];
-        let specs: Vec<HostSpec> = hosts
-            .iter()
-            .enumerate()
-            .map(|(i, ip)| HostSpec {
-                name: format!("h{i}"),
-                cidr: format!("{ip}/16"),
-                gateway: None,
-                role: Role::Full,
-            })
-            .collect();
-        let ns = lab16.hosts(&sw, &specs).unwrap();
-        let live: BTreeSet<Ipv4Addr> = hosts[1..].iter().map(|s| s.parse().unwrap()).collect();
+        let sc = ksocket_lab::scenario::sparse_slash16(&mut lab16).expect("lab");
+        let live = sc.live.clone();
         let t = tool(
             "ksocket scan",
             &[ksocket, "scan", "--format", "jsonl", "198.18.0.0/16"],
             ips_json,
         );
-        let r = run_tool(
-            &lab16,
-            &ns[0],
-            "eth0",
-            &t,
-            &live,
-            Ipv4Addr::new(198, 18, 0, 1),
-            1,
-        );
+        let r = run_tool(&lab16, &sc.scanner, "eth0", &t, &live, sc.scanner_ip, 1);
         lab16.teardown().unwrap();
         r
     };
