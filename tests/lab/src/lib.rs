@@ -516,6 +516,24 @@ impl Lab {
         wait_output(child, limit)
     }
 
+    /// [`Lab::exec`] under GNU time: the output, and the command's peak RSS in KiB
+    /// (`%M`; `None` if time did not say).
+    pub fn exec_timed(
+        &self,
+        ns: &Ns,
+        argv: &[&str],
+        limit: Duration,
+    ) -> io::Result<(Output, Option<u64>)> {
+        let mut timed = vec!["/usr/bin/time", "-f", "KST-RSS %M"];
+        timed.extend_from_slice(argv);
+        let o = self.exec(ns, &timed, limit)?;
+        let rss = String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .find_map(|l| l.strip_prefix("KST-RSS "))
+            .and_then(|v| v.trim().parse().ok());
+        Ok((o, rss))
+    }
+
     /// A `Command` that runs `argv` inside `ns` (spawn it yourself).
     pub fn command(&self, ns: &Ns, argv: &[&str]) -> Command {
         let mut c = Command::new("ip");

@@ -92,18 +92,15 @@ fn run_tool(
         let _ = lab.exec(ns, &["ip", "neigh", "flush", "all"], Duration::from_secs(5));
         std::thread::sleep(Duration::from_millis(200));
         let before = tx_packets(lab, ns, ifname);
-        let mut argv: Vec<&str> = vec!["/usr/bin/time", "-f", "KST-RSS %M"];
-        argv.extend(t.argv.iter().map(String::as_str));
+        let argv: Vec<&str> = t.argv.iter().map(String::as_str).collect();
         let t0 = Instant::now();
-        let o = lab
-            .exec(ns, &argv, Duration::from_secs(300))
+        let (o, kib) = lab
+            .exec_timed(ns, &argv, Duration::from_secs(300))
             .expect("tool ran");
         walls.push(t0.elapsed().as_secs_f64());
         packets = tx_packets(lab, ns, ifname) - before;
+        rss = rss.max(kib.unwrap_or(0));
         let err = String::from_utf8_lossy(&o.stderr);
-        if let Some(r) = err.lines().find_map(|l| l.strip_prefix("KST-RSS ")) {
-            rss = rss.max(r.trim().parse().unwrap_or(0));
-        }
         found = (t.parse)(&String::from_utf8_lossy(&o.stdout));
         found.remove(&me);
         if found.is_empty() {
@@ -424,13 +421,10 @@ fn snmp_sweep(ksocket: &str, runs: usize) {
             Duration::from_secs(5),
         );
         let t0 = Instant::now();
-        let o = lab
-            .exec(
+        let (o, kib) = lab
+            .exec_timed(
                 &sc.scanner,
                 &[
-                    "/usr/bin/time",
-                    "-f",
-                    "KST-RSS %M",
                     ksocket,
                     "scan",
                     "--format",
@@ -447,10 +441,7 @@ fn snmp_sweep(ksocket: &str, runs: usize) {
         records = self::records(&out)
             .filter(|r| r["snmp"].is_object())
             .count();
-        let err = String::from_utf8_lossy(&o.stderr);
-        if let Some(r) = err.lines().find_map(|l| l.strip_prefix("KST-RSS ")) {
-            rss = rss.max(r.trim().parse().unwrap_or(0));
-        }
+        rss = rss.max(kib.unwrap_or(0));
     }
     walls.sort_by(f64::total_cmp);
     println!(
@@ -619,21 +610,16 @@ fn snmp_walk(ksocket: &str, runs: usize) {
     let mut rss = vec![0u64; tools.len()];
     for round in 0..=runs.max(5) {
         for (k, (_, argv)) in tools.iter().enumerate() {
-            let mut a = vec!["/usr/bin/time", "-f", "KST-RSS %M"];
-            a.extend(argv.iter().copied());
             let t0 = Instant::now();
-            let o = lab
-                .exec(&ns[0], &a, Duration::from_secs(120))
+            let (o, kib) = lab
+                .exec_timed(&ns[0], argv, Duration::from_secs(120))
                 .expect("walk ran");
             if round == 0 {
                 continue;
             }
             walls[k].push(t0.elapsed().as_secs_f64());
             rows[k] = String::from_utf8_lossy(&o.stdout).lines().count();
-            let err = String::from_utf8_lossy(&o.stderr);
-            if let Some(r) = err.lines().find_map(|l| l.strip_prefix("KST-RSS ")) {
-                rss[k] = rss[k].max(r.trim().parse().unwrap_or(0));
-            }
+            rss[k] = rss[k].max(kib.unwrap_or(0));
         }
     }
     let mut base = 0.0;

@@ -96,23 +96,11 @@ fn scan_rss(
     let mut rss = Vec::new();
     let mut fewest = usize::MAX;
     for _ in 0..3 {
-        let argv = [
-            "/usr/bin/time",
-            "-f",
-            "KST-RSS %M",
-            ksocket,
-            "scan",
-            "--format",
-            "jsonl",
-            target,
-        ];
-        let o = lab.exec(ns, &argv, Duration::from_secs(120))?;
+        let argv = [ksocket, "scan", "--format", "jsonl", target];
+        let (o, kib) = lab.exec_timed(ns, &argv, Duration::from_secs(120))?;
         let err = String::from_utf8_lossy(&o.stderr);
-        let kib = err
-            .lines()
-            .find_map(|l| l.strip_prefix("KST-RSS "))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .ok_or_else(|| std::io::Error::other(format!("no peak RSS from GNU time: {err}")))?;
+        let kib =
+            kib.ok_or_else(|| std::io::Error::other(format!("no peak RSS from GNU time: {err}")))?;
         if !o.status.success() {
             return Err(std::io::Error::other(format!(
                 "{ksocket} scan {target} failed: {err}"

@@ -359,17 +359,14 @@ fn run(lab: &Lab, ns: &ksocket_lab::Ns, t: &Tool, runs: usize) -> (Vec<f64>, u64
     for _ in 0..runs {
         let _ = lab.exec(ns, &["ip", "neigh", "flush", "all"], Duration::from_secs(5));
         std::thread::sleep(Duration::from_millis(200));
-        let mut argv: Vec<&str> = vec!["/usr/bin/time", "-f", "KST-RSS %M"];
-        argv.extend(t.argv.iter().map(String::as_str));
+        let argv: Vec<&str> = t.argv.iter().map(String::as_str).collect();
         let t0 = Instant::now();
-        let o = lab
-            .exec(ns, &argv, Duration::from_secs(600))
+        let (o, kib) = lab
+            .exec_timed(ns, &argv, Duration::from_secs(600))
             .expect("tool ran");
         walls.push(t0.elapsed().as_secs_f64());
+        rss = rss.max(kib.unwrap_or(0));
         let err = String::from_utf8_lossy(&o.stderr);
-        if let Some(r) = err.lines().find_map(|l| l.strip_prefix("KST-RSS ")) {
-            rss = rss.max(r.trim().parse().unwrap_or(0));
-        }
         let out = String::from_utf8_lossy(&o.stdout);
         found = if t.ksocket {
             ksocket_found(&out)
